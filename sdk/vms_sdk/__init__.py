@@ -1,0 +1,68 @@
+"""vms_sdk: write plug-ins for the vms video management server.
+
+A plug-in imports ``vms_sdk`` only. Start with :mod:`vms_sdk.hookspecs` (what you can
+implement), :class:`vms_sdk.context.PluginContext` (what you can do) and
+:mod:`vms_sdk.testing` (how to test it without a server).
+"""
+
+from vms_sdk.context import KeyValueStore, PluginContext
+from vms_sdk.errors import ConfigError, IncompatiblePluginError
+from vms_sdk.hookspecs import hookimpl, hookspec
+from vms_sdk.types import (
+    AudioChunk,
+    AudioSubscription,
+    Bookmark,
+    Camera,
+    DeliveryResult,
+    Detection,
+    Event,
+    Frame,
+    FrameSubscription,
+    HttpRequest,
+    HttpResponse,
+    NearbyCamera,
+    Notification,
+    PluginInfo,
+    Route,
+    SegmentInfo,
+    Severity,
+    bearing_deg,
+    cameras_near,
+    haversine_m,
+    utc_now,
+)
+from vms_sdk.version import API_VERSION, check_api_compatible
+
+__version__ = "1.0.0"
+
+__all__ = [
+    "API_VERSION",
+    "AudioChunk",
+    "AudioSubscription",
+    "Bookmark",
+    "Camera",
+    "ConfigError",
+    "DeliveryResult",
+    "Detection",
+    "Event",
+    "Frame",
+    "FrameSubscription",
+    "HttpRequest",
+    "HttpResponse",
+    "IncompatiblePluginError",
+    "KeyValueStore",
+    "NearbyCamera",
+    "Notification",
+    "PluginContext",
+    "PluginInfo",
+    "Route",
+    "SegmentInfo",
+    "Severity",
+    "bearing_deg",
+    "cameras_near",
+    "check_api_compatible",
+    "haversine_m",
+    "hookimpl",
+    "hookspec",
+    "utc_now",
+]

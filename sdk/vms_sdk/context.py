@@ -1,0 +1,136 @@
+"""``PluginContext``: the one object through which a plug-in acts on the server.
+
+The host passes a context to every hook that takes ``ctx``. Its methods are the
+complete list of what a plug-in may do; anything else (the database, the media
+pipeline, other plug-ins) is out of reach on purpose.
+
+Async methods must be awaited on the server's event loop, i.e. from an ``async def``
+hook. A plain (sync) hook runs in a worker thread; from there use :meth:`submit`,
+e.g. ``ctx.submit(ctx.publish_event(event))``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+from collections.abc import Coroutine, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+from vms_sdk.geo import NearbyCamera
+from vms_sdk.types import Bookmark, Camera, Event, Notification
+
+T = TypeVar("T")
+
+
+@runtime_checkable
+class KeyValueStore(Protocol):
+    """A small persistent store for the plug-in's own state (cursors, tokens, counters).
+
+    Keys are strings; values are anything JSON can represent. Each plug-in sees only its
+    own keys. Reads are served from memory; writes are saved in the background and
+    survive a restart. Not meant for bulk data (keep it under a few hundred keys).
+    """
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The value stored under ``key``, or ``default``."""
+        ...
+
+    def set(self, key: str, value: Any) -> None:
+        """Store ``value`` under ``key``; raises ``TypeError`` if it is not JSON-serialisable."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove ``key``; no error when it does not exist."""
+        ...
+
+    def items(self) -> Iterator[tuple[str, Any]]:
+        """All ``(key, value)`` pairs, in key order."""
+        ...
+
+
+@runtime_checkable
+class PluginContext(Protocol):
+    """What the host offers a plug-in. See the module docstring for threading rules."""
+
+    @property
+    def name(self) -> str:
+        """The plug-in's name (``PluginInfo.name``)."""
+        ...
+
+    @property
+    def config(self) -> Mapping[str, Any]:
+        """The plug-in's settings: its ``[plugins.<name>]`` table, without ``enabled``."""
+        ...
+
+    @property
+    def logger(self) -> logging.Logger:
+        """A logger named ``vms.plugins.<name>``; use it instead of ``print``."""
+        ...
+
+    @property
+    def kv(self) -> KeyValueStore:
+        """The plug-in's persistent key-value store."""
+        ...
+
+    @property
+    def public_url(self) -> str:
+        """Absolute URL of the plug-in's HTTP prefix, ending in ``/``.
+
+        E.g. ``https://vms.example.org/api/plugins/<name>/``; give it to third parties
+        that must call your webhook routes.
+        """
+        ...
+
+    def list_cameras(self) -> Sequence[Camera]:
+        """Every camera the server knows, in a stable order."""
+        ...
+
+    def get_camera(self, camera_id: str) -> Camera | None:
+        """The camera with id ``camera_id``, or ``None``."""
+        ...
+
+    def cameras_near(self, lat: float, lon: float, radius_m: float) -> list[NearbyCamera]:
+        """Cameras within ``radius_m`` of a spot, best placed first (see ``vms_sdk.geo``)."""
+        ...
+
+    async def publish_event(self, event: Event) -> Event:
+        """Publish ``event`` to the server's event bus.
+
+        The host stores it, runs its rules, and passes it to other plug-ins'
+        ``vms_on_event``. Returns the event as stored (``source`` set to the plug-in's
+        name).
+        """
+        ...
+
+    async def bookmark(
+        self,
+        camera_ids: Iterable[str],
+        start: datetime,
+        end: datetime,
+        reason: str,
+        lock: bool = False,
+    ) -> Bookmark:
+        """Mark ``start``-``end`` on ``camera_ids``; with ``lock=True`` the recordings in
+        the range are kept as evidence (retention will not delete them)."""
+        ...
+
+    async def snapshot(self, camera_id: str) -> bytes | None:
+        """A current JPEG picture of the camera, or ``None`` when it has no picture."""
+        ...
+
+    async def notify(self, notification: Notification) -> None:
+        """Send ``notification`` through its channel (handled by channel plug-ins)."""
+        ...
+
+    async def ptz_goto_preset(self, camera_id: str, preset: str) -> None:
+        """Move a PTZ camera to one of its named presets (``Camera.presets``)."""
+        ...
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Run one of the async methods above from a sync hook's worker thread.
+
+        Returns a ``concurrent.futures.Future``; call ``.result(timeout)`` on it to wait,
+        or ignore it to fire and forget. Never call ``.result()`` from ``async`` code.
+        """
+        ...
