@@ -1,0 +1,302 @@
+"""Ingest: one thread per camera stream that demuxes packets (never decodes) into a hub.
+
+Reconnects with capped exponential backoff. End of stream counts as a disconnect: a
+camera that goes away can end the RTSP demuxer as if the stream had finished.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from fractions import Fraction
+from typing import Any
+
+import av
+
+from vms_core.media.hub import StreamHub
+from vms_core.media.packet import MediaPacket, StreamKind
+from vms_core.media.stream_info import StreamInfo, StreamSession
+
+log = logging.getLogger(__name__)
+
+
+class IngestState(StrEnum):
+    CONNECTING = "connecting"
+    STREAMING = "streaming"
+    LOST = "lost"
+    ERROR = "error"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True, slots=True)
+class IngestStatus:
+    state: IngestState
+    since: float  # time.time() of the change
+    reason: str | None = None
+
+
+StateCallback = Callable[[str, IngestStatus], None]
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOptions:
+    transport: str = "tcp"  # "tcp" or "udp" (RTSP only)
+    io_timeout: float = 5.0  # seconds without data before the connection counts as lost
+    backoff_min: float = 0.5
+    backoff_max: float = 10.0
+    # Small probing keeps memory flat when many cameras open at once.
+    probesize: int = 256 * 1024
+    analyzeduration: float = 1.0
+    extra: tuple[tuple[str, str], ...] = ()
+
+
+class SourceError(Exception):
+    """The source answered but is unusable (e.g. no video track): not a transient loss."""
+
+
+class _NoPts:
+    """Holds a first keyframe that arrived without timestamps until the next frame."""
+
+    __slots__ = ("packet",)
+
+    def __init__(self) -> None:
+        self.packet: av.Packet[Any] | None = None
+
+
+class Ingest:
+    """Demuxes ``url`` into ``hub`` on its own thread until ``stop()``."""
+
+    def __init__(
+        self,
+        camera_id: str,
+        url: str,
+        hub: StreamHub,
+        *,
+        options: IngestOptions | None = None,
+        on_state: StateCallback | None = None,
+    ) -> None:
+        self.camera_id = camera_id
+        self.url = url
+        self.hub = hub
+        self.options = options or IngestOptions()
+        self._on_state = on_state
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._status = IngestStatus(IngestState.CONNECTING, time.time())
+        self._session: StreamSession | None = None
+        self._sessions = 0
+        self._bytes = 0
+        self._bytes_since = time.monotonic()
+        self.bitrate_bps: float | None = None
+        self._container: Any = None
+
+    # -- public -------------------------------------------------------------------------
+
+    @property
+    def status(self) -> IngestStatus:
+        return self._status
+
+    @property
+    def stream_info(self) -> StreamInfo | None:
+        session = self._session
+        return session.info if session else None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._run, name=f"ingest-{self.camera_id}", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._set_state(IngestState.STOPPED)
+
+    # -- thread -------------------------------------------------------------------------
+
+    def _set_state(self, state: IngestState, reason: str | None = None) -> None:
+        if state == self._status.state and reason == self._status.reason:
+            return
+        self._status = IngestStatus(state, time.time(), reason)
+        if self._on_state is not None:
+            try:
+                self._on_state(self.camera_id, self._status)
+            except Exception:
+                log.exception("state callback failed for %s", self.camera_id)
+
+    def _open_options(self) -> dict[str, str]:
+        opts = self.options
+        timeout_us = str(int(opts.io_timeout * 1_000_000))
+        # FFmpeg's own timeout option, not av.open(timeout=): PyAV's interrupt callback
+        # takes the GIL on every I/O check and doubles CPU at scale.
+        result = {
+            "probesize": str(opts.probesize),
+            "analyzeduration": str(int(opts.analyzeduration * 1_000_000)),
+        }
+        if self.url.startswith(("rtsp://", "rtsps://")):
+            result["rtsp_transport"] = opts.transport
+            result["timeout"] = timeout_us
+        elif self.url.startswith(("http://", "https://", "tcp://")):
+            result["rw_timeout"] = timeout_us
+        result.update(opts.extra)
+        return result
+
+    def _run(self) -> None:
+        backoff = self.options.backoff_min
+        while not self._stop.is_set():
+            self._set_state(IngestState.CONNECTING)
+            streamed = False
+            try:
+                streamed = self._connect_and_pump()
+                if self._stop.is_set():
+                    break
+                self._set_state(IngestState.LOST, "end of stream")
+            except SourceError as exc:
+                self._set_state(IngestState.ERROR, str(exc))
+            except (av.FFmpegError, OSError) as exc:
+                state = IngestState.LOST if self._session else IngestState.ERROR
+                self._set_state(state, f"{type(exc).__name__}: {exc}")
+            except Exception as exc:  # keep the camera alive whatever happens
+                log.exception("ingest %s failed", self.camera_id)
+                self._set_state(IngestState.ERROR, f"{type(exc).__name__}: {exc}")
+            finally:
+                self._close_container()
+                self.hub.reset()
+            if streamed:
+                backoff = self.options.backoff_min
+            if self._stop.wait(backoff):
+                break
+            backoff = min(backoff * 2, self.options.backoff_max)
+
+    def _close_container(self) -> None:
+        container, self._container = self._container, None
+        if container is not None:
+            try:
+                container.close()
+            except Exception:  # closing a broken connection may fail; nothing to save
+                log.debug("close failed for %s", self.camera_id, exc_info=True)
+
+    def _connect_and_pump(self) -> bool:
+        container = av.open(self.url, "r", options=self._open_options())
+        self._container = container
+        session = self._new_session(container)
+        video = container.streams.video[0]
+        audio = container.streams.audio[0] if session.info.audio_codec else None
+        kinds: dict[int, StreamKind] = {video.index: "video"}
+        if audio is not None:
+            kinds[audio.index] = "audio"
+        streams = [video] if audio is None else [video, audio]
+        has_b_frames = bool(video.codec_context.has_b_frames) if video.codec_context else True
+        frame_ticks = _frame_ticks(video)
+
+        publish = self.hub.publish
+        stop = self._stop
+        wall0: float | None = None
+        ref_seconds = 0.0
+        pending = _NoPts()
+        started = False
+        for packet in container.demux(streams):
+            if stop.is_set():
+                return started
+            pts = packet.pts
+            dts = packet.dts
+            if pts is None or dts is None:
+                if packet.size == 0:
+                    continue  # demuxer flush packet at end of stream
+                if pts is None and dts is None:
+                    # Keyframe without timestamps right after connecting: derive it from
+                    # the next frame, which needs a stream without B-frames.
+                    if kinds[packet.stream_index] == "video" and packet.is_keyframe:
+                        pending.packet = None if has_b_frames else packet
+                    continue
+                pts = dts = pts if pts is not None else dts
+            assert pts is not None and dts is not None
+            kind = kinds[packet.stream_index]
+            time_base: Fraction = packet.time_base
+            if not started:
+                if kind == "video" and packet.is_keyframe:
+                    wall0 = time.time()
+                    ref_seconds = float(pts * time_base)
+                elif kind == "video" and pending.packet is not None and frame_ticks:
+                    first_pts = dts - frame_ticks
+                    wall0 = time.time()
+                    ref_seconds = float(first_pts * time_base)
+                    publish(
+                        MediaPacket(
+                            "video",
+                            pending.packet,
+                            first_pts,
+                            first_pts,
+                            time_base,
+                            True,
+                            wall0,
+                            session,
+                        )
+                    )
+                    pending.packet = None
+                else:
+                    continue  # recording starts on a video keyframe
+                started = True
+                self._mark_streaming()
+            assert wall0 is not None
+            self._bytes += packet.size
+            publish(
+                MediaPacket(
+                    kind,
+                    packet,
+                    pts,
+                    dts,
+                    time_base,
+                    packet.is_keyframe,
+                    wall0 + float(pts * time_base) - ref_seconds,
+                    session,
+                )
+            )
+            now = time.monotonic()
+            if now - self._bytes_since >= 5.0:
+                self.bitrate_bps = self._bytes * 8 / (now - self._bytes_since)
+                self._bytes = 0
+                self._bytes_since = now
+        return started
+
+    def _mark_streaming(self) -> None:
+        self._bytes = 0
+        self._bytes_since = time.monotonic()
+        self._set_state(IngestState.STREAMING)
+
+    def _new_session(self, container: Any) -> StreamSession:
+        if not container.streams.video:
+            raise SourceError("stream has no video track")
+        video = container.streams.video[0]
+        audio = container.streams.audio[0] if container.streams.audio else None
+        rate = video.average_rate or video.guessed_rate
+        info = StreamInfo(
+            video_codec=video.codec_context.name if video.codec_context else "unknown",
+            width=video.codec_context.width or None if video.codec_context else None,
+            height=video.codec_context.height or None if video.codec_context else None,
+            fps=float(rate) if rate else None,
+            audio_codec=audio.codec_context.name if audio and audio.codec_context else None,
+            audio_sample_rate=audio.codec_context.sample_rate if audio else None,
+            audio_channels=audio.codec_context.channels if audio else None,
+        )
+        # "mov" accepts every codec a camera sends (incl. G.711) for the template copy.
+        holder = av.open(io.BytesIO(), "w", format="mov")
+        templates: dict[StreamKind, Any] = {"video": holder.add_stream_from_template(video)}
+        if audio is not None and info.audio_codec is not None:
+            templates["audio"] = holder.add_stream_from_template(audio)
+        self._sessions += 1
+        self._session = StreamSession(self._sessions, info, templates, holder)
+        return self._session
+
+
+def _frame_ticks(video: Any) -> int | None:
+    rate = video.average_rate or video.guessed_rate
+    if not rate or not video.time_base:
+        return None
+    return max(1, round(1 / (float(rate) * float(video.time_base))))

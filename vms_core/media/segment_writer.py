@@ -1,0 +1,293 @@
+"""SegmentWriter: remuxes a camera's packets, without transcoding, into fragmented MP4.
+
+Crash-safety order: a segment is announced to the catalog only after its first fragment
+is written and fsynced and its directory entry is fsynced; progress is announced only for
+fsynced fragments. A kill -9 then loses at most the fragment being written (<= 1 s).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import av
+
+from vms_core.media.catalog import SegmentCatalog
+from vms_core.media.packet import MediaPacket
+from vms_core.media.stream_info import StreamSession
+
+log = logging.getLogger(__name__)
+
+# Audio codecs the MP4 muxer takes as they are. G.711 (pcm_mulaw/pcm_alaw) is refused by
+# the mp4 muxer and by browsers; it is left out of the recording (see the media README).
+MP4_AUDIO_CODECS = frozenset({"aac", "mp3", "opus", "ac3", "eac3", "flac"})
+# A forward timestamp jump larger than this is a hole in the stream: start a new segment.
+MAX_FORWARD_GAP_SECONDS = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentPolicy:
+    segment_seconds: float = 60.0
+    fragment_seconds: float = 1.0
+    # Phase of the camera's rollover grid; None = derived from the camera id so that
+    # cameras do not all roll over (open files, fsync directories) at the same instant.
+    stagger_seconds: float | None = None
+    fsync: bool = True
+
+
+def segment_path(recordings: Path, camera_id: str, start: datetime) -> Path:
+    """``<recordings>/<camera>/<YYYY-MM-DD>/<HH>/<YYYYMMDDTHHMMSS.mmmZ>.mp4`` (UTC)."""
+    utc = start.astimezone(UTC)
+    name = utc.strftime("%Y%m%dT%H%M%S.") + f"{utc.microsecond // 1000:03d}Z.mp4"
+    return recordings / camera_id / utc.strftime("%Y-%m-%d") / utc.strftime("%H") / name
+
+
+def parse_segment_name(name: str) -> datetime | None:
+    """Start time encoded in a segment file name, or None if it is not one of ours."""
+    try:
+        stamp = datetime.strptime(name.removesuffix(".mp4"), "%Y%m%dT%H%M%S.%fZ")
+    except ValueError:
+        return None
+    return stamp.replace(tzinfo=UTC)
+
+
+def _utc(wall: float) -> datetime:
+    return datetime.fromtimestamp(wall, UTC)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class _Segment:
+    """One open output file."""
+
+    def __init__(
+        self, path: Path, session: StreamSession, first: MediaPacket, policy: SegmentPolicy
+    ) -> None:
+        self.path = path
+        self.start_wall = first.wall
+        self.last_wall = first.wall
+        self.end_wall = first.wall
+        self.codec = session.info.video_codec
+        self.announced = False
+        self.synced_size = 0
+        self.last_sync_wall = first.wall
+        created = _make_dirs(path.parent)
+        # Create the file ourselves: FFmpeg opens it lazily, we need the fd to fsync.
+        self.fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)
+        frag_us = str(int(policy.fragment_seconds * 1_000_000))
+        self.container: Any = av.open(
+            str(path),
+            "w",
+            format="mp4",
+            options={
+                "movflags": "frag_keyframe+empty_moov+default_base_moof",
+                "frag_duration": frag_us,
+                "flush_packets": "1",
+            },
+        )
+        if policy.fsync:
+            for directory in created:
+                _fsync_dir(directory.parent)
+            _fsync_dir(path.parent)
+        self.video = self.container.add_stream_from_template(session.templates["video"])
+        self.audio: Any = None
+        audio_template = session.templates.get("audio")
+        if audio_template is not None and session.info.audio_codec in MP4_AUDIO_CODECS:
+            self.audio = self.container.add_stream_from_template(audio_template)
+        # Rebase every track on the first keyframe so the file starts at zero.
+        self.base_seconds = float(first.dts * first.time_base)
+        self.last_dts: dict[str, int] = {}
+
+    def size(self) -> int:
+        return os.fstat(self.fd).st_size
+
+    def close(self) -> None:
+        try:
+            self.container.close()
+        finally:
+            os.close(self.fd)
+
+
+def _make_dirs(directory: Path) -> list[Path]:
+    """mkdir -p that returns the directories it created, outermost first."""
+    missing: list[Path] = []
+    probe = directory
+    while not probe.exists():
+        missing.append(probe)
+        probe = probe.parent
+    directory.mkdir(parents=True, exist_ok=True)
+    return list(reversed(missing))
+
+
+class SegmentWriter:
+    """Feed ``write(packet)`` from one thread; ``close()`` finishes the open segment."""
+
+    def __init__(
+        self,
+        camera_id: str,
+        recordings: Path,
+        catalog: SegmentCatalog,
+        policy: SegmentPolicy | None = None,
+    ) -> None:
+        self.camera_id = camera_id
+        self.recordings = recordings
+        self.catalog = catalog
+        self.policy = policy or SegmentPolicy()
+        length = self.policy.segment_seconds
+        stagger = self.policy.stagger_seconds
+        if stagger is None:
+            stagger = (zlib.crc32(camera_id.encode()) % 1000) / 1000 * length
+        self._phase = stagger % length
+        self._segment: _Segment | None = None
+        self._session: StreamSession | None = None
+        self._cut_wall = 0.0
+        self._waiting_for_keyframe = True
+        self.segments_written = 0
+        self.errors = 0
+
+    # -- feeding ------------------------------------------------------------------------
+
+    def write(self, packet: MediaPacket) -> None:
+        if packet.session is not self._session:
+            # New connection: new codec parameters and timestamp base.
+            self._finish(None)
+            self._session = packet.session
+            self._waiting_for_keyframe = True
+        segment = self._segment
+        is_video = packet.kind == "video"
+        if is_video and packet.keyframe:
+            if segment is None or packet.wall >= self._cut_wall:
+                segment = self._rollover(packet)
+        elif segment is None:
+            return  # waiting for a keyframe
+        if segment is None:
+            return
+        try:
+            self._mux(segment, packet)
+        except (av.FFmpegError, ValueError) as exc:
+            log.warning("%s: mux failed (%s); restarting on next keyframe", self.camera_id, exc)
+            self.errors += 1
+            self._finish(None)
+            return
+        if is_video:
+            segment.end_wall = packet.wall
+            if packet.keyframe or packet.wall - segment.last_sync_wall >= 1.0:
+                self._sync(segment, packet.wall)
+
+    def _mux(self, segment: _Segment, packet: MediaPacket) -> None:
+        stream = segment.video if packet.kind == "video" else segment.audio
+        if stream is None:
+            return
+        time_base = packet.time_base
+        base = round(segment.base_seconds / time_base)
+        dts = packet.dts - base
+        last = segment.last_dts.get(packet.kind)
+        if dts < 0 or (last is not None and dts <= last):
+            if packet.kind == "audio":
+                return  # audio just before the cut, or a duplicate: harmless to skip
+            raise ValueError(f"non-monotonic video dts {packet.dts}")
+        if last is not None and (dts - last) * time_base > MAX_FORWARD_GAP_SECONDS:
+            raise ValueError(f"video timestamps jump {float((dts - last) * time_base):.1f}s")
+        segment.last_dts[packet.kind] = dts
+        out = av.Packet(packet.data)  # type: ignore[arg-type]  # buffer protocol; references the demuxer's buffer, no copy
+        out.stream = stream
+        out.time_base = time_base
+        out.dts = dts
+        out.pts = packet.pts - base
+        out.is_keyframe = packet.keyframe
+        segment.container.mux_one(out)
+        segment.last_wall = packet.wall
+
+    # -- segments -----------------------------------------------------------------------
+
+    def _next_cut(self, start_wall: float, first: bool) -> float:
+        """Cut at the first keyframe one segment length after the start. The first segment
+        of a connection instead ends on this camera's rollover grid (phase = stagger), so
+        that cameras started together do not all roll over at the same instant."""
+        length = self.policy.segment_seconds
+        if not first:
+            cut = start_wall + length
+        else:
+            earliest = start_wall + length / 2
+            cut = math.ceil((earliest - self._phase) / length) * length + self._phase
+        return cut - 0.002  # RTP jitter: a keyframe a tick early still counts
+
+    def _rollover(self, keyframe: MediaPacket) -> _Segment | None:
+        first = self._segment is None
+        self._finish(keyframe.wall)
+        assert self._session is not None
+        path = segment_path(self.recordings, self.camera_id, _utc(keyframe.wall))
+        try:
+            self._segment = _Segment(path, self._session, keyframe, self.policy)
+        except (av.FFmpegError, OSError, ValueError) as exc:
+            log.error("%s: cannot open segment %s: %s", self.camera_id, path, exc)
+            self.errors += 1
+            self._segment = None
+            return None
+        self._cut_wall = self._next_cut(keyframe.wall, first)
+        return self._segment
+
+    def _sync(self, segment: _Segment, wall: float) -> None:
+        size = segment.size()
+        if size == segment.synced_size:
+            return
+        if self.policy.fsync:
+            os.fsync(segment.fd)
+        segment.synced_size = size
+        segment.last_sync_wall = wall
+        if not segment.announced:
+            segment.announced = True
+            self.catalog.segment_opened(
+                self.camera_id, segment.path, _utc(segment.start_wall), segment.codec
+            )
+        else:
+            self.catalog.segment_progress(self.camera_id, segment.path, _utc(wall), size)
+
+    def _finish(self, end_wall: float | None) -> None:
+        """Close the open segment; it ends where the next one starts (``end_wall``) or,
+        when the stream stopped, one frame after its last video packet."""
+        segment, self._segment = self._segment, None
+        if segment is None:
+            return
+        try:
+            segment.close()
+        except (av.FFmpegError, OSError) as exc:
+            log.warning("%s: closing %s failed: %s", self.camera_id, segment.path, exc)
+            self.errors += 1
+        if end_wall is None:
+            fps = self._session.info.fps if self._session else None
+            end_wall = segment.end_wall + (1 / fps if fps else 0.0)
+        size = segment.path.stat().st_size if segment.path.exists() else 0
+        if self.policy.fsync and size:
+            fd = os.open(segment.path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        if not segment.announced:
+            if size == 0:
+                segment.path.unlink(missing_ok=True)
+                return
+            self.catalog.segment_opened(
+                self.camera_id, segment.path, _utc(segment.start_wall), segment.codec
+            )
+        self.segments_written += 1
+        self.catalog.segment_closed(
+            self.camera_id, segment.path, _utc(segment.start_wall), _utc(end_wall), size
+        )
+
+    def close(self) -> None:
+        self._finish(None)
+        self._session = None
