@@ -1,0 +1,197 @@
+"""Fixtures every test may use: a real PostgreSQL server, and a running vms server."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from vms_core.config import parse_config
+from vms_core.server import VmsServer
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _pg_bin(name: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    if found:
+        return found[-1]
+    path = shutil.which(name)
+    if not path:
+        raise RuntimeError(f"PostgreSQL's {name} is not installed (make setup installs it)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A throw-away PostgreSQL server on loopback, for this test session only.
+
+    PostgreSQL refuses to run as root, so as root it runs as the `postgres` user.
+    """
+    base = Path(tempfile.mkdtemp(prefix="vms-pg-"))
+    data, sockdir = base / "data", base / "sock"
+    sockdir.mkdir()
+    run_as: list[str] = []
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres")
+        shutil.chown(sockdir, "postgres")
+        run_as = ["runuser", "-u", "postgres", "--"]
+    port = free_port()
+    subprocess.run(
+        [
+            *run_as,
+            _pg_bin("initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "vms",
+            "-A",
+            "trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            *run_as,
+            _pg_bin("pg_ctl"),
+            "-D",
+            str(data),
+            "-w",
+            "-l",
+            str(base / "log"),
+            "-o",
+            f"-p {port} -k {sockdir} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        subprocess.run(
+            [*run_as, _pg_bin("createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "vms", "vms"],
+            check=True,
+            capture_output=True,
+        )
+        yield f"postgresql://vms@127.0.0.1:{port}/vms"
+    finally:
+        subprocess.run(
+            [*run_as, _pg_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+        )
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def fresh_pg_database(pg_url: str) -> str:
+    """A new empty database on the session's server, so tests do not share state."""
+    import psycopg
+
+    name = f"t{time.time_ns()}"
+    with psycopg.connect(
+        pg_url.replace("postgresql://", "postgresql://", 1), autocommit=True
+    ) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return pg_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def write_config(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+BASE_CONFIG = """
+[server]
+host = "127.0.0.1"
+port = 0
+data_dir = "data"
+[storage]
+recordings_dir = "recordings"
+"""
+
+
+class RunningServer:
+    def __init__(self, server: VmsServer, admin_password: str) -> None:
+        self.server = server
+        self.url = server.url
+        self.admin_password = admin_password
+
+    async def token(self, username: str, role: str, cameras: list[int] | None = None) -> str:
+        """Create a user with ``role`` and return a bearer token for it."""
+        from vms_core.api import accounts
+
+        async with self.server.db.session() as session:
+            user = await accounts.create_user(
+                session, username, "password-" + username, role, cameras
+            )
+            _row, token = await accounts.create_token(session, user.id, "test")
+        return token
+
+    async def admin_token(self) -> str:
+        from sqlalchemy import select
+
+        from vms_core.api import accounts
+        from vms_core.db.models import User
+
+        async with self.server.db.session() as session:
+            admin = await session.scalar(select(User).where(User.username == "admin"))
+            assert admin is not None
+            _row, token = await accounts.create_token(session, admin.id, "test-admin")
+        return token
+
+
+@pytest.fixture
+async def make_server(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
+    """Start vms servers from config text; all are stopped at the end of the test."""
+    started: list[VmsServer] = []
+
+    async def start(
+        extra: str = "",
+        *,
+        config_name: str = "vms.toml",
+        database_url: str | None = None,
+        before_start: Callable[[VmsServer], None] | None = None,
+    ) -> RunningServer:
+        text = BASE_CONFIG + extra
+        if database_url:
+            text = text.replace("[storage]", f'[database]\nurl = "{database_url}"\n[storage]')
+        path = write_config(tmp_path / config_name, text)
+        settings = parse_config(text, source=str(path), base_dir=tmp_path)
+        server = VmsServer(settings, path)
+        if before_start is not None:
+            before_start(server)
+        await server.start()
+        started.append(server)
+        return RunningServer(server, server.initial_admin_password or "")
+
+    yield start
+    for server in reversed(started):
+        await server.stop()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

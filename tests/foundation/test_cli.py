@@ -1,0 +1,152 @@
+"""The `vms` command as an operator uses it: serve, reload on SIGHUP, stop on SIGTERM,
+users add/list, db upgrade."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BASE_CONFIG
+
+VMS = [sys.executable, "-m", "vms_core.cli"]
+CAM = '[[cameras]]\nname = "{name}"\nrtsp_url = "rtsp://127.0.0.1:1/{name}"\n'
+
+
+def _get(url: str, token: str | None = None) -> tuple[int, object]:
+    request = urllib.request.Request(url)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+@pytest.fixture
+def serve(tmp_path: Path):
+    procs: list[subprocess.Popen[str]] = []
+
+    def start(config_text: str) -> tuple[subprocess.Popen[str], str, str]:
+        path = tmp_path / "vms.toml"
+        path.write_text(config_text)
+        proc = subprocess.Popen([*VMS, "--config", str(path), "serve"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+        procs.append(proc)
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert "listening on http://127.0.0.1:" in line, line + proc.stderr.read()
+        url = line.rsplit(" ", 1)[1].strip()
+        admin_line = proc.stdout.readline()
+        assert "created user admin with password" in admin_line
+        password = admin_line.split("password ", 1)[1].split(" ", 1)[0]
+        return proc, url, password
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _token(tmp_path: Path, username: str = "robot") -> str:
+    """An admin token made through the CLI's own code path."""
+    import asyncio
+
+    from vms_core.api import accounts
+    from vms_core.config import load_config
+    from vms_core.db import Database
+
+    async def make() -> str:
+        db = Database(load_config(tmp_path / "vms.toml").database_url)
+        async with db.session() as session:
+            user = await accounts.create_user(session, username, "robot-password", "admin")
+            _row, token = await accounts.create_token(session, user.id, "t")
+        await db.close()
+        return token
+
+    return asyncio.run(make())
+
+
+def test_serve_prints_url_answers_and_stops_cleanly(serve, tmp_path: Path) -> None:
+    proc, url, _password = serve(BASE_CONFIG)
+    status, body = _get(url + "/api/health")
+    assert status == 200 and body["status"] == "ok"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=15) == 0
+    # The admin password is shown only on the very first start.
+    proc2 = subprocess.Popen([*VMS, "--config", str(tmp_path / "vms.toml"), "serve"],
+                             stdout=subprocess.PIPE, text=True, cwd=tmp_path)
+    assert proc2.stdout is not None
+    assert "listening on" in proc2.stdout.readline()
+    proc2.send_signal(signal.SIGINT)
+    rest = proc2.stdout.read()
+    assert proc2.wait(timeout=15) == 0
+    assert "password" not in rest
+
+
+def test_sighup_reload_changes_only_what_changed(serve, tmp_path: Path) -> None:
+    proc, url, _ = serve(BASE_CONFIG + CAM.format(name="keep") + CAM.format(name="drop"))
+    token = _token(tmp_path)
+    _, before = _get(url + "/api/cameras", token)
+    keep_before = next(c for c in before if c["name"] == "keep")
+    (tmp_path / "vms.toml").write_text(
+        BASE_CONFIG + CAM.format(name="keep") + CAM.format(name="added"))
+    proc.send_signal(signal.SIGHUP)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        _, cams = _get(url + "/api/cameras", token)
+        if any(c["name"] == "added" for c in cams):
+            break
+        time.sleep(0.1)
+    by_name = {c["name"]: c for c in cams}
+    assert by_name["keep"] == keep_before  # untouched: its recording is not restarted
+    assert by_name["added"]["enabled"] is True
+    assert by_name["drop"]["enabled"] is False  # disabled, recordings kept
+    # A broken file on reload changes nothing and the server keeps running.
+    (tmp_path / "vms.toml").write_text(BASE_CONFIG + '[[cameras]]\nname = "x"\n')
+    proc.send_signal(signal.SIGHUP)
+    time.sleep(1)
+    assert proc.poll() is None
+    _, after = _get(url + "/api/cameras", token)
+    assert {c["name"] for c in after} == {"keep", "added", "drop"}
+    status, audit = _get(url + "/api/audit?action=config.reload", token)
+    assert status == 200
+    assert [e["success"] for e in audit] == [False, True]
+    proc.terminate()
+    assert proc.wait(timeout=15) == 0
+
+
+def test_users_add_and_list(tmp_path: Path) -> None:
+    (tmp_path / "vms.toml").write_text(BASE_CONFIG + CAM.format(name="lobby"))
+    cfg = ["--config", str(tmp_path / "vms.toml")]
+    up = subprocess.run([*VMS, *cfg, "db", "upgrade"], capture_output=True, text=True,
+                        cwd=tmp_path)
+    assert up.returncode == 0, up.stderr
+    add = subprocess.run([*VMS, *cfg, "users", "add", "dana", "--role", "operator",
+                          "--generate-password"], capture_output=True, text=True, cwd=tmp_path)
+    assert add.returncode == 0, add.stderr
+    assert "password (shown once):" in add.stdout
+    bad = subprocess.run([*VMS, *cfg, "users", "add", "eve", "--role", "viewer",
+                          "--password", "long-enough", "--cameras", "nowhere"],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert bad.returncode == 2 and "no camera 'nowhere'" in bad.stderr
+    dup = subprocess.run([*VMS, *cfg, "users", "add", "dana", "--password", "long-enough"],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert dup.returncode == 2 and "already exists" in dup.stderr
+    listed = subprocess.run([*VMS, *cfg, "users", "list"], capture_output=True, text=True,
+                            cwd=tmp_path)
+    assert "dana\toperator" in listed.stdout
+    assert "eve" not in listed.stdout
+
+
+def test_version() -> None:
+    out = subprocess.run([*VMS, "--version"], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.startswith("vms ")

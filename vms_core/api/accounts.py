@@ -1,0 +1,197 @@
+"""Users, passwords, API tokens and web sessions, on the catalog.
+
+Passwords are hashed with argon2 (in a thread: hashing is deliberately slow); API tokens and
+session ids are random and stored only as SHA-256, so a leaked database leaks no credential.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vms_core.api.registry import ROLE_RANK
+from vms_core.db.models import ApiToken, CameraPermission, User, WebSession
+from vms_core.timeutil import now_us
+
+_hasher = PasswordHasher()
+TOKEN_PREFIX = "vms_"  # noqa: S105 (a marker, not a secret)
+USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@")
+
+
+class AccountError(ValueError):
+    """A request about accounts that cannot be done; the message says why."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: what every authorisation decision looks at."""
+
+    user_id: int
+    username: str
+    role: str
+    # None: every camera (admins). Otherwise the ids granted to this user.
+    camera_ids: frozenset[int] | None
+    via: str  # "session" | "token"
+
+    def has_role(self, role: str) -> bool:
+        return ROLE_RANK[self.role] >= ROLE_RANK[role]
+
+    def can_see(self, camera_id: int) -> bool:
+        return self.camera_ids is None or camera_id in self.camera_ids
+
+
+def sha256_hex(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+async def hash_password(password: str) -> str:
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def verify_password(password_hash: str, password: str) -> bool:
+    def check() -> bool:
+        try:
+            return _hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    return await asyncio.to_thread(check)
+
+
+def validate_new_user(username: str, password: str, role: str) -> None:
+    if not username or len(username) > 64 or not set(username) <= USERNAME_CHARS:
+        raise AccountError(f'username "{username}": use 1-64 letters, digits, ".", "_", "-" or "@"')
+    if role not in ROLE_RANK:
+        raise AccountError(f'role "{role}": expected one of {", ".join(ROLE_RANK)}')
+    if len(password) < 8:
+        raise AccountError("password: at least 8 characters")
+
+
+async def create_user(
+    session: AsyncSession,
+    username: str,
+    password: str,
+    role: str,
+    camera_ids: list[int] | None = None,
+) -> User:
+    validate_new_user(username, password, role)
+    existing = await session.scalar(select(User).where(User.username == username))
+    if existing is not None:
+        raise AccountError(f'username "{username}" already exists')
+    user = User(
+        username=username,
+        password_hash=await hash_password(password),
+        role=role,
+        disabled=False,
+        created_us=now_us(),
+    )
+    session.add(user)
+    await session.flush()
+    for camera_id in camera_ids or []:
+        session.add(CameraPermission(user_id=user.id, camera_id=camera_id))
+    return user
+
+
+async def set_camera_permissions(
+    session: AsyncSession, user_id: int, camera_ids: list[int]
+) -> None:
+    await session.execute(delete(CameraPermission).where(CameraPermission.user_id == user_id))
+    for camera_id in sorted(set(camera_ids)):
+        session.add(CameraPermission(user_id=user_id, camera_id=camera_id))
+
+
+async def principal_for(session: AsyncSession, user: User, via: str) -> Principal:
+    cameras: frozenset[int] | None = None
+    if user.role != "admin":
+        rows = await session.scalars(
+            select(CameraPermission.camera_id).where(CameraPermission.user_id == user.id)
+        )
+        cameras = frozenset(rows)
+    return Principal(user.id, user.username, user.role, cameras, via)
+
+
+async def authenticate_password(session: AsyncSession, username: str, password: str) -> User | None:
+    user = await session.scalar(select(User).where(User.username == username))
+    if user is None:
+        # Same cost as a real check, so timing does not reveal which usernames exist.
+        await verify_password(_DUMMY_HASH, password)
+        return None
+    if user.disabled or not await verify_password(user.password_hash, password):
+        return None
+    return user
+
+
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+async def create_session(session: AsyncSession, user_id: int, hours: float) -> str:
+    cookie = secrets.token_urlsafe(32)
+    now = now_us()
+    session.add(
+        WebSession(
+            id=sha256_hex(cookie),
+            user_id=user_id,
+            created_us=now,
+            expires_us=now + int(hours * 3600 * 1_000_000),
+        )
+    )
+    return cookie
+
+
+async def user_for_session(session: AsyncSession, cookie: str) -> User | None:
+    row = await session.get(WebSession, sha256_hex(cookie))
+    if row is None or row.expires_us < now_us():
+        return None
+    user = await session.get(User, row.user_id)
+    return None if user is None or user.disabled else user
+
+
+async def end_session(session: AsyncSession, cookie: str) -> None:
+    await session.execute(delete(WebSession).where(WebSession.id == sha256_hex(cookie)))
+
+
+async def create_token(
+    session: AsyncSession, user_id: int, name: str, expires_us: int | None = None
+) -> tuple[ApiToken, str]:
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(
+        user_id=user_id,
+        name=name,
+        token_hash=sha256_hex(token),
+        prefix=token[: len(TOKEN_PREFIX) + 6],
+        created_us=now_us(),
+        expires_us=expires_us,
+    )
+    session.add(row)
+    await session.flush()
+    return row, token
+
+
+async def user_for_token(session: AsyncSession, token: str) -> User | None:
+    row = await session.scalar(select(ApiToken).where(ApiToken.token_hash == sha256_hex(token)))
+    now = now_us()
+    if row is None or (row.expires_us is not None and row.expires_us < now):
+        return None
+    row.last_used_us = now
+    user = await session.get(User, row.user_id)
+    return None if user is None or user.disabled else user
+
+
+async def count_users(session: AsyncSession) -> int:
+    return len((await session.scalars(select(User.id))).all())
+
+
+async def ensure_first_admin(session: AsyncSession) -> str | None:
+    """On a catalog with no users, create ``admin`` with a random password and return it."""
+    if await count_users(session):
+        return None
+    password = secrets.token_urlsafe(12)
+    await create_user(session, "admin", password, "admin")
+    return password

@@ -1,0 +1,33 @@
+"""The aiohttp application factory."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from vms_core.api.auth import auth_middleware
+from vms_core.api.errors import error_middleware
+from vms_core.api.registry import mount
+
+if TYPE_CHECKING:
+    from vms_core.server import VmsServer
+
+SERVER: web.AppKey[VmsServer] = web.AppKey("vms.server")
+
+
+def create_app(server: VmsServer) -> web.Application:
+    from vms_core.api.routes import register_all
+
+    app = web.Application(
+        client_max_size=server.settings.server.max_request_bytes,
+        middlewares=[error_middleware, auth_middleware(server)],
+    )
+    app[SERVER] = server
+    register_all(server.api)
+    mount(server.api, app)
+    return app
+
+
+def server_of(request: web.Request) -> VmsServer:
+    return request.app[SERVER]

@@ -1,0 +1,11 @@
+"""HTTP routes, one module per concern; each registers its endpoints in the table."""
+
+from __future__ import annotations
+
+from vms_core.api.registry import ApiRegistry
+from vms_core.api.routes import audit, auth, cameras, config, system, users
+
+
+def register_all(api: ApiRegistry) -> None:
+    for module in (system, auth, users, cameras, audit, config):
+        module.register(api)

@@ -1,0 +1,42 @@
+"""Health and the API description: the two routes that need no login."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from vms_core.api.app import server_of
+from vms_core.api.registry import ApiRegistry
+from vms_core.timeutil import iso, now_us
+
+
+def register(api: ApiRegistry) -> None:
+    @api.route(
+        "GET",
+        "/api/health",
+        summary="Liveness and version",
+        tag="system",
+        role=None,
+        response={
+            "type": "object",
+            "properties": {
+                "status": {"type": "string"},
+                "version": {"type": "string"},
+                "time": {"type": "string", "format": "date-time"},
+            },
+        },
+    )
+    async def health(request: web.Request) -> web.Response:
+        server = server_of(request)
+        return web.json_response({"status": "ok", "version": server.version, "time": iso(now_us())})
+
+    @api.route(
+        "GET",
+        "/api/openapi.json",
+        summary="This API's OpenAPI 3.1 document",
+        tag="system",
+        role=None,
+        response={"type": "object"},
+    )
+    async def openapi(request: web.Request) -> web.Response:
+        server = server_of(request)
+        return web.json_response(server.api.openapi(server.version))

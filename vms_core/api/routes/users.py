@@ -1,0 +1,173 @@
+"""User administration (admins only)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from aiohttp import web
+from pydantic import Field
+from sqlalchemy import select
+
+from vms_core.api import accounts
+from vms_core.api.app import server_of
+from vms_core.api.auth import principal, remote
+from vms_core.api.bodies import Body, read_json, schema_of
+from vms_core.api.errors import ApiError
+from vms_core.api.params import path_int
+from vms_core.api.registry import ApiRegistry
+from vms_core.db.models import CameraPermission, User
+from vms_core.timeutil import iso
+
+RoleName = Literal["admin", "operator", "viewer"]
+
+
+class NewUser(Body):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=8, max_length=1024)
+    role: RoleName = "viewer"
+    cameras: list[int] = Field(default_factory=list)
+
+
+class UserPatch(Body):
+    password: str | None = Field(default=None, min_length=8, max_length=1024)
+    role: RoleName | None = None
+    disabled: bool | None = None
+    cameras: list[int] | None = None
+
+
+def user_json(user: User, cameras: list[int]) -> dict[str, object]:
+    return {
+        "id": user.id,
+        "username": user.username,
+        "role": user.role,
+        "disabled": user.disabled,
+        "created": iso(user.created_us),
+        "cameras": "all" if user.role == "admin" else cameras,
+    }
+
+
+def register(api: ApiRegistry) -> None:
+    schema = api.schema(
+        "User",
+        {
+            "type": "object",
+            "properties": {
+                "id": {"type": "integer"},
+                "username": {"type": "string"},
+                "role": {"type": "string"},
+                "disabled": {"type": "boolean"},
+                "created": {"type": "string"},
+                "cameras": {
+                    "oneOf": [{"const": "all"}, {"type": "array", "items": {"type": "integer"}}]
+                },
+            },
+        },
+    )
+
+    @api.route(
+        "GET",
+        "/api/users",
+        summary="List users",
+        tag="users",
+        role="admin",
+        response={"type": "array", "items": schema},
+    )
+    async def list_users(request: web.Request) -> web.Response:
+        async with server_of(request).db.session() as session:
+            users = list(await session.scalars(select(User).order_by(User.username)))
+            perms: dict[int, list[int]] = {}
+            for p in await session.scalars(select(CameraPermission)):
+                perms.setdefault(p.user_id, []).append(p.camera_id)
+            return web.json_response([user_json(u, sorted(perms.get(u.id, []))) for u in users])
+
+    @api.route(
+        "POST",
+        "/api/users",
+        summary="Create a user",
+        tag="users",
+        role="admin",
+        request=schema_of(NewUser),
+        response=schema,
+        status=201,
+    )
+    async def create_user(request: web.Request) -> web.Response:
+        server = server_of(request)
+        who = principal(request)
+        body = await read_json(request, NewUser)
+        try:
+            async with server.db.session() as session:
+                user = await accounts.create_user(
+                    session, body.username, body.password, body.role, body.cameras
+                )
+                data = user_json(user, sorted(set(body.cameras)))
+        except accounts.AccountError as exc:
+            raise ApiError(409 if "exists" in str(exc) else 400, str(exc)) from None
+        await server.audit.record(
+            "user.create",
+            username=who.username,
+            target=body.username,
+            remote=remote(request),
+            detail={"role": body.role},
+        )
+        return web.json_response(data, status=201)
+
+    @api.route(
+        "PATCH",
+        "/api/users/{id}",
+        summary="Change a user's role, password, cameras or disabled flag",
+        tag="users",
+        role="admin",
+        request=schema_of(UserPatch),
+        response=schema,
+    )
+    async def patch_user(request: web.Request) -> web.Response:
+        server = server_of(request)
+        who = principal(request)
+        user_id = path_int(request, what="user")
+        body = await read_json(request, UserPatch)
+        async with server.db.session() as session:
+            user = await session.get(User, user_id)
+            if user is None:
+                raise ApiError(404, f"no user {user_id}")
+            if body.role is not None:
+                user.role = body.role
+            if body.disabled is not None:
+                user.disabled = body.disabled
+            if body.password is not None:
+                user.password_hash = await accounts.hash_password(body.password)
+            if body.cameras is not None:
+                await accounts.set_camera_permissions(session, user.id, body.cameras)
+            await session.flush()
+            cams = sorted(
+                await session.scalars(
+                    select(CameraPermission.camera_id).where(CameraPermission.user_id == user.id)
+                )
+            )
+            data = user_json(user, cams)
+        changed = sorted(k for k, v in body.model_dump().items() if v is not None)
+        await server.audit.record(
+            "user.change",
+            username=who.username,
+            target=str(user_id),
+            remote=remote(request),
+            detail={"changed": changed},
+        )
+        return web.json_response(data)
+
+    @api.route("DELETE", "/api/users/{id}", summary="Delete a user", tag="users", role="admin")
+    async def delete_user(request: web.Request) -> web.Response:
+        server = server_of(request)
+        who = principal(request)
+        user_id = path_int(request, what="user")
+        if user_id == who.user_id:
+            raise ApiError(409, "you cannot delete yourself")
+        async with server.db.session() as session:
+            user = await session.get(User, user_id)
+            if user is None:
+                raise ApiError(404, f"no user {user_id}")
+            name = user.username
+            await session.delete(user)
+        await server.audit.record(
+            "user.delete", username=who.username, target=name, remote=remote(request)
+        )
+        return web.json_response({"ok": True})

@@ -1,0 +1,229 @@
+"""The camera registry.
+
+Cameras declared in vms.toml are synchronised into the catalog on start and on every reload;
+a camera whose settings did not change is not touched, so its recording goes on. A camera
+removed from vms.toml is disabled, not deleted: its recordings stay until retention.
+Listeners (the recorder, live view) hear about every change.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from vms_core.api.accounts import Principal
+from vms_core.config.settings import CameraSettings, Settings
+from vms_core.db.engine import Database
+from vms_core.db.models import Camera, Stream
+from vms_core.secrets import SecretBox
+from vms_core.timeutil import iso, now_us
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CameraChange:
+    kind: Literal["added", "changed", "removed"]
+    camera_id: int
+    name: str
+
+
+Listener = Callable[[CameraChange], Awaitable[None]]
+
+
+def camera_json(camera: Camera) -> dict[str, Any]:
+    """The API's view of a camera. Credentials never leave the server."""
+    return {
+        "id": camera.id,
+        "name": camera.name,
+        "source": camera.source,
+        "onvif_url": camera.onvif_url,
+        "username": camera.username,
+        "has_password": bool(camera.password_encrypted),
+        "manufacturer": camera.manufacturer,
+        "model": camera.model,
+        "lat": camera.lat,
+        "lon": camera.lon,
+        "heading": camera.heading,
+        "fov": camera.fov,
+        "enabled": camera.enabled,
+        "record": camera.record,
+        "has_ptz": camera.has_ptz,
+        "retention": {
+            "max_days": camera.retention_max_days,
+            "max_bytes": camera.retention_max_bytes,
+        },
+        "state": camera.state,
+        "state_reason": camera.state_reason,
+        "state_changed": iso(camera.state_changed_us or None),
+        "streams": [
+            {
+                "role": s.role,
+                "url": _redact(s.url),
+                "codec": s.codec,
+                "width": s.width,
+                "height": s.height,
+                "fps": s.fps,
+                "bitrate": s.bitrate,
+                "audio_codec": s.audio_codec,
+            }
+            for s in camera.streams
+        ],
+    }
+
+
+def _redact(url: str) -> str:
+    # A URL may carry user:password@; the API shows neither.
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://{rest.split('@', 1)[1]}"
+    return url
+
+
+class CameraService:
+    def __init__(self, db: Database, secrets: SecretBox) -> None:
+        self.db = db
+        self.secrets = secrets
+        self._listeners: list[Listener] = []
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    async def _notify(self, changes: list[CameraChange]) -> None:
+        for change in changes:
+            for listener in self._listeners:
+                try:
+                    await listener(change)
+                except Exception:
+                    log.exception("camera listener failed on %s", change)
+
+    # -- queries ---------------------------------------------------------------------------
+    async def visible(self, principal: Principal | None = None) -> list[Camera]:
+        async with self.db.session() as session:
+            rows = await session.scalars(
+                select(Camera).options(selectinload(Camera.streams)).order_by(Camera.name)
+            )
+            cameras = list(rows)
+        if principal is not None:
+            cameras = [c for c in cameras if principal.can_see(c.id)]
+        return cameras
+
+    async def get(self, camera_id: int, principal: Principal | None = None) -> Camera | None:
+        """The camera, or None when it does not exist or the principal may not see it."""
+        if principal is not None and not principal.can_see(camera_id):
+            return None
+        async with self.db.session() as session:
+            return await session.scalar(
+                select(Camera).options(selectinload(Camera.streams)).where(Camera.id == camera_id)
+            )
+
+    async def password(self, camera_id: int) -> str:
+        async with self.db.session() as session:
+            camera = await session.get(Camera, camera_id)
+            return "" if camera is None else self.secrets.decrypt(camera.password_encrypted)
+
+    # -- changes ---------------------------------------------------------------------------
+    async def set_state(self, camera_id: int, state: str, reason: str = "") -> bool:
+        """Record a health state; returns True when it changed."""
+        async with self.db.session() as session:
+            camera = await session.get(Camera, camera_id)
+            if camera is None or (camera.state == state and camera.state_reason == reason):
+                return False
+            camera.state, camera.state_reason = state, reason
+            camera.state_changed_us = now_us()
+            return True
+
+    async def sync_from_config(self, settings: Settings) -> list[CameraChange]:
+        """Make the catalog's config cameras match vms.toml; report what changed."""
+        changes: list[CameraChange] = []
+        async with self.db.session() as session:
+            existing = {
+                c.name: c
+                for c in await session.scalars(select(Camera).options(selectinload(Camera.streams)))
+            }
+            wanted = {c.name for c in settings.cameras}
+            for cfg in settings.cameras:
+                camera = existing.get(cfg.name)
+                if camera is None:
+                    camera = self._new_camera(cfg)
+                    session.add(camera)
+                    await session.flush()
+                    changes.append(CameraChange("added", camera.id, camera.name))
+                elif self._apply(camera, cfg, session):
+                    await session.flush()
+                    changes.append(CameraChange("changed", camera.id, camera.name))
+            for name, camera in existing.items():
+                if name not in wanted and camera.source == "config" and camera.enabled:
+                    camera.enabled = False
+                    camera.updated_us = now_us()
+                    changes.append(CameraChange("removed", camera.id, camera.name))
+        await self._notify(changes)
+        return changes
+
+    def _new_camera(self, cfg: CameraSettings) -> Camera:
+        now = now_us()
+        camera = Camera(
+            name=cfg.name,
+            source="config",
+            created_us=now,
+            updated_us=now,
+            state="unknown",
+            state_reason="",
+            state_changed_us=now,
+            manufacturer="",
+            model="",
+            has_ptz=False,
+            streams=[],
+        )
+        self._apply(camera, cfg, None)
+        return camera
+
+    def _apply(self, camera: Camera, cfg: CameraSettings, session: AsyncSession | None) -> bool:
+        """Copy settings onto the row; True if anything differs."""
+        retention = cfg.retention
+        wanted: dict[str, Any] = {
+            "source": "config",
+            "onvif_url": cfg.onvif_url,
+            "username": cfg.username,
+            "lat": cfg.lat,
+            "lon": cfg.lon,
+            "heading": cfg.heading,
+            "fov": cfg.fov,
+            "enabled": cfg.enabled,
+            "record": cfg.record,
+            "retention_max_days": retention.max_days if retention else None,
+            "retention_max_bytes": retention.max_bytes if retention else None,
+        }
+        changed = False
+        for key, value in wanted.items():
+            if getattr(camera, key, None) != value:
+                setattr(camera, key, value)
+                changed = True
+        current_password = self.secrets.decrypt(camera.password_encrypted or "")
+        if current_password != cfg.password:
+            camera.password_encrypted = self.secrets.encrypt(cfg.password)
+            changed = True
+        urls = {"main": cfg.rtsp_url, "sub": cfg.sub_rtsp_url}
+        streams = {s.role: s for s in camera.streams}
+        for role, url in urls.items():
+            stream = streams.get(role)
+            if url and stream is None:
+                camera.streams.append(
+                    Stream(role=role, url=url, codec="", audio_codec="", profile_token="")
+                )
+                changed = True
+            elif url and stream is not None and stream.url != url:
+                stream.url = url
+                changed = True
+            elif not url and stream is not None and not cfg.onvif_url:
+                camera.streams.remove(stream)
+                changed = True
+        if changed:
+            camera.updated_us = now_us()
+        return changed

@@ -1,0 +1,198 @@
+"""Typed settings for vms.toml.
+
+Every section is a pydantic model that forbids unknown keys, so a typo is an error that
+names the key rather than a setting silently ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+CAMERA_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+PLUGIN_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_url(value: str, schemes: tuple[str, ...]) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not parts.hostname:
+        expected = " or ".join(f"{s}://" for s in schemes)
+        raise ValueError(f'expected an {expected} URL, got "{value}"')
+    return value
+
+
+class ServerSettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    data_dir: Path = Path("data")
+    public_url: str = ""
+    max_request_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    session_hours: float = Field(default=12.0, gt=0)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        return _check_url(value, ("http", "https")) if value else value
+
+
+class DatabaseSettings(Section):
+    # Empty means SQLite in the data directory.
+    url: str = ""
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError(f'expected a sqlite:// or postgresql:// URL, got "{value}"')
+        return value
+
+
+class StorageSettings(Section):
+    recordings_dir: Path = Path("recordings")
+    segment_seconds: float = Field(default=60.0, ge=1.0, le=3600.0)
+
+
+class RetentionLimits(Section):
+    """Per-camera override: any limit left out falls back to [retention]."""
+
+    max_days: float | None = Field(default=None, gt=0)
+    max_bytes: int | None = Field(default=None, gt=0)
+
+
+class RetentionSettings(Section):
+    max_days: float = Field(default=30.0, gt=0)
+    # 0 means no total byte limit; the free-disk floor still applies.
+    max_bytes: int = Field(default=0, ge=0)
+    min_free_bytes: int = Field(default=1024**3, ge=0)
+    interval_seconds: float = Field(default=30.0, gt=0)
+
+
+class CameraSettings(Section):
+    name: str
+    onvif_url: str | None = None
+    rtsp_url: str | None = None
+    sub_rtsp_url: str | None = None
+    username: str = ""
+    password: str = ""
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    heading: float | None = Field(default=None, ge=0, lt=360)
+    fov: float | None = Field(default=None, gt=0, le=360)
+    enabled: bool = True
+    record: bool = True
+    retention: RetentionLimits | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not CAMERA_NAME_RE.match(value):
+            raise ValueError(
+                f'expected 1-64 letters, digits, "_", "-" or "." (no spaces), got "{value}"'
+            )
+        return value
+
+    @field_validator("rtsp_url", "sub_rtsp_url")
+    @classmethod
+    def _rtsp(cls, value: str | None) -> str | None:
+        return None if value is None else _check_url(value, ("rtsp", "rtsps"))
+
+    @field_validator("onvif_url")
+    @classmethod
+    def _onvif(cls, value: str | None) -> str | None:
+        return None if value is None else _check_url(value, ("http", "https"))
+
+    @model_validator(mode="after")
+    def _has_source(self) -> CameraSettings:
+        if not self.onvif_url and not self.rtsp_url:
+            raise ValueError("a camera needs onvif_url or rtsp_url")
+        return self
+
+
+class PluginHostSettings(Section):
+    # Folders scanned for plug-ins besides the `vms.plugins` entry points.
+    dirs: list[Path] = Field(default_factory=list)
+    call_timeout_seconds: float = Field(default=2.0, gt=0)
+    max_consecutive_failures: int = Field(default=5, ge=1)
+
+
+class RuleAction(Section):
+    type: Literal["bookmark", "notify", "ptz_preset"]
+    # bookmark
+    before_seconds: float = Field(default=30.0, ge=0)
+    after_seconds: float = Field(default=120.0, ge=0)
+    radius_m: float | None = Field(default=None, gt=0)
+    lock: bool = False
+    # notify
+    channel: str | None = None
+    # ptz_preset
+    camera: str | None = None
+    preset: str | None = None
+
+    @model_validator(mode="after")
+    def _needs(self) -> RuleAction:
+        if self.type == "notify" and not self.channel:
+            raise ValueError("a notify action needs channel")
+        if self.type == "ptz_preset" and not (self.camera and self.preset):
+            raise ValueError("a ptz_preset action needs camera and preset")
+        return self
+
+
+class RuleSettings(Section):
+    name: str
+    # Event type pattern, shell-style: "gunshot.*", "lpr.hotlist_hit".
+    match: str
+    min_severity: Literal["info", "low", "medium", "high", "critical"] = "info"
+    actions: list[RuleAction] = Field(min_length=1)
+
+
+class DemoSettings(Section):
+    cameras: int = Field(default=4, ge=1, le=64)
+    base_port: int = Field(default=0, ge=0, le=65535)
+
+
+PluginTable = dict[str, Any]
+
+
+class Settings(Section):
+    server: ServerSettings = ServerSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    storage: StorageSettings = StorageSettings()
+    retention: RetentionSettings = RetentionSettings()
+    cameras: list[CameraSettings] = Field(default_factory=list)
+    plugin_host: PluginHostSettings = PluginHostSettings()
+    plugins: dict[Annotated[str, Field(pattern=PLUGIN_NAME_RE.pattern)], PluginTable] = Field(
+        default_factory=dict
+    )
+    rules: list[RuleSettings] = Field(default_factory=list)
+    demo: DemoSettings = DemoSettings()
+
+    # Set by the loader: the folder relative paths are resolved against.
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    # Derived paths, all absolute.
+    @property
+    def data_dir(self) -> Path:
+        return (self.base_dir / self.server.data_dir).resolve()
+
+    @property
+    def recordings_dir(self) -> Path:
+        return (self.base_dir / self.storage.recordings_dir).resolve()
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite:///{self.data_dir / 'vms.db'}"
+
+    @property
+    def plugin_dirs(self) -> list[Path]:
+        return [(self.base_dir / d).resolve() for d in self.plugin_host.dirs]
+
+    def camera(self, name: str) -> CameraSettings | None:
+        return next((c for c in self.cameras if c.name == name), None)

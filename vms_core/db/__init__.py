@@ -1,0 +1,6 @@
+"""The catalog: models, engines and migrations."""
+
+from vms_core.db.engine import Database, upgrade_schema
+from vms_core.db.models import Base
+
+__all__ = ["Base", "Database", "upgrade_schema"]

@@ -1,0 +1,227 @@
+"""The catalog: typed SQLAlchemy 2 models.
+
+Times are integer microseconds since the Unix epoch, UTC (``*_us`` columns): exact, sortable,
+and the same on SQLite and PostgreSQL. JSON columns hold small structured data only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    # Named constraints, so migrations can alter them alike on SQLite and PostgreSQL.
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class Camera(Base):
+    __tablename__ = "cameras"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    # "config" for cameras declared in vms.toml, "api" for cameras added at run time.
+    source: Mapped[str] = mapped_column(String(16), default="api")
+    onvif_url: Mapped[str | None] = mapped_column(String(512))
+    username: Mapped[str] = mapped_column(String(128), default="")
+    # Fernet token; never leaves the server.
+    password_encrypted: Mapped[str] = mapped_column(Text, default="")
+    manufacturer: Mapped[str] = mapped_column(String(128), default="")
+    model: Mapped[str] = mapped_column(String(128), default="")
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    heading: Mapped[float | None] = mapped_column(Float)
+    fov: Mapped[float | None] = mapped_column(Float)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    record: Mapped[bool] = mapped_column(Boolean, default=True)
+    has_ptz: Mapped[bool] = mapped_column(Boolean, default=False)
+    retention_max_days: Mapped[float | None] = mapped_column(Float)
+    retention_max_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(32), default="unknown")
+    state_reason: Mapped[str] = mapped_column(Text, default="")
+    state_changed_us: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_us: Mapped[int] = mapped_column(BigInteger)
+    updated_us: Mapped[int] = mapped_column(BigInteger)
+
+    streams: Mapped[list[Stream]] = relationship(
+        back_populates="camera", cascade="all, delete-orphan", order_by="Stream.role"
+    )
+
+
+class Stream(Base):
+    """One video stream of a camera (main or sub) and what ingest last saw of it."""
+
+    __tablename__ = "streams"
+    __table_args__ = (UniqueConstraint("camera_id", "role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(16))  # "main" | "sub"
+    url: Mapped[str] = mapped_column(String(1024))
+    profile_token: Mapped[str] = mapped_column(String(128), default="")
+    codec: Mapped[str] = mapped_column(String(32), default="")
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    fps: Mapped[float | None] = mapped_column(Float)
+    bitrate: Mapped[int | None] = mapped_column(Integer)
+    audio_codec: Mapped[str] = mapped_column(String(32), default="")
+
+    camera: Mapped[Camera] = relationship(back_populates="streams")
+
+
+class Segment(Base):
+    __tablename__ = "segments"
+    __table_args__ = (Index("ix_segments_camera_start", "camera_id", "start_us"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
+    stream_role: Mapped[str] = mapped_column(String(16), default="main")
+    start_us: Mapped[int] = mapped_column(BigInteger)
+    # NULL while the segment is being written.
+    end_us: Mapped[int | None] = mapped_column(BigInteger)
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    path: Mapped[str] = mapped_column(String(1024), unique=True)
+    codec: Mapped[str] = mapped_column(String(32), default="")
+
+
+class Event(Base):
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_time", "time_us"),
+        Index("ix_events_type_time", "type", "time_us"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    uid: Mapped[str] = mapped_column(String(64), unique=True)
+    type: Mapped[str] = mapped_column(String(128))
+    time_us: Mapped[int] = mapped_column(BigInteger)
+    severity: Mapped[str] = mapped_column(String(16), default="info")
+    source: Mapped[str] = mapped_column(String(128), default="")
+    camera_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class EventCamera(Base):
+    """Which cameras an event concerns, as rows so events can be filtered by camera."""
+
+    __tablename__ = "event_cameras"
+
+    event_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("events.id", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    camera_id: Mapped[int] = mapped_column(
+        ForeignKey("cameras.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class Bookmark(Base):
+    """A marked time range on one camera; ``locked`` makes it evidence retention keeps."""
+
+    __tablename__ = "bookmarks"
+    __table_args__ = (Index("ix_bookmarks_camera_range", "camera_id", "start_us", "end_us"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
+    start_us: Mapped[int] = mapped_column(BigInteger)
+    end_us: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    event_uid: Mapped[str | None] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(String(128), default="")
+    created_us: Mapped[int] = mapped_column(BigInteger)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16))  # admin | operator | viewer
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_us: Mapped[int] = mapped_column(BigInteger)
+
+
+class CameraPermission(Base):
+    """A non-admin user sees a camera, live and recorded, only with a row here."""
+
+    __tablename__ = "camera_permissions"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    camera_id: Mapped[int] = mapped_column(
+        ForeignKey("cameras.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(128))
+    # SHA-256 of the token; the token itself is shown once at creation.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_us: Mapped[int] = mapped_column(BigInteger)
+    last_used_us: Mapped[int | None] = mapped_column(BigInteger)
+    expires_us: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class WebSession(Base):
+    __tablename__ = "web_sessions"
+
+    # SHA-256 of the cookie value.
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_us: Mapped[int] = mapped_column(BigInteger)
+    expires_us: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    time_us: Mapped[int] = mapped_column(BigInteger, index=True)
+    username: Mapped[str] = mapped_column(String(128), default="")
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target: Mapped[str] = mapped_column(String(256), default="")
+    success: Mapped[bool] = mapped_column(Boolean, default=True)
+    remote: Mapped[str] = mapped_column(String(64), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class PluginState(Base):
+    """The small key-value store each plug-in gets for its own state."""
+
+    __tablename__ = "plugin_state"
+
+    plugin: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(256), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)

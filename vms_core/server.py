@@ -1,0 +1,109 @@
+"""The server process: owns the configuration, the catalog and every service, and the
+HTTP application that exposes them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from aiohttp import web
+
+from vms_core import __version__
+from vms_core.api.accounts import ensure_first_admin
+from vms_core.api.app import create_app
+from vms_core.api.registry import ApiRegistry
+from vms_core.audit import AuditLog
+from vms_core.cameras import CameraChange, CameraService
+from vms_core.config import ConfigError, Settings, load_config
+from vms_core.db import Database, upgrade_schema
+from vms_core.secrets import SecretBox
+
+log = logging.getLogger(__name__)
+
+
+class VmsServer:
+    def __init__(self, settings: Settings, config_path: Path | None = None) -> None:
+        self.settings = settings
+        self.config_path = config_path
+        self.version = __version__
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.db = Database(settings.database_url)
+        self.secrets = SecretBox(settings.data_dir / "secret.key")
+        self.audit = AuditLog(self.db)
+        self.cameras = CameraService(self.db, self.secrets)
+        self.api = ApiRegistry()
+        self.app: web.Application = create_app(self)
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+        # Printed once by the CLI, never stored.
+        self.initial_admin_password: str | None = None
+        self._reload_lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        """Upgrade the catalog, prepare services, then listen."""
+        await asyncio.to_thread(upgrade_schema, self.settings.database_url)
+        async with self.db.session() as session:
+            self.initial_admin_password = await ensure_first_admin(session)
+        await self.cameras.sync_from_config(self.settings)
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.settings.server.host, self.settings.server.port)
+        await site.start()
+        port = self._bound_port(site)
+        host = self.settings.server.host
+        shown = f"[{host}]" if ":" in host else host
+        self.url = self.settings.server.public_url or f"http://{shown}:{port}"
+
+    @staticmethod
+    def _bound_port(site: web.TCPSite) -> int:
+        server = site._server  # aiohttp keeps the asyncio server here
+        sockets = getattr(server, "sockets", None) or []
+        return int(sockets[0].getsockname()[1]) if sockets else 0
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        await self.db.close()
+
+    async def reload_config(self, username: str = "system") -> list[CameraChange]:
+        """Re-read vms.toml and apply camera and plug-in changes without a restart.
+
+        An invalid file changes nothing and raises ConfigError. Server, database and storage
+        settings need a restart; a change to them is reported, not applied.
+        """
+        if self.config_path is None:
+            raise ConfigError("<none>", ["the server was started without a config file"])
+        async with self._reload_lock:
+            try:
+                new = await asyncio.to_thread(load_config, self.config_path)
+            except ConfigError as exc:
+                await self.audit.record(
+                    "config.reload",
+                    username=username,
+                    success=False,
+                    detail={"problems": exc.problems},
+                )
+                raise
+            changes = await self.cameras.sync_from_config(new)
+            restart_needed = [
+                section
+                for section in ("server", "database", "storage")
+                if getattr(new, section) != getattr(self.settings, section)
+            ]
+            self.settings = new
+            await self.audit.record(
+                "config.reload",
+                username=username,
+                detail={
+                    "cameras": [f"{c.kind} {c.name}" for c in changes],
+                    "restart_needed": restart_needed,
+                },
+            )
+            if restart_needed:
+                log.warning(
+                    "config sections %s changed; they apply after a restart",
+                    ", ".join(restart_needed),
+                )
+            return changes
