@@ -1,0 +1,157 @@
+"""Configuration of the simulated cameras: a TOML file, or defaults for N cameras.
+
+Example file::
+
+    host = "127.0.0.1"
+    base_port = 8100            # camera i serves ONVIF on base_port + i; 0 = any free ports
+
+    [[cameras]]
+    name = "main-st-north"
+    password = "secret"
+    ptz = true
+    lat = 40.7128
+    lon = -74.006
+    main = { width = 320, height = 180, fps = 10, codec = "H264" }
+"""
+
+from __future__ import annotations
+
+import tomllib
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+VideoCodecName = Literal["H264", "H265"]
+AudioCodecName = Literal["AAC", "PCMU", "none"]
+
+# Namespace for the stable per-camera EndpointReference uuid (uuid5 of the camera name).
+_ENDPOINT_NAMESPACE = uuid.UUID("6f1c2d3e-5a4b-4c8d-9e0f-a1b2c3d4e5f6")
+
+
+class SimulatorConfigError(Exception):
+    """The simulator configuration cannot be used; ``problems`` name the key paths."""
+
+    def __init__(self, source: str, problems: Sequence[str]) -> None:
+        self.source = source
+        self.problems = list(problems)
+        super().__init__(f"{source}: " + "; ".join(self.problems))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class VideoProfileConfig(_Strict):
+    width: int = Field(gt=0, le=7680)
+    height: int = Field(gt=0, le=4320)
+    fps: float = Field(default=10.0, gt=0, le=60)
+    codec: VideoCodecName = "H264"
+    bitrate_kbps: int = Field(default=1000, gt=0)
+    gop: int = Field(default=20, gt=0)
+
+
+class PresetConfig(_Strict):
+    token: str
+    name: str
+    pan: float = Field(default=0.0, ge=-1, le=1)
+    tilt: float = Field(default=0.0, ge=-1, le=1)
+    zoom: float = Field(default=0.0, ge=0, le=1)
+
+
+def _default_presets() -> list[PresetConfig]:
+    return [
+        PresetConfig(token="1", name="Home"),  # noqa: S106 -- a preset token
+        PresetConfig(token="2", name="Crossing", pan=0.5, tilt=-0.2, zoom=0.3),  # noqa: S106
+    ]
+
+
+class CameraConfig(_Strict):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9._-]+$")
+    username: str = "admin"
+    password: str = "pass"  # noqa: S105 -- a simulated camera's password
+    manufacturer: str = "Axis"
+    model: str = "P3245-LVE"
+    firmware: str = "10.12.165"
+    serial: str | None = None
+    ptz: bool = False
+    presets: list[PresetConfig] = Field(default_factory=_default_presets)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    heading: float | None = Field(default=None, ge=0, lt=360)
+    location: str | None = None
+    main: VideoProfileConfig = VideoProfileConfig(width=1920, height=1080, fps=15)
+    sub: VideoProfileConfig = VideoProfileConfig(width=640, height=360, fps=10)
+    audio: AudioCodecName = "AAC"
+    scenes: list[str] = Field(default_factory=lambda: ["vehicle"])
+    drop_every_s: float | None = Field(default=None, gt=0)
+    down_s: float = Field(default=5.0, gt=0)
+    reject_password: bool = False
+    clock_skew_s: float = 0.0
+    # Port of this camera's ONVIF HTTP server; None = base_port + index (or any if 0).
+    onvif_port: int | None = Field(default=None, ge=0, le=65535)
+
+    @property
+    def endpoint_reference(self) -> str:
+        return f"urn:uuid:{uuid.uuid5(_ENDPOINT_NAMESPACE, self.name)}"
+
+    @property
+    def serial_number(self) -> str:
+        return self.serial or uuid.uuid5(_ENDPOINT_NAMESPACE, self.name).hex[:12].upper()
+
+
+class SimulatorConfig(_Strict):
+    host: str = "127.0.0.1"
+    # Address put in URLs handed out when clients reach us through another name (NAT, docker).
+    advertise_host: str | None = None
+    base_port: int = Field(default=0, ge=0, le=65535)
+    rtsp_port: int = Field(default=0, ge=0, le=65535)
+    discovery: bool = True
+    # Unicast port of the WS-Discovery target; multicast is always group:3702.
+    discovery_port: int = Field(default=3702, ge=0, le=65535)
+    cameras: list[CameraConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _names_unique(self) -> SimulatorConfig:
+        seen: set[str] = set()
+        for camera in self.cameras:
+            if camera.name in seen:
+                raise ValueError(f"camera name {camera.name!r} is used twice")
+            seen.add(camera.name)
+        return self
+
+
+def default_cameras(count: int) -> list[CameraConfig]:
+    """``sim-cam-1..N``, user admin, password ``pass-<i>``; camera 1 has PTZ."""
+    return [
+        CameraConfig(name=f"sim-cam-{i}", password=f"pass-{i}", ptz=(i == 1))
+        for i in range(1, count + 1)
+    ]
+
+
+def _format_loc(loc: Sequence[str | int]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out or "(top level)"
+
+
+def parse_config(data: dict[str, Any], source: str = "<config>") -> SimulatorConfig:
+    try:
+        return SimulatorConfig.model_validate(data)
+    except ValidationError as err:
+        problems = [f"{_format_loc(e['loc'])}: {e['msg']}" for e in err.errors()]
+        raise SimulatorConfigError(source, problems) from None
+
+
+def load_config(path: Path) -> SimulatorConfig:
+    """Read a TOML file; any problem raises SimulatorConfigError naming the key path."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise SimulatorConfigError(str(path), [f"cannot read: {err.strerror}"]) from None
+    except tomllib.TOMLDecodeError as err:
+        raise SimulatorConfigError(str(path), [f"not valid TOML: {err}"]) from None
+    return parse_config(data, str(path))
