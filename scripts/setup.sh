@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Sets up everything vms needs on a fresh Debian machine: Debian packages (when root),
+# a virtualenv in .venv with pinned Python packages, the SDK and the built-in plug-ins.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(ffmpeg postgresql chromium chromium-driver iproute2 util-linux fonts-dejavu-core)
+
+missing_debian() {
+    command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null \
+        && command -v chromium >/dev/null && command -v ip >/dev/null \
+        && command -v unshare >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+        && return 1
+    return 0
+}
+
+if missing_debian; then
+    if [ "$(id -u)" = 0 ]; then
+        echo "setup: installing Debian packages: ${APT_PACKAGES[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends "${APT_PACKAGES[@]}" >/dev/null
+    else
+        echo "setup: please install (as root): apt-get install ${APT_PACKAGES[*]}" >&2
+        exit 1
+    fi
+fi
+
+PYTHON=${PYTHON:-python3}
+"$PYTHON" - <<'PY'
+import sys
+if sys.version_info < (3, 11):
+    raise SystemExit(f"setup: Python 3.11+ is needed, this is {sys.version.split()[0]}")
+PY
+
+if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
+
+editables=(-e ./sdk -e ".[test]")
+for plugin in plugins/*/pyproject.toml; do
+    [ -e "$plugin" ] && editables+=(-e "./$(dirname "$plugin")")
+done
+.venv/bin/python -m pip install -q -c constraints.txt "${editables[@]}" 2>&1 \
+    | grep -v -e '^WARNING: Location' -e '^\s*$' || true
+.venv/bin/python -c "import vms_core, vms_sdk" || { echo "setup: install failed" >&2; exit 1; }
+echo "setup: ready (.venv)"
