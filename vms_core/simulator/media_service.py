@@ -57,14 +57,21 @@ def video_encoder_configuration(token: str, video: VideoProfileConfig) -> str:
     )
 
 
-def _audio_configurations(camera: CameraConfig) -> str:
+def _audio_source_configuration(camera: CameraConfig) -> str:
     if camera.audio == "none":
         return ""
-    encoding, rate, bitrate = ("AAC", 16, 32) if camera.audio == "AAC" else ("G711", 8, 64)
     return (
         '<tt:AudioSourceConfiguration token="asrccfg0"><tt:Name>asrccfg0</tt:Name>'
         f"<tt:UseCount>2</tt:UseCount><tt:SourceToken>{AUDIO_SOURCE}</tt:SourceToken>"
         "</tt:AudioSourceConfiguration>"
+    )
+
+
+def _audio_encoder_configuration(camera: CameraConfig) -> str:
+    if camera.audio == "none":
+        return ""
+    encoding, rate, bitrate = ("AAC", 16, 32) if camera.audio == "AAC" else ("G711", 8, 64)
+    return (
         '<tt:AudioEncoderConfiguration token="aenc0"><tt:Name>aenc0</tt:Name>'
         f"<tt:UseCount>2</tt:UseCount><tt:Encoding>{encoding}</tt:Encoding>"
         f"<tt:Bitrate>{bitrate}</tt:Bitrate><tt:SampleRate>{rate}</tt:SampleRate>"
@@ -80,9 +87,11 @@ def profile_body(camera: CameraConfig, token: str) -> str:
     ptz = ptz_configuration() if camera.ptz else ""
     return (
         f"<tt:Name>{text(token)}</tt:Name>"
+        # Element order is the schema's (tt:Profile is an xs:sequence).
         + _video_source_configuration(camera)
+        + _audio_source_configuration(camera)
         + video_encoder_configuration(token, profile_video(camera, token))
-        + _audio_configurations(camera)
+        + _audio_encoder_configuration(camera)
         + ptz
     )
 

@@ -90,7 +90,7 @@ def _node(max_presets: int) -> str:
 def _require_ptz(ctx: CallContext) -> PtzState:
     if ctx.ptz is None:
         raise SoapFault(
-            400,
+            500,
             "Receiver",
             ("ter:ActionNotSupported", "ter:PTZNotSupported"),
             "PTZ is not supported",

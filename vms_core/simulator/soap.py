@@ -85,8 +85,9 @@ def not_authorized() -> SoapFault:
 
 
 def action_not_supported(operation: str) -> SoapFault:
+    # SOAP 1.2 HTTP binding: Receiver faults travel with status 500.
     return SoapFault(
-        400,
+        500,
         "Receiver",
         ("ter:ActionNotSupported",),
         f"Optional Action Not Implemented: {operation}",
