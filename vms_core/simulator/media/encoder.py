@@ -71,7 +71,8 @@ class LoopSpec:
             "format": FORMAT_VERSION,
             "pyav": av.__version__,
             "pillow": PIL.__version__,
-            "scene": asdict(self.scene),
+            # Drop emulation happens at play time: it does not change the media.
+            "scene": {**asdict(self.scene), "drop_every_s": None, "down_s": None},
             "video": asdict(self.video),
             "audio": asdict(self.audio) if self.audio else None,
             "title": self.title,
