@@ -18,6 +18,7 @@ from typing import Any
 
 import av
 
+from vms_core.media.aac import adts_header_length, audio_specific_config
 from vms_core.media.hub import StreamHub
 from vms_core.media.packet import MediaPacket, StreamKind
 from vms_core.media.stream_info import StreamInfo, StreamSession
@@ -192,6 +193,7 @@ class Ingest:
         if audio is not None:
             kinds[audio.index] = "audio"
         streams = [video] if audio is None else [video, audio]
+        strip_adts = session.audio_config is not None
         has_b_frames = bool(video.codec_context.has_b_frames) if video.codec_context else True
         frame_ticks = _frame_ticks(video)
 
@@ -246,10 +248,14 @@ class Ingest:
                 self._mark_streaming()
             assert wall0 is not None
             self._bytes += packet.size
+            data: av.Packet[Any] | bytes = packet
+            if strip_adts and kind == "audio":
+                raw = bytes(packet)
+                data = raw[adts_header_length(raw) :]
             publish(
                 MediaPacket(
                     kind,
-                    packet,
+                    data,
                     pts,
                     dts,
                     time_base,
@@ -288,10 +294,18 @@ class Ingest:
         # "mov" accepts every codec a camera sends (incl. G.711) for the template copy.
         holder = av.open(io.BytesIO(), "w", format="mov")
         templates: dict[StreamKind, Any] = {"video": holder.add_stream_from_template(video)}
+        audio_config = None
         if audio is not None and info.audio_codec is not None:
             templates["audio"] = holder.add_stream_from_template(audio)
+            if info.audio_codec == "aac" and not audio.codec_context.extradata:
+                # ADTS source (MPEG-TS): MP4 needs raw frames and an AudioSpecificConfig.
+                audio_config = audio_specific_config(
+                    audio.codec_context.profile,
+                    audio.codec_context.sample_rate,
+                    audio.codec_context.channels,
+                )
         self._sessions += 1
-        self._session = StreamSession(self._sessions, info, templates, holder)
+        self._session = StreamSession(self._sessions, info, templates, holder, audio_config)
         return self._session
 
 

@@ -106,6 +106,8 @@ class _Segment:
         audio_template = session.templates.get("audio")
         if audio_template is not None and session.info.audio_codec in MP4_AUDIO_CODECS:
             self.audio = self.container.add_stream_from_template(audio_template)
+            if session.audio_config is not None:
+                self.audio.codec_context.extradata = session.audio_config
         # Rebase every track on the first keyframe so the file starts at zero.
         self.base_seconds = float(first.dts * first.time_base)
         self.last_dts: dict[str, int] = {}

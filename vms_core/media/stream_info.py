@@ -29,15 +29,22 @@ class StreamSession:
     may build output streams from them at any time (``add_stream_from_template``).
     """
 
-    __slots__ = ("_holder", "info", "number", "templates")
+    __slots__ = ("_holder", "audio_config", "info", "number", "templates")
 
     def __init__(
-        self, number: int, info: StreamInfo, templates: dict[StreamKind, Any], holder: Any
+        self,
+        number: int,
+        info: StreamInfo,
+        templates: dict[StreamKind, Any],
+        holder: Any,
+        audio_config: bytes | None = None,
     ) -> None:
         self.number = number
         self.info = info
         self.templates = templates
         self._holder = holder  # keeps the templates' container alive
+        # AudioSpecificConfig to put in the MP4 when the source sends ADTS (no extradata).
+        self.audio_config = audio_config
 
     def __repr__(self) -> str:
         return f"StreamSession({self.number}, {self.info})"
