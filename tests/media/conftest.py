@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.media.mediatools import make_clip
+from tests.media.rtsp_camera import RtspCameras
 
 
 @pytest.fixture(scope="session")
@@ -17,3 +19,10 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def live_ts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """30 s MPEG-TS (H.264 + AAC, keyframe every second) for the live source."""
     return make_clip(tmp_path_factory.mktemp("clips") / "live.ts", 30, fmt="mpegts")
+
+
+@pytest.fixture
+def rtsp_cameras() -> Iterator[RtspCameras]:
+    cameras = RtspCameras()
+    yield cameras
+    cameras.close()

@@ -1,0 +1,102 @@
+"""Recording real RTSP from the project's server and simulator loops."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from pathlib import Path
+
+from tests.media.mediatools import decode_errors, probe
+from tests.media.rtsp_camera import RtspCameras, small_loop
+from vms_core.media.catalog import MemoryCatalog
+from vms_core.media.ingest import IngestOptions, IngestState, IngestStatus
+from vms_core.media.recorder import CameraRecorder
+from vms_core.media.segment_writer import SegmentPolicy
+
+
+class StateLog:
+    def __init__(self) -> None:
+        self.states: list[IngestStatus] = []
+        self.changed = threading.Condition()
+
+    def __call__(self, camera_id: str, status: IngestStatus) -> None:
+        with self.changed:
+            self.states.append(status)
+            self.changed.notify_all()
+
+    def wait(self, state: IngestState, timeout: float) -> IngestStatus:
+        with self.changed:
+            ok = self.changed.wait_for(
+                lambda: bool(self.states) and self.states[-1].state == state, timeout
+            )
+            assert ok, [(s.state, s.reason) for s in self.states]
+            return self.states[-1]
+
+
+def test_rtsp_recording_is_clean_contiguous_and_resumes(
+    rtsp_cameras: RtspCameras, tmp_path: Path
+) -> None:
+    url = rtsp_cameras.add("cam1", small_loop("AAC"))
+    catalog = MemoryCatalog()
+    log = StateLog()
+    recorder = CameraRecorder(
+        "cam1",
+        url,
+        tmp_path,
+        catalog,
+        policy=SegmentPolicy(segment_seconds=2.0, stagger_seconds=0.0),
+        ingest_options=IngestOptions(io_timeout=2.0),
+        on_state=log,
+    )
+    recorder.start()
+    try:
+        log.wait(IngestState.STREAMING, 10)
+        info = recorder.ingest.stream_info
+        assert info is not None
+        assert (info.video_codec, info.width, info.height, info.audio_codec) == (
+            "h264", 320, 180, "aac",
+        )  # fmt: skip
+        time.sleep(4.5)
+        rtsp_cameras.set_down("cam1", True)
+        log.wait(IngestState.LOST, 5)
+        time.sleep(1.5)
+        rtsp_cameras.set_down("cam1", False)
+        back_at = time.time()
+        log.wait(IngestState.STREAMING, 5)
+        time.sleep(1.5)
+    finally:
+        recorder.stop()
+    segments = catalog.segments()
+    resumed = [s for s in segments if s.start.timestamp() >= back_at]
+    before = [s for s in segments if s.start.timestamp() < back_at]
+    assert len(before) >= 2 and len(resumed) == 1
+    assert resumed[0].start.timestamp() - back_at < 2.0  # recording back within 2 s
+    for earlier, later in itertools.pairwise(before):
+        assert earlier.end == later.start  # no gap, no overlap
+    for segment in segments:
+        assert segment.closed and segment.end is not None
+        assert decode_errors(segment.path) == ""
+        media = probe(segment.path)
+        assert media.codecs == ["h264", "aac"]
+        # The file holds the span the catalog claims, to a frame (0.1 s).
+        span = (segment.end - segment.start).total_seconds()
+        assert abs(media.video_frames * 0.1 - span) <= 0.1 + 0.002
+
+
+def test_rtsp_g711_camera_records_video(rtsp_cameras: RtspCameras, tmp_path: Path) -> None:
+    url = rtsp_cameras.add("cam-g711", small_loop("PCMU"))
+    catalog = MemoryCatalog()
+    log = StateLog()
+    recorder = CameraRecorder("cam-g711", url, tmp_path, catalog, on_state=log)
+    recorder.start()
+    try:
+        log.wait(IngestState.STREAMING, 10)
+        assert recorder.ingest.stream_info is not None
+        assert recorder.ingest.stream_info.audio_codec == "pcm_mulaw"
+        time.sleep(2.0)
+    finally:
+        recorder.stop()
+    (segment,) = catalog.segments()
+    assert decode_errors(segment.path) == ""
+    assert probe(segment.path).duration > 1.5
