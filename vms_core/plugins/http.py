@@ -1,0 +1,91 @@
+"""Serving plug-ins' routes under ``/api/plugins/<name>/`` with aiohttp.
+
+One catch-all aiohttp route dispatches to the plug-ins' current routes, so a reload
+that changes a plug-in's routes needs no change to the (frozen) aiohttp router. The
+aiohttp request is translated into an SDK ``HttpRequest`` and the plug-in's
+``HttpResponse`` back, so plug-ins never depend on aiohttp. Authentication is the
+server's middleware; it asks :meth:`PluginHttp.is_public` whether a route opted out.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from vms_sdk import HttpRequest, Route
+
+from vms_core.plugins.isolation import PluginCallError
+from vms_core.plugins.manager import PluginManager, PluginState
+
+PREFIX = "/api/plugins/"
+
+
+def error_response(status: int, code: str, message: str) -> web.Response:
+    """The project's JSON error shape."""
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+class PluginHttp:
+    """Routes HTTP requests to plug-ins' ``Route`` handlers."""
+
+    def __init__(self, manager: PluginManager) -> None:
+        self._manager = manager
+
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        """Register the catch-all route on an application's router."""
+        router.add_route("*", PREFIX + "{plugin}/{tail:.*}", self.handle)
+
+    def find(self, method: str, path: str) -> tuple[str, Route | None, dict[str, str], bool]:
+        """Resolve ``path`` (full URL path) to ``(plugin, route, params, path_known)``."""
+        rest = path[len(PREFIX) :] if path.startswith(PREFIX) else ""
+        name, _, tail = rest.partition("/")
+        record = self._manager.get(name)
+        routes = record.routes if record is not None else []
+        sub_path = "/" + tail
+        path_known = False
+        for route in routes:
+            if route.match_path(sub_path) is None:
+                continue
+            path_known = True
+            params = route.match(method, sub_path)
+            if params is not None:
+                return name, route, params, True
+        return name, None, {}, path_known
+
+    def is_public(self, method: str, path: str) -> bool:
+        """Whether the route at ``method`` ``path`` was declared ``public=True``."""
+        _, route, _, _ = self.find(method, path)
+        return route is not None and route.public
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """aiohttp handler for everything under ``/api/plugins/``."""
+        name, route, params, path_known = self.find(request.method, request.path)
+        record = self._manager.get(name)
+        if record is None or record.state is not PluginState.RUNNING:
+            return error_response(404, "not_found", f"no running plug-in named {name!r}")
+        if not record.callable:
+            return error_response(503, "plugin_unavailable", f"plug-in {name!r} is unhealthy")
+        if route is None:
+            if path_known:
+                return error_response(
+                    405, "method_not_allowed", f"{request.method} not allowed here"
+                )
+            return error_response(404, "not_found", f"plug-in {name!r} has no such route")
+        sdk_request = HttpRequest(
+            method=request.method,
+            path="/" + request.match_info.get("tail", ""),
+            query={k: request.query[k] for k in request.query},
+            headers={k: v for k, v in request.headers.items()},
+            body=await request.read(),
+            params=params,
+        )
+        try:
+            response = await self._manager.handle_request(name, route, sdk_request)
+        except PluginCallError as exc:
+            if exc.timed_out:
+                return error_response(504, "plugin_timeout", f"plug-in {name!r} did not answer")
+            return error_response(500, "plugin_error", f"plug-in {name!r} failed (see log)")
+        except TypeError as exc:
+            return error_response(500, "plugin_error", str(exc))
+        body, content_type = response.payload()
+        headers = dict(response.headers)
+        headers["Content-Type"] = content_type
+        return web.Response(status=response.status, body=body, headers=headers)
