@@ -8,9 +8,12 @@ from urllib.parse import urlsplit
 import pytest
 from onvif import ONVIFCamera
 
+from tests.simulator.netns import namespace_pair
 from vms_core.simulator.camera import SimulatedCameraInfo
 from vms_core.simulator.config import CameraConfig, SimulatorConfig, VideoProfileConfig
 from vms_core.simulator.simulator import Simulator
+
+__all__ = ["namespace_pair", "onvif_client", "small_camera"]
 
 SMALL_MAIN = VideoProfileConfig(width=320, height=180, fps=10)
 SMALL_SUB = VideoProfileConfig(width=160, height=90, fps=5)

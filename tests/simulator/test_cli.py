@@ -43,7 +43,14 @@ def test_config_errors_name_the_key_path(
 ) -> None:
     config = tmp_path / "cams.toml"
     config.write_text(
-        '[[cameras]]\nname = "a"\n\n[[cameras]]\nname = "b"\nmain = { width = "wide", height = 90 }\n'
+        """
+[[cameras]]
+name = "a"
+
+[[cameras]]
+name = "b"
+main = { width = "wide", height = 90 }
+"""
     )
     assert main(["--config", str(config)]) == 2
     assert "cameras[1].main.width" in capsys.readouterr().err

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.simulator.netns import NamespacePair, namespace_pair  # noqa: F401 -- fixture
+from tests.simulator.netns import NamespacePair
 from tests.simulator.wsd_prober import GROUP, PORT
 
 PROBER = str(Path(__file__).with_name("wsd_prober.py"))
