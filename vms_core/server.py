@@ -8,15 +8,18 @@ import logging
 from pathlib import Path
 
 from aiohttp import web
+from vms_sdk import Camera as SdkCamera
 
 from vms_core import __version__
 from vms_core.api.accounts import ensure_first_admin
 from vms_core.api.app import create_app
 from vms_core.api.registry import ApiRegistry
 from vms_core.audit import AuditLog
-from vms_core.cameras import CameraChange, CameraService
+from vms_core.bookmarks import BookmarkService
+from vms_core.cameras import CameraChange, CameraService, sdk_camera
 from vms_core.config import ConfigError, Settings, load_config
 from vms_core.db import Database, upgrade_schema
+from vms_core.events import EventBus, RuleEngine
 from vms_core.secrets import SecretBox
 
 log = logging.getLogger(__name__)
@@ -32,6 +35,10 @@ class VmsServer:
         self.secrets = SecretBox(settings.data_dir / "secret.key")
         self.audit = AuditLog(self.db)
         self.cameras = CameraService(self.db, self.secrets)
+        self.bookmarks = BookmarkService(self.db, self.audit)
+        self.events = EventBus(self.db)
+        self.rules = RuleEngine(lambda: self.settings.rules, self.bookmarks, self.sdk_cameras)
+        self.events.subscribe("rules", self.rules.on_event)
         self.api = ApiRegistry()
         self.app: web.Application = create_app(self)
         self._runner: web.AppRunner | None = None
@@ -61,7 +68,12 @@ class VmsServer:
         sockets = getattr(server, "sockets", None) or []
         return int(sockets[0].getsockname()[1]) if sockets else 0
 
+    async def sdk_cameras(self) -> list[SdkCamera]:
+        return [sdk_camera(c) for c in await self.cameras.visible()]
+
     async def stop(self) -> None:
+        self.events.close_live()
+        await self.events.drain()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

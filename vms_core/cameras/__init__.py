@@ -1,5 +1,5 @@
 """Cameras: the catalog's one way in for cameras, from vms.toml or from the API."""
 
-from vms_core.cameras.service import CameraChange, CameraService, camera_json
+from vms_core.cameras.service import CameraChange, CameraService, camera_json, sdk_camera
 
-__all__ = ["CameraChange", "CameraService", "camera_json"]
+__all__ = ["CameraChange", "CameraService", "camera_json", "sdk_camera"]

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
+from vms_sdk import Camera as SdkCamera
 
 from vms_core.api.accounts import Principal
 from vms_core.config.settings import CameraSettings, Settings
@@ -76,6 +77,20 @@ def camera_json(camera: Camera) -> dict[str, Any]:
             for s in camera.streams
         ],
     }
+
+
+def sdk_camera(camera: Camera) -> SdkCamera:
+    """The plug-in SDK's view of a camera."""
+    return SdkCamera(
+        id=str(camera.id),
+        name=camera.name,
+        lat=camera.lat,
+        lon=camera.lon,
+        heading_deg=camera.heading,
+        fov_deg=camera.fov,
+        state=camera.state if camera.enabled else "disabled",
+        has_ptz=camera.has_ptz,
+    )
 
 
 def _redact(url: str) -> str:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from vms_core.api.registry import ApiRegistry
-from vms_core.api.routes import audit, auth, cameras, config, system, users
+from vms_core.api.routes import audit, auth, bookmarks, cameras, config, events, system, users
 
 
 def register_all(api: ApiRegistry) -> None:
-    for module in (system, auth, users, cameras, audit, config):
+    for module in (system, auth, users, cameras, events, bookmarks, audit, config):
         module.register(api)

@@ -1,0 +1,174 @@
+"""Events: query, live stream (Server-Sent Events), and publishing by integrations."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import Field
+from vms_sdk import Event, Severity
+
+from vms_core.api.app import server_of
+from vms_core.api.auth import principal
+from vms_core.api.bodies import Body, read_json, schema_of
+from vms_core.api.errors import ApiError
+from vms_core.api.params import query_int, query_time
+from vms_core.api.registry import ApiRegistry, Param
+from vms_core.events import event_json
+
+EVENT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "type": {"type": "string"},
+        "time": {"type": "string", "format": "date-time"},
+        "camera_ids": {"type": "array", "items": {"type": "integer"}},
+        "lat": {"type": ["number", "null"]},
+        "lon": {"type": ["number", "null"]},
+        "severity": {"type": "string", "enum": [s.value for s in Severity]},
+        "source": {"type": "string"},
+        "data": {"type": "object"},
+    },
+}
+
+
+class NewEvent(Body):
+    type: str = Field(pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)+$", max_length=128)
+    time: datetime | None = None
+    camera_ids: list[int] = Field(default_factory=list)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    severity: Literal["info", "low", "medium", "high", "critical"] = "info"
+    data: dict[str, Any] = Field(default_factory=dict)
+    id: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+def _near(request: web.Request) -> tuple[float, float, float] | None:
+    raw = request.query.get("near")
+    if not raw:
+        return None
+    try:
+        lat, lon, radius = (float(x) for x in raw.split(","))
+    except ValueError:
+        raise ApiError(
+            400, f"query parameter near: expected lat,lon,radius_m, got {raw!r}"
+        ) from None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180 and radius > 0):
+        raise ApiError(400, f"query parameter near: out of range: {raw!r}")
+    return lat, lon, radius
+
+
+def register(api: ApiRegistry) -> None:
+    schema = api.schema("Event", EVENT_SCHEMA)
+
+    @api.route(
+        "GET",
+        "/api/events",
+        summary="Events, newest first",
+        tag="events",
+        response={"type": "array", "items": schema},
+        params=(
+            Param("type", description="exact type, or a prefix ending in *"),
+            Param("camera", schema={"type": "integer"}),
+            Param("since"),
+            Param("until"),
+            Param("near", description="lat,lon,radius_m"),
+            Param("limit", schema={"type": "integer", "maximum": 1000}),
+        ),
+    )
+    async def list_events(request: web.Request) -> web.Response:
+        who = principal(request)
+        camera = request.query.get("camera")
+        if camera is not None and not camera.isdigit():
+            raise ApiError(400, f"query parameter camera: expected a camera id, got {camera!r}")
+        events = await server_of(request).events.query(
+            type_pattern=request.query.get("type") or None,
+            camera_id=int(camera) if camera else None,
+            visible=who.camera_ids,
+            since_us=query_time(request, "since"),
+            until_us=query_time(request, "until"),
+            near=_near(request),
+            limit=query_int(request, "limit", 200, 1, 1000),
+        )
+        return web.json_response([event_json(e) for e in events])
+
+    @api.route(
+        "POST",
+        "/api/events",
+        summary="Publish an event (integrations)",
+        tag="events",
+        role="operator",
+        request=schema_of(NewEvent),
+        response=schema,
+        status=201,
+    )
+    async def publish(request: web.Request) -> web.Response:
+        who = principal(request)
+        body = await read_json(request, NewEvent)
+        for cid in body.camera_ids:
+            if not who.can_see(cid):
+                raise ApiError(400, f"camera_ids: no camera {cid}")
+        time = body.time or datetime.now(UTC)
+        if time.tzinfo is None:
+            raise ApiError(400, "time: needs a timezone (use Z for UTC)")
+        kwargs: dict[str, Any] = {"id": body.id} if body.id else {}
+        event = await server_of(request).events.publish(
+            Event(
+                type=body.type,
+                time=time,
+                camera_ids=tuple(str(c) for c in body.camera_ids),
+                lat=body.lat,
+                lon=body.lon,
+                severity=Severity(body.severity),
+                source=f"api:{who.username}",
+                data=body.data,
+                **kwargs,
+            )
+        )
+        return web.json_response(event_json(event), status=201)
+
+    @api.route(
+        "GET",
+        "/api/events/stream",
+        summary="New events as Server-Sent Events",
+        tag="events",
+        response={"type": "string"},
+        content_type="text/event-stream",
+    )
+    async def stream(request: web.Request) -> web.StreamResponse:
+        who = principal(request)
+        bus = server_of(request).events
+        queue = bus.live_queue()
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        await response.prepare(request)
+        try:
+            await response.write(b": connected\n\n")
+            while True:
+                try:
+                    event = await asyncio.wait_for(queue.get(), timeout=15)
+                except TimeoutError:
+                    await response.write(b": keep-alive\n\n")
+                    continue
+                if event is None:
+                    break
+                if (
+                    event.camera_ids
+                    and who.camera_ids is not None
+                    and not any(int(c) in who.camera_ids for c in event.camera_ids)
+                ):
+                    continue
+                data = json.dumps(event_json(event))
+                await response.write(f"event: event\ndata: {data}\n\n".encode())
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            bus.drop_live(queue)
+            with contextlib.suppress(Exception):
+                await response.write_eof()
+        return response

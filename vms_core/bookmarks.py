@@ -1,0 +1,152 @@
+"""Bookmarks and evidence locks.
+
+A bookmark marks a time range on one or more cameras (one row per camera); ``locked`` makes
+it evidence: retention never deletes recordings a locked range touches. Locking and
+unlocking are audited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from vms_core.audit import AuditLog
+from vms_core.db.engine import Database
+from vms_core.db.models import Bookmark, Camera
+from vms_core.timeutil import iso, now_us
+
+
+class BookmarkError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class BookmarkRequest:
+    camera_ids: list[int]
+    start_us: int
+    end_us: int
+    reason: str
+    lock: bool = False
+    event_uid: str | None = None
+    created_by: str = ""
+
+
+def bookmark_json(row: Bookmark) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "camera_id": row.camera_id,
+        "start": iso(row.start_us),
+        "end": iso(row.end_us),
+        "reason": row.reason,
+        "locked": row.locked,
+        "event_id": row.event_uid,
+        "created_by": row.created_by,
+        "created": iso(row.created_us),
+    }
+
+
+class BookmarkService:
+    def __init__(self, db: Database, audit: AuditLog) -> None:
+        self.db = db
+        self.audit = audit
+
+    async def create(self, req: BookmarkRequest, remote: str = "") -> list[Bookmark]:
+        if req.end_us <= req.start_us:
+            raise BookmarkError("end: must be after start")
+        if not req.camera_ids:
+            raise BookmarkError("cameras: at least one camera")
+        async with self.db.session() as session:
+            known = set(
+                await session.scalars(select(Camera.id).where(Camera.id.in_(req.camera_ids)))
+            )
+            unknown = sorted(set(req.camera_ids) - known)
+            if unknown:
+                raise BookmarkError(f"cameras: no camera {', '.join(map(str, unknown))}")
+            rows = [
+                Bookmark(
+                    camera_id=cid,
+                    start_us=req.start_us,
+                    end_us=req.end_us,
+                    reason=req.reason,
+                    locked=req.lock,
+                    event_uid=req.event_uid,
+                    created_by=req.created_by,
+                    created_us=now_us(),
+                )
+                for cid in sorted(set(req.camera_ids))
+            ]
+            session.add_all(rows)
+            await session.flush()
+        if req.lock:
+            await self.audit.record(
+                "evidence.lock",
+                username=req.created_by,
+                remote=remote,
+                target=",".join(str(r.id) for r in rows),
+                detail={
+                    "cameras": sorted(set(req.camera_ids)),
+                    "start": iso(req.start_us),
+                    "end": iso(req.end_us),
+                    "reason": req.reason,
+                },
+            )
+        return rows
+
+    async def get(self, bookmark_id: int) -> Bookmark | None:
+        async with self.db.session() as session:
+            return await session.get(Bookmark, bookmark_id)
+
+    async def set_locked(
+        self, bookmark_id: int, locked: bool, username: str, remote: str = ""
+    ) -> Bookmark | None:
+        async with self.db.session() as session:
+            row = await session.get(Bookmark, bookmark_id)
+            if row is None:
+                return None
+            changed = row.locked != locked
+            row.locked = locked
+        if changed:
+            await self.audit.record(
+                "evidence.lock" if locked else "evidence.unlock",
+                username=username,
+                remote=remote,
+                target=str(bookmark_id),
+                detail={
+                    "camera_id": row.camera_id,
+                    "start": iso(row.start_us),
+                    "end": iso(row.end_us),
+                },
+            )
+        return row
+
+    async def query(
+        self,
+        camera_ids: set[int] | None,
+        start_us: int | None = None,
+        end_us: int | None = None,
+        locked: bool | None = None,
+        limit: int = 500,
+    ) -> list[Bookmark]:
+        query = select(Bookmark).order_by(Bookmark.start_us.desc()).limit(limit)
+        if camera_ids is not None:
+            query = query.where(Bookmark.camera_id.in_(camera_ids))
+        if start_us is not None:
+            query = query.where(Bookmark.end_us >= start_us)
+        if end_us is not None:
+            query = query.where(Bookmark.start_us <= end_us)
+        if locked is not None:
+            query = query.where(Bookmark.locked == locked)
+        async with self.db.session() as session:
+            return list(await session.scalars(query))
+
+    async def locked_ranges(self, camera_id: int) -> list[tuple[int, int]]:
+        """Locked ranges of a camera, for retention."""
+        async with self.db.session() as session:
+            rows = await session.execute(
+                select(Bookmark.start_us, Bookmark.end_us).where(
+                    Bookmark.camera_id == camera_id, Bookmark.locked.is_(True)
+                )
+            )
+            return [(int(s), int(e)) for s, e in rows]

@@ -1,0 +1,193 @@
+"""The EventBus: the one way facts about the world enter the system.
+
+An event is stored in the catalog first, then handed to every listener (rules, plug-ins,
+live streams to browsers). A listener that fails is logged and never stops the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import Select, select
+from vms_sdk import Event, Severity, haversine_m
+
+from vms_core.db.engine import Database
+from vms_core.db.models import Event as EventRow
+from vms_core.db.models import EventCamera
+from vms_core.timeutil import from_us, iso, to_us
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[Event], Awaitable[None]]
+SEVERITY_RANK = {s.value: i for i, s in enumerate(Severity)}
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "type": event.type,
+        "time": iso(to_us(event.time)),
+        "camera_ids": [int(c) for c in event.camera_ids if str(c).isdigit()],
+        "lat": event.lat,
+        "lon": event.lon,
+        "severity": str(event.severity),
+        "source": event.source,
+        "data": dict(event.data),
+    }
+
+
+def row_to_event(row: EventRow) -> Event:
+    return Event(
+        type=row.type,
+        time=from_us(row.time_us),
+        camera_ids=tuple(str(c) for c in row.camera_ids),
+        lat=row.lat,
+        lon=row.lon,
+        severity=Severity(row.severity),
+        source=row.source,
+        data=row.data,
+        id=row.uid,
+    )
+
+
+class EventBus:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._listeners: list[tuple[str, Listener]] = []
+        self._live: set[asyncio.Queue[Event | None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def subscribe(self, name: str, listener: Listener) -> None:
+        self._listeners.append((name, listener))
+
+    def live_queue(self, maxsize: int = 256) -> asyncio.Queue[Event | None]:
+        """A queue of every new event, for a live stream to a browser. Close with
+        ``drop_live``. A reader that falls behind loses the oldest events, never blocks.
+        ``None`` in the queue means the server is stopping."""
+        queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize)
+        self._live.add(queue)
+        return queue
+
+    def drop_live(self, queue: asyncio.Queue[Event | None]) -> None:
+        self._live.discard(queue)
+
+    def close_live(self) -> None:
+        """End every live stream (server stopping)."""
+        for queue in list(self._live):
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(None)
+
+    async def publish(self, event: Event) -> Event:
+        """Store the event, then deliver it. Returns the stored event.
+
+        Publishing an event whose id is already stored changes nothing and returns the
+        stored one: publishers may retry safely.
+        """
+        event, is_new = await self._store(event)
+        if not is_new:
+            return event
+        for queue in list(self._live):
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(event)
+        for name, listener in self._listeners:
+            task = asyncio.ensure_future(self._deliver(name, listener, event))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return event
+
+    async def drain(self) -> None:
+        """Wait until every listener has handled what was published so far (tests, stop)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def _deliver(self, name: str, listener: Listener, event: Event) -> None:
+        try:
+            await listener(event)
+        except Exception:
+            log.exception("event listener %s failed on %s %s", name, event.type, event.id)
+
+    async def _store(self, event: Event) -> tuple[Event, bool]:
+        camera_ids = sorted({int(c) for c in event.camera_ids if str(c).isdigit()})
+        event = replace(event, camera_ids=tuple(str(c) for c in camera_ids))
+        async with self.db.session() as session:
+            existing = await session.scalar(select(EventRow).where(EventRow.uid == event.id))
+            if existing is not None:
+                return row_to_event(existing), False
+            row = EventRow(
+                uid=event.id,
+                type=event.type,
+                time_us=to_us(event.time),
+                severity=str(event.severity),
+                source=event.source,
+                camera_ids=camera_ids,
+                lat=event.lat,
+                lon=event.lon,
+                data=dict(event.data),
+            )
+            session.add(row)
+            await session.flush()
+            for camera_id in camera_ids:
+                session.add(EventCamera(event_id=row.id, camera_id=camera_id))
+        return event, True
+
+    async def query(
+        self,
+        *,
+        type_pattern: str | None = None,
+        camera_id: int | None = None,
+        visible: frozenset[int] | None = None,
+        since_us: int | None = None,
+        until_us: int | None = None,
+        near: tuple[float, float, float] | None = None,
+        limit: int = 200,
+    ) -> list[Event]:
+        """Newest first. ``visible``: camera ids the caller may see (None: all); an event
+        about cameras is shown when at least one of them is visible."""
+        query: Select[EventRow] = select(EventRow).order_by(
+            EventRow.time_us.desc(), EventRow.id.desc()
+        )
+        if type_pattern:
+            if type_pattern.endswith("*"):
+                query = query.where(EventRow.type.startswith(type_pattern[:-1]))
+            else:
+                query = query.where(EventRow.type == type_pattern)
+        if camera_id is not None:
+            query = query.where(
+                EventRow.id.in_(
+                    select(EventCamera.event_id).where(EventCamera.camera_id == camera_id)
+                )
+            )
+        if since_us is not None:
+            query = query.where(EventRow.time_us >= since_us)
+        if until_us is not None:
+            query = query.where(EventRow.time_us <= until_us)
+        if near is not None:
+            lat, lon, radius = near
+            # Coarse box in SQL (index-friendly), exact distance below.
+            dlat = radius / 111_000.0
+            query = query.where(EventRow.lat.between(lat - dlat, lat + dlat))
+        async with self.db.session() as session:
+            rows = list(await session.scalars(query.limit(limit * 4 if near else limit)))
+        events = [row_to_event(r) for r in rows]
+        if near is not None:
+            lat, lon, radius = near
+            events = [
+                e
+                for e in events
+                if e.lat is not None
+                and e.lon is not None
+                and haversine_m(lat, lon, e.lat, e.lon) <= radius
+            ]
+        if visible is not None:
+            events = [
+                e
+                for e in events
+                if not e.camera_ids or any(int(c) in visible for c in e.camera_ids)
+            ]
+        return events[:limit]
