@@ -50,9 +50,10 @@ class VehicleScene:
 class PersonScene:
     """A walking figure crossing the view every ``every_s`` seconds."""
 
-    every_s: float = 30.0
+    # Defaults interleave with VehicleScene's: one object in view at a time.
+    every_s: float = 20.0
     crossing_s: float = 8.0
-    first_at_s: float = 12.0
+    first_at_s: float = 10.0
 
     def __post_init__(self) -> None:
         _check_repeat(self.every_s, self.crossing_s, self.first_at_s)
