@@ -26,6 +26,7 @@ def small_camera(index: int, **overrides: object) -> CameraConfig:
         "ptz": index == 1,
         "main": SMALL_MAIN,
         "sub": SMALL_SUB,
+        "scene": {"loop_seconds": 2},
     }
     fields.update(overrides)
     return CameraConfig.model_validate(fields)
@@ -35,7 +36,9 @@ def small_camera(index: int, **overrides: object) -> CameraConfig:
 async def simulator() -> AsyncIterator[Simulator]:
     """Two cameras on loopback (camera 1 with PTZ); discovery on an ephemeral port."""
     config = SimulatorConfig(
-        cameras=[small_camera(1), small_camera(2, clock_skew_s=3600.0)], discovery_port=0
+        cameras=[small_camera(1), small_camera(2, clock_skew_s=3600.0)],
+        discovery_port=0,
+        media=False,
     )
     sim = Simulator(config)
     await sim.start()

@@ -12,10 +12,24 @@ import pytest
 
 from vms_core.simulator.cli import main
 
+SMALL_CAMERAS = """
+[[cameras]]
+name = "sim-cam-1"
+password = "pass-1"
+ptz = true
+scene = { loop_seconds = 2 }
+main = { width = 320, height = 180, fps = 10 }
+sub = { width = 160, height = 90, fps = 5 }
+"""
 
-def test_json_lines_then_clean_exit_on_sigterm() -> None:
+
+def test_json_lines_then_clean_exit_on_sigterm(tmp_path: Path) -> None:
+    config = tmp_path / "cams.toml"
+    config.write_text(SMALL_CAMERAS)
+    command = [sys.executable, "-m", "vms_core.simulator", "--cameras", "2", "--json"]
+    # Camera 1 from the file (small media); camera 2 is a default one, without media here.
     process = subprocess.Popen(
-        [sys.executable, "-m", "vms_core.simulator", "--cameras", "2", "--json"],
+        [*command, "--config", str(config), "--no-media", "--cache-dir", str(tmp_path)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -36,6 +50,26 @@ def test_json_lines_then_clean_exit_on_sigterm() -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_media_loops_are_encoded_and_cached(tmp_path: Path) -> None:
+    config = tmp_path / "cams.toml"
+    config.write_text(SMALL_CAMERAS)
+    cache = tmp_path / "cache"
+    command = [sys.executable, "-m", "vms_core.simulator", "--config", str(config)]
+    process = subprocess.Popen(
+        [*command, "--cache-dir", str(cache)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith("sim-cam-1 (")
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert any(cache.iterdir())  # the next start reuses these
 
 
 def test_config_errors_name_the_key_path(

@@ -44,6 +44,7 @@ def test_hello_multicast_probe_and_bye_between_namespaces(
                 "--host",
                 pair.camera_ip,
                 "--json",
+                "--no-media",
             ),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

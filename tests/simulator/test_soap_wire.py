@@ -132,7 +132,9 @@ async def test_unknown_operation_is_action_not_supported(simulator: Simulator) -
 
 async def test_camera_configured_to_reject_passwords_refuses_the_right_one() -> None:
     sim = Simulator(
-        SimulatorConfig(cameras=[small_camera(1, reject_password=True)], discovery=False)
+        SimulatorConfig(
+            cameras=[small_camera(1, reject_password=True)], discovery=False, media=False
+        )
     )
     await sim.start()
     try:

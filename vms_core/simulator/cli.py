@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -32,6 +33,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rtsp-port", type=int, default=None, help="RTSP port (default: any)")
     parser.add_argument("--config", type=Path, default=None, help="TOML file of cameras")
     parser.add_argument(
+        "--no-media", action="store_true", help="ONVIF and discovery only, no RTSP media"
+    )
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="where encoded media loops are kept (default ~/.cache/vms/simulator)",
+    )
+    parser.add_argument(
         "--json", action="store_true", help="one JSON object per camera per line on stdout"
     )
     return parser
@@ -46,6 +56,12 @@ def resolve_config(args: argparse.Namespace) -> SimulatorConfig:
         updates["base_port"] = args.base_port
     if args.rtsp_port is not None:
         updates["rtsp_port"] = args.rtsp_port
+    if args.no_media:
+        updates["media"] = False
+    if args.cache_dir is not None:
+        updates["cache_dir"] = args.cache_dir
+    elif config.cache_dir is None:
+        updates["cache_dir"] = default_cache_dir()
     if args.cameras is not None:
         # Configured cameras come first; more are filled in with the defaults.
         extra = default_cameras(args.cameras)[len(config.cameras) :]
@@ -53,6 +69,11 @@ def resolve_config(args: argparse.Namespace) -> SimulatorConfig:
     elif not config.cameras:
         updates["cameras"] = default_cameras(1)
     return SimulatorConfig.model_validate({**config.model_dump(), **updates})
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "vms" / "simulator"
 
 
 def describe(info: SimulatedCameraInfo) -> str:

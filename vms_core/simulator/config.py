@@ -45,12 +45,27 @@ class _Strict(BaseModel):
 
 
 class VideoProfileConfig(_Strict):
-    width: int = Field(gt=0, le=7680)
-    height: int = Field(gt=0, le=4320)
-    fps: float = Field(default=10.0, gt=0, le=60)
+    width: int = Field(ge=64, le=7680, multiple_of=2)
+    height: int = Field(ge=64, le=4320, multiple_of=2)
+    fps: int = Field(default=10, ge=1, le=60)
     codec: VideoCodecName = "H264"
-    bitrate_kbps: int = Field(default=1000, gt=0)
-    gop: int = Field(default=20, gt=0)
+    bitrate_kbps: int = Field(default=1000, ge=10)
+    # Keyframe interval; fps * gop_seconds must be whole frames and divide the scene loop.
+    gop_seconds: float = Field(default=1.0, gt=0)
+
+    @property
+    def gop_frames(self) -> int:
+        return round(self.fps * self.gop_seconds)
+
+
+def _default_scene() -> dict[str, Any]:
+    return {
+        "loop_seconds": 60,
+        "vehicle": {"plate": "VMS 123"},
+        "person": {},
+        "gunshot": {"at_s": [40.0]},
+        "speech": {"at_s": [20.0]},
+    }
 
 
 class PresetConfig(_Strict):
@@ -85,13 +100,37 @@ class CameraConfig(_Strict):
     main: VideoProfileConfig = VideoProfileConfig(width=1920, height=1080, fps=15)
     sub: VideoProfileConfig = VideoProfileConfig(width=640, height=360, fps=10)
     audio: AudioCodecName = "AAC"
-    scenes: list[str] = Field(default_factory=lambda: ["vehicle"])
+    # What happens in the picture and the sound: a table for media.SceneConfig.from_dict,
+    # e.g. {loop_seconds = 30, vehicle = {plate = "ABC 123"}, gunshot = {at_s = [5]}}.
+    scene: dict[str, Any] = Field(default_factory=_default_scene)
+    # Emulated network drops: every drop_every_s, clients are cut off for down_s.
     drop_every_s: float | None = Field(default=None, gt=0)
     down_s: float = Field(default=5.0, gt=0)
     reject_password: bool = False
     clock_skew_s: float = 0.0
     # Port of this camera's ONVIF HTTP server; None = base_port + index (or any if 0).
     onvif_port: int | None = Field(default=None, ge=0, le=65535)
+
+    @model_validator(mode="after")
+    def _media_consistent(self) -> CameraConfig:
+        if self.drop_every_s is not None and self.down_s >= self.drop_every_s:
+            raise ValueError("down_s must be shorter than drop_every_s")
+        # Import here: the media package pulls in PyAV, which config readers may not need.
+        from vms_core.simulator.media import SceneConfig
+
+        try:
+            loop_seconds = SceneConfig.from_dict(self.scene).loop_seconds
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"scene: {err}") from None
+        for label, video in (("main", self.main), ("sub", self.sub)):
+            if abs(video.gop_frames - video.fps * video.gop_seconds) > 1e-6:
+                raise ValueError(f"{label}: fps * gop_seconds must be a whole number of frames")
+            if (loop_seconds * video.fps) % video.gop_frames:
+                raise ValueError(
+                    f"{label}: the {loop_seconds}s scene loop must hold whole GOPs "
+                    f"of {video.gop_frames} frames"
+                )
+        return self
 
     @property
     def endpoint_reference(self) -> str:
@@ -111,6 +150,10 @@ class SimulatorConfig(_Strict):
     discovery: bool = True
     # Unicast port of the WS-Discovery target; multicast is always group:3702.
     discovery_port: int = Field(default=3702, ge=0, le=65535)
+    # Encoded media loops are kept here between runs; None = encode at every start.
+    cache_dir: Path | None = None
+    # False: ONVIF and discovery only, no RTSP media (fast, for tests of the SOAP side).
+    media: bool = True
     cameras: list[CameraConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")

@@ -33,7 +33,7 @@ def _video_source_configuration(camera: CameraConfig) -> str:
 
 def video_encoder_configuration(token: str, video: VideoProfileConfig) -> str:
     codec_detail = (
-        f"<tt:H264><tt:GovLength>{video.gop}</tt:GovLength>"
+        f"<tt:H264><tt:GovLength>{video.gop_frames}</tt:GovLength>"
         "<tt:H264Profile>Main</tt:H264Profile></tt:H264>"
         if video.codec == "H264"
         else ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from vms_core.simulator.camera import SimulatedCamera, SimulatedCameraInfo
@@ -28,7 +29,7 @@ class Simulator:
             )
             for index, camera in enumerate(config.cameras)
         ]
-        self.rtsp = RtspHost(config.host, config.rtsp_port)
+        self.rtsp = RtspHost(config.host, config.rtsp_port, config.cache_dir)
         self._streams: list[CameraStreams] = []
         self.discovery: DiscoveryTarget | None = None
         self._started = False
@@ -55,7 +56,16 @@ class Simulator:
             for camera in self._cameras:
                 camera.rtsp_port = self.rtsp.port
                 await camera.start()
-                self._streams.append(await self.rtsp.add_camera(camera))
+            if self.config.media:
+                # Encode all cameras' loops at once: the store runs them in worker threads.
+                results = await asyncio.gather(
+                    *(self.rtsp.add_camera(c.config) for c in self._cameras),
+                    return_exceptions=True,
+                )
+                self._streams = [r for r in results if isinstance(r, CameraStreams)]
+                for result in results:
+                    if isinstance(result, BaseException):
+                        raise result
             if self.config.discovery:
                 self.discovery = DiscoveryTarget(
                     self.config.host,

@@ -1,77 +1,112 @@
 """The RTSP side of the simulator: one RTSP server for all cameras, and each camera's
-main and sub streams fed by the media package's loop players.
-
-The RTSP server (``vms_core.rtsp``) and the media loops (``vms_core.simulator.media``) are
-looked up at run time: when one is missing, the cameras still serve ONVIF and discovery,
-and their RTSP URLs simply do not answer.
-"""
+main and sub streams fed by the media package's loop players (video + audio)."""
 
 from __future__ import annotations
 
-import importlib
 import logging
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+import secrets
+from pathlib import Path
 
-if TYPE_CHECKING:
-    from vms_core.simulator.camera import SimulatedCamera
+from vms_core.rtsp import Credentials, RtspServer
+from vms_core.simulator.config import CameraConfig, VideoProfileConfig
+from vms_core.simulator.context import PROFILE_TOKENS, rtsp_path
+from vms_core.simulator.media import (
+    AudioProfile,
+    LoopPlayer,
+    LoopSpec,
+    LoopStore,
+    SceneConfig,
+    StreamDropper,
+    VideoProfile,
+    track_infos,
+)
 
 log = logging.getLogger(__name__)
 
 
-class _RtspServer(Protocol):
-    port: int
+def video_profile(video: VideoProfileConfig) -> VideoProfile:
+    return VideoProfile(
+        width=video.width,
+        height=video.height,
+        fps=video.fps,
+        bitrate=video.bitrate_kbps * 1000,
+        gop_seconds=video.gop_seconds,
+        codec=video.codec,
+    )
 
-    async def start(self) -> None: ...
 
-    async def stop(self) -> None: ...
-
-    def add_stream(self, path: str, tracks: Sequence[Any], credentials: Any) -> Any: ...
-
-
-def _optional_attribute(module: str, name: str) -> Any:
-    try:
-        return getattr(importlib.import_module(module), name, None)
-    except ImportError:
+def audio_profile(camera: CameraConfig) -> AudioProfile | None:
+    if camera.audio == "none":
         return None
+    if camera.audio == "PCMU":
+        return AudioProfile("PCMU", 8000)
+    return AudioProfile("AAC", 16000)
+
+
+def loop_spec(camera: CameraConfig, profile: str) -> LoopSpec:
+    video = camera.main if profile == "main" else camera.sub
+    return LoopSpec(
+        scene=SceneConfig.from_dict(camera.scene),
+        video=video_profile(video),
+        audio=audio_profile(camera),
+        title=camera.name,
+    )
+
+
+def rtsp_credentials(camera: CameraConfig) -> Credentials:
+    # A camera that refuses every password refuses it on RTSP too.
+    password = secrets.token_urlsafe(16) if camera.reject_password else camera.password
+    return Credentials(camera.username, password, realm=camera.name)
 
 
 class CameraStreams:
-    """The running media of one camera (players publishing into RTSP streams)."""
+    """The running media of one camera: a player per profile, and droppers if asked."""
 
-    def __init__(self, players: Sequence[Any] = ()) -> None:
-        self.players = list(players)
+    def __init__(self) -> None:
+        self.players: list[LoopPlayer] = []
+        self.droppers: list[StreamDropper] = []
 
     async def stop(self) -> None:
+        for dropper in self.droppers:
+            await dropper.stop()
         for player in self.players:
             await player.stop()
+        self.droppers.clear()
         self.players.clear()
 
 
 class RtspHost:
-    """Owns the single RTSP server and adds each camera's streams to it."""
+    """Owns the single RTSP server and publishes each camera's streams on it."""
 
-    def __init__(self, host: str, port: int = 0) -> None:
-        self.host = host
-        self.requested_port = port
-        self.server: _RtspServer | None = None
+    def __init__(self, host: str, port: int = 0, cache_dir: Path | None = None) -> None:
+        self.server = RtspServer(host, port)
+        # Encoding runs in worker threads (LoopStore); the loop only publishes.
+        self.store = LoopStore(cache_dir)
 
     @property
     def port(self) -> int:
-        return self.server.port if self.server is not None else 0
+        return self.server.port
 
     async def start(self) -> None:
-        server_class = _optional_attribute("vms_core.rtsp", "RtspServer")
-        if server_class is None:
-            log.warning("RTSP server not available: cameras serve ONVIF only")
-            return
-        self.server = server_class(self.host, port=self.requested_port)
         await self.server.start()
 
     async def stop(self) -> None:
-        if self.server is not None:
-            await self.server.stop()
-            self.server = None
+        await self.server.stop()
 
-    async def add_camera(self, camera: SimulatedCamera) -> CameraStreams:
-        return CameraStreams()
+    async def add_camera(self, camera: CameraConfig) -> CameraStreams:
+        """Encode (or load) the camera's loops and start publishing them."""
+        streams = CameraStreams()
+        credentials = rtsp_credentials(camera)
+        for profile in PROFILE_TOKENS:
+            loop = await self.store.get(loop_spec(camera, profile))
+            stream = self.server.add_stream(
+                rtsp_path(camera.name, profile), track_infos(loop), credentials
+            )
+            player = LoopPlayer(loop, stream.publish)
+            player.start()
+            streams.players.append(player)
+            if camera.drop_every_s is not None:
+                dropper = StreamDropper(stream, camera.drop_every_s, camera.down_s)
+                dropper.start()
+                streams.droppers.append(dropper)
+        return streams
