@@ -234,3 +234,23 @@ async def test_pyav_reads_packets_with_pts(rtsp_server: RtspServer, h264_clip: C
     assert all(value is not None for value in pts)
     assert pts == sorted(pts) and len(set(pts)) == len(pts)
     assert any(p[0] == "audio" and p[1] is not None for p in packets)
+
+
+@pytest.mark.parametrize("transport", ["tcp", "udp"])
+async def test_ffmpeg_keepalives_hold_a_short_timeout_session(
+    h264_clip: Clip, tmp_path: Path, transport: str
+) -> None:
+    server = RtspServer(session_timeout_s=2.0)
+    await server.start()
+    try:
+        stream = server.add_stream("cam", h264_clip.tracks)
+        out = tmp_path / "long.mp4"
+        async with publishing(stream, h264_clip):
+            result = await run_tool(
+                "/usr/bin/ffmpeg", "-nostdin", "-v", "error", "-rtsp_transport", transport,
+                *FAST_PROBE, "-i", server.url("cam"), "-c", "copy", "-t", "3.5", str(out),
+            )  # fmt: skip
+    finally:
+        await server.stop()
+    assert result.returncode == 0, result.stderr
+    assert abs(probe_duration(out) - 3.5) <= 0.5

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import email.utils
+import re
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
+_METHOD = re.compile(r"[A-Za-z_]{1,32}")
 MAX_HEADER_BYTES = 16 * 1024
 MAX_HEADER_LINES = 64
 MAX_BODY_BYTES = 64 * 1024
@@ -80,7 +82,7 @@ def parse_head(head: bytes) -> RtspRequest:
         raise BadRequest("request is not UTF-8") from exc
     lines = text.replace("\r\n", "\n").split("\n")
     parts = lines[0].split(" ")
-    if len(parts) != 3 or not parts[0].isalpha() or not parts[1]:
+    if len(parts) != 3 or not _METHOD.fullmatch(parts[0]) or not parts[1]:
         raise BadRequest("malformed request line")
     method, uri, version = parts
     if not version.startswith("RTSP/"):
