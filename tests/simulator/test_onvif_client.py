@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import io
+import time
 from urllib.parse import urlsplit
 
 import aiohttp
+import numpy as np
 import pytest
 import zeep.exceptions
 from onvif.exceptions import ONVIFAuthError, ONVIFError
@@ -14,6 +16,7 @@ from onvif.util import is_auth_error
 from PIL import Image
 
 from tests.simulator.conftest import onvif_client
+from vms_core.simulator.media import expected_clock, read_clock_stripe
 from vms_core.simulator.simulator import Simulator
 
 STREAM_SETUP = {"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}}
@@ -192,3 +195,22 @@ async def test_unauthenticated_clock_and_unknown_operation_fault(simulator: Simu
     finally:
         await camera.close()
     assert urlsplit(info.onvif_url).path == "/onvif/device_service"
+
+
+async def test_snapshot_shows_the_frame_the_stream_shows_now(simulator: Simulator) -> None:
+    info = simulator.cameras[0]
+    camera = onvif_client(info)
+    try:
+        await camera.update_xaddrs()
+        await camera.create_media_service()
+        before = time.time()
+        jpeg = await camera.get_snapshot("main")
+        after = time.time()
+    finally:
+        await camera.close()
+    assert jpeg is not None
+    shown = read_clock_stripe(np.array(Image.open(io.BytesIO(jpeg)).convert("RGB")))
+    fps, loop_seconds = 10, 2  # SMALL_MAIN, scene loop of the test cameras
+    steps = int((after - before) * fps) + 2
+    possible = {expected_clock(before + i / fps, fps, loop_seconds) for i in range(steps)}
+    assert shown in possible

@@ -27,7 +27,7 @@ from vms_core.simulator.context import (
 )
 from vms_core.simulator.http_auth import HttpAuthenticator
 from vms_core.simulator.ptz import PtzState
-from vms_core.simulator.snapshot import render_snapshot_jpeg
+from vms_core.simulator.snapshot import SnapshotRenderer
 from vms_core.simulator.soap import (
     NS,
     SoapFault,
@@ -81,6 +81,7 @@ class OnvifCameraServer:
             password=camera.password,
             reject_all=camera.reject_password,
         )
+        self._snapshots = SnapshotRenderer(camera)
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -166,10 +167,6 @@ class OnvifCameraServer:
                 text="Unauthorized",
                 headers={"WWW-Authenticate": self._snapshot_auth.challenge()},
             )
-        video = media_service.profile_video(self.camera, profile)
-        position = self.ptz.position() if self.ptz else None
-        # Pillow encoding blocks: keep it off the event loop.
-        jpeg = await asyncio.to_thread(
-            render_snapshot_jpeg, video.width, video.height, self.camera.name, position
-        )
+        # Rendering and JPEG encoding block: keep them off the event loop.
+        jpeg = await asyncio.to_thread(self._snapshots.jpeg, profile)
         return web.Response(body=jpeg, content_type="image/jpeg")

@@ -1,43 +1,47 @@
-"""JPEG snapshots: a rendered picture of the camera's "scene", with its name and the time.
+"""JPEG snapshots: the frame the camera's RTSP stream shows at this moment (same scene,
+same burned-in clock), rendered by the media package's FrameRenderer and encoded by Pillow.
 
-Blocking (Pillow): call from a worker thread.
+Blocking (numpy, Pillow): call ``jpeg`` from a worker thread.
 """
 
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime
+import threading
+import time
 
-from PIL import Image, ImageDraw
+from PIL import Image
 
-from vms_core.simulator.ptz import PtzPosition
+from vms_core.simulator.config import CameraConfig
+from vms_core.simulator.media.render import FrameRenderer
+from vms_core.simulator.media_specs import loop_spec
+
+JPEG_QUALITY = 85
 
 
-def render_snapshot_jpeg(
-    width: int,
-    height: int,
-    camera_name: str,
-    position: PtzPosition | None = None,
-    moment: datetime | None = None,
-    quality: int = 80,
-) -> bytes:
-    """A street-ish picture: sky, road, a car-coloured box that shifts with the pan."""
-    moment = moment or datetime.now(UTC)
-    pan = position.pan if position else 0.0
-    tilt = position.tilt if position else 0.0
-    image = Image.new("RGB", (width, height), (96, 140, 200))
-    draw = ImageDraw.Draw(image)
-    horizon = int(height * (0.45 + 0.2 * tilt))
-    draw.rectangle((0, horizon, width, height), fill=(70, 70, 74))
-    lane_y = (horizon + height) // 2
-    for x in range(-int(pan * width) % 60 - 60, width, 60):
-        draw.rectangle((x, lane_y - 2, x + 30, lane_y + 2), fill=(230, 230, 230))
-    car_x = int(width * (0.4 - 0.5 * pan))
-    car_w, car_h = max(4, width // 6), max(3, height // 10)
-    draw.rectangle((car_x, lane_y - car_h, car_x + car_w, lane_y), fill=(180, 30, 30))
-    label = f"{camera_name} {moment:%Y-%m-%d %H:%M:%S}Z"
-    draw.rectangle((0, 0, min(width, 8 + 6 * len(label)), 14), fill=(0, 0, 0))
-    draw.text((4, 2), label, fill=(255, 255, 255))
-    out = io.BytesIO()
-    image.save(out, format="JPEG", quality=quality)
-    return out.getvalue()
+class SnapshotRenderer:
+    """One FrameRenderer per profile, built on first use (it precomputes its background)."""
+
+    def __init__(self, camera: CameraConfig) -> None:
+        self.camera = camera
+        self._renderers: dict[str, FrameRenderer] = {}
+        self._lock = threading.Lock()
+
+    def _renderer(self, profile: str) -> FrameRenderer:
+        with self._lock:
+            renderer = self._renderers.get(profile)
+            if renderer is None:
+                spec = loop_spec(self.camera, profile)
+                renderer = FrameRenderer(spec.video, spec.scene, spec.title)
+                self._renderers[profile] = renderer
+            return renderer
+
+    def jpeg(self, profile: str, wall_time: float | None = None) -> bytes:
+        renderer = self._renderer(profile)
+        moment = time.time() if wall_time is None else wall_time
+        # The loop players map wall-clock time to a loop frame the same way.
+        loop_seconds = renderer.scene.loop_seconds
+        loop_frame = int((moment % loop_seconds) * renderer.video.fps + 1e-6)
+        out = io.BytesIO()
+        Image.fromarray(renderer.render(loop_frame)).save(out, format="JPEG", quality=JPEG_QUALITY)
+        return out.getvalue()

@@ -8,49 +8,12 @@ import secrets
 from pathlib import Path
 
 from vms_core.rtsp import Credentials, RtspServer
-from vms_core.simulator.config import CameraConfig, VideoProfileConfig
+from vms_core.simulator.config import CameraConfig
 from vms_core.simulator.context import PROFILE_TOKENS, rtsp_path
-from vms_core.simulator.media import (
-    AudioProfile,
-    LoopPlayer,
-    LoopSpec,
-    LoopStore,
-    SceneConfig,
-    StreamDropper,
-    VideoProfile,
-    track_infos,
-)
+from vms_core.simulator.media import LoopPlayer, LoopStore, StreamDropper, track_infos
+from vms_core.simulator.media_specs import loop_spec
 
 log = logging.getLogger(__name__)
-
-
-def video_profile(video: VideoProfileConfig) -> VideoProfile:
-    return VideoProfile(
-        width=video.width,
-        height=video.height,
-        fps=video.fps,
-        bitrate=video.bitrate_kbps * 1000,
-        gop_seconds=video.gop_seconds,
-        codec=video.codec,
-    )
-
-
-def audio_profile(camera: CameraConfig) -> AudioProfile | None:
-    if camera.audio == "none":
-        return None
-    if camera.audio == "PCMU":
-        return AudioProfile("PCMU", 8000)
-    return AudioProfile("AAC", 16000)
-
-
-def loop_spec(camera: CameraConfig, profile: str) -> LoopSpec:
-    video = camera.main if profile == "main" else camera.sub
-    return LoopSpec(
-        scene=SceneConfig.from_dict(camera.scene),
-        video=video_profile(video),
-        audio=audio_profile(camera),
-        title=camera.name,
-    )
 
 
 def rtsp_credentials(camera: CameraConfig) -> Credentials:
