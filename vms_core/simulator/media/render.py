@@ -171,7 +171,7 @@ class FrameRenderer:
         tall = 140 * u
         width = self.video.width
         x = -40 * u + progress * (width + 80 * u)  # walks left to right
-        foot_y = self.video.height * 0.97
+        foot_y = self.video.height * 0.9
         leg, thigh = 0.48 * tall, 0.25 * tall
         hip = (x, foot_y - leg)
         shoulder = (x, hip[1] - 0.32 * tall)
