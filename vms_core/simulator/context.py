@@ -4,13 +4,17 @@ the addresses to put in the URLs it hands out."""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from vms_core.simulator.config import CameraConfig
 from vms_core.simulator.ptz import PtzState
 from vms_core.simulator.soap import SoapRequest
+
+if TYPE_CHECKING:
+    from vms_core.simulator.events_service import EventBroker
 
 DEVICE_PATH = "/onvif/device_service"
 MEDIA_PATH = "/onvif/media_service"
@@ -21,6 +25,10 @@ PROFILE_TOKENS = ("main", "sub")
 
 def snapshot_path(profile: str) -> str:
     return f"/onvif/snapshot/{profile}.jpg"
+
+
+def subscription_path(subscription_id: str) -> str:
+    return f"/onvif/subscription/{subscription_id}"
 
 
 def rtsp_path(camera_name: str, profile: str) -> str:
@@ -37,6 +45,9 @@ class CallContext:
     # Host (no port) to put in rtsp:// URLs.
     media_host: str
     rtsp_port: int
+    events: EventBroker | None = None
+    # The PullPoint a request was sent to (its URL path), if any.
+    subscription_id: str | None = None
 
     @property
     def operation(self) -> ET.Element:
@@ -49,4 +60,5 @@ class CallContext:
         return f"rtsp://{self.media_host}:{self.rtsp_port}{rtsp_path(self.camera.name, profile)}"
 
 
-Handler = Callable[[CallContext], str]
+# A handler returns the Body content; PullMessages waits, so handlers may be async.
+Handler = Callable[[CallContext], str | Awaitable[str]]

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from aiohttp import web
 from yarl import URL
 
-from vms_core.simulator import device_service, media_service, ptz_service
+from vms_core.simulator import device_service, events_service, media_service, ptz_service
 from vms_core.simulator.config import CameraConfig
 from vms_core.simulator.context import (
     DEVICE_PATH,
@@ -24,6 +24,7 @@ from vms_core.simulator.context import (
     PTZ_PATH,
     CallContext,
     Handler,
+    subscription_path,
 )
 from vms_core.simulator.http_auth import HttpAuthenticator
 from vms_core.simulator.ptz import PtzState
@@ -48,6 +49,8 @@ HANDLERS: dict[str, dict[str, Handler]] = {
     NS["tds"]: device_service.HANDLERS,
     NS["trt"]: media_service.HANDLERS,
     NS["tptz"]: ptz_service.HANDLERS,
+    NS["tev"]: events_service.EVENT_HANDLERS,
+    NS["wsnt"]: events_service.NOTIFICATION_HANDLERS,
 }
 
 
@@ -82,6 +85,7 @@ class OnvifCameraServer:
             reject_all=camera.reject_password,
         )
         self._snapshots = SnapshotRenderer(camera)
+        self.events = events_service.EventBroker(camera)
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -93,6 +97,7 @@ class OnvifCameraServer:
         app = web.Application(client_max_size=MAX_REQUEST_BYTES)
         for path in (DEVICE_PATH, MEDIA_PATH, PTZ_PATH, EVENTS_PATH):
             app.router.add_post(path, self._handle_soap)
+        app.router.add_post(subscription_path("{subscription_id}"), self._handle_soap)
         app.router.add_get("/onvif/snapshot/{profile}.jpg", self._handle_snapshot)
         return app
 
@@ -147,6 +152,8 @@ class OnvifCameraServer:
             base_url=base_url,
             media_host=media_host,
             rtsp_port=self._rtsp_port(),
+            events=self.events,
+            subscription_id=request.match_info.get("subscription_id"),
         )
         if (namespace, name) not in UNAUTHENTICATED:
             token = find_username_token(soap_request.header)
@@ -155,7 +162,8 @@ class OnvifCameraServer:
             )
             if not allowed:
                 raise not_authorized()
-        return envelope(handler(context))
+        body = handler(context)
+        return envelope(body if isinstance(body, str) else await body)
 
     async def _handle_snapshot(self, request: web.Request) -> web.Response:
         profile = request.match_info["profile"]
