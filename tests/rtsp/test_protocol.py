@@ -388,3 +388,43 @@ async def test_slow_tcp_client_drops_to_keyframes_without_slowing_others(h264_cl
     assert dropped.pop(fast_session) == 0
     assert next(iter(dropped.values())) > 0
     assert received >= sent - 10  # the fast client got (almost) every picture
+
+
+async def test_pause_stops_delivery_and_play_resumes(
+    rtsp_server: RtspServer, h264_clip: Clip, client: RawRtspClient
+) -> None:
+    stream = rtsp_server.add_stream("cam", h264_clip.tracks)
+    url = rtsp_server.url("cam")
+    async with publishing(stream, h264_clip):
+        session = await client.play_tcp(url, tracks=2)
+        await asyncio.wait_for(client.read_frame(), 3)
+        assert (await client.request("PAUSE", url, {"Session": session})).status == 200
+        assert stream.client_count == 0
+        client.frames.clear()
+        await asyncio.sleep(0.3)
+        # Anything still queued was sent before the PAUSE; after it, silence.
+        while True:
+            try:
+                await asyncio.wait_for(client.read_frame(), 0.3)
+            except TimeoutError:
+                break
+        assert (await client.request("PLAY", url, {"Session": session})).status == 200
+        assert stream.client_count == 1
+        frame = await asyncio.wait_for(client.read_frame(), 3)
+        assert frame.channel in (0, 1, 2, 3)
+
+
+async def test_remove_stream_disconnects_clients_and_forgets_the_path(
+    rtsp_server: RtspServer, h264_clip: Clip
+) -> None:
+    rtsp_server.add_stream("cam", h264_clip.tracks)
+    url = rtsp_server.url("cam")
+    watcher = await RawRtspClient.connect(rtsp_server.port)
+    await watcher.play_tcp(url, tracks=2)
+    rtsp_server.remove_stream("/cam/")
+    assert await asyncio.wait_for(watcher.reader.read(), 3) == b""
+    assert not rtsp_server.sessions
+    newcomer = await RawRtspClient.connect(rtsp_server.port)
+    assert (await newcomer.request("DESCRIBE", url)).status == 404
+    await newcomer.close()
+    await watcher.close()
