@@ -38,6 +38,7 @@ async def simulator() -> AsyncIterator[Simulator]:
     config = SimulatorConfig(
         cameras=[small_camera(1), small_camera(2, clock_skew_s=3600.0)],
         discovery_port=0,
+        discovery_multicast=False,  # unicast only: nothing leaves on any interface
         media=False,
     )
     sim = Simulator(config)

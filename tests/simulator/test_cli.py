@@ -13,6 +13,8 @@ import pytest
 from vms_core.simulator.cli import main
 
 SMALL_CAMERAS = """
+discovery = false  # multicast is tested in its own network namespaces
+
 [[cameras]]
 name = "sim-cam-1"
 password = "pass-1"

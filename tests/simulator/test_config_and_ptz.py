@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from vms_core.simulator.config import SimulatorConfigError, default_cameras, load_config
+from vms_core.simulator.media_specs import loop_spec
 from vms_core.simulator.ptz import FULL_SPEED_PER_S, PtzPosition, PtzState, PtzVelocity
 
 
@@ -78,3 +79,10 @@ def test_continuous_move_integrates_until_timeout_and_stop_holds() -> None:
     assert head.position() == PtzPosition(pan=-0.25, tilt=0.1, zoom=0.5)
     assert seen[-1] == PtzPosition(pan=-0.25, tilt=0.1, zoom=0.5)
     assert len(seen) == 4
+
+
+def test_cameras_without_burned_in_names_share_one_encoded_loop() -> None:
+    first, second = default_cameras(2)
+    assert loop_spec(first, "main").cache_key() != loop_spec(second, "main").cache_key()
+    shared = [c.model_copy(update={"show_name": False}) for c in (first, second)]
+    assert loop_spec(shared[0], "main").cache_key() == loop_spec(shared[1], "main").cache_key()

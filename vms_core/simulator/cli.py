@@ -94,6 +94,13 @@ async def serve(config: SimulatorConfig, as_json: bool) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     simulator = Simulator(config)
+    if config.media:
+        print(
+            f"vms simulate: starting {len(config.cameras)} camera(s); media loops are encoded "
+            f"on first use and cached in {config.cache_dir}",
+            file=sys.stderr,
+            flush=True,
+        )
     await simulator.start()
     try:
         for info in simulator.cameras:

@@ -103,6 +103,9 @@ class CameraConfig(_Strict):
     # What happens in the picture and the sound: a table for media.SceneConfig.from_dict,
     # e.g. {loop_seconds = 30, vehicle = {plate = "ABC 123"}, gunshot = {at_s = [5]}}.
     scene: dict[str, Any] = Field(default_factory=_default_scene)
+    # Burn the camera name into the picture. False lets cameras with the same profiles and
+    # scene share one encoded loop (faster first start with many cameras).
+    show_name: bool = True
     # Emulated network drops: every drop_every_s, clients are cut off for down_s.
     drop_every_s: float | None = Field(default=None, gt=0)
     down_s: float = Field(default=5.0, gt=0)
@@ -150,6 +153,8 @@ class SimulatorConfig(_Strict):
     discovery: bool = True
     # Unicast port of the WS-Discovery target; multicast is always group:3702.
     discovery_port: int = Field(default=3702, ge=0, le=65535)
+    # Hello/Bye and listening on 239.255.255.250, on the interface of ``host`` only.
+    discovery_multicast: bool = True
     # Encoded media loops are kept here between runs; None = encode at every start.
     cache_dir: Path | None = None
     # False: ONVIF and discovery only, no RTSP media (fast, for tests of the SOAP side).

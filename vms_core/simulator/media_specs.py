@@ -31,5 +31,5 @@ def loop_spec(camera: CameraConfig, profile: str) -> LoopSpec:
         scene=SceneConfig.from_dict(camera.scene),
         video=video_profile(video),
         audio=audio_profile(camera),
-        title=camera.name,
+        title=camera.name if camera.show_name else None,
     )

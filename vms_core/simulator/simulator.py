@@ -71,6 +71,7 @@ class Simulator:
                     self.config.host,
                     [camera.discovery_endpoint() for camera in self._cameras],
                     port=self.config.discovery_port,
+                    multicast=self.config.discovery_multicast,
                 )
                 await self.discovery.start()
         except BaseException:
