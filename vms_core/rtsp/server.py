@@ -111,6 +111,7 @@ class RtspServer:
         return stream, int(match.group(1))
 
     def _forget_session(self, session: RtspSession) -> None:
+        logger.debug("RTSP session %s ended", session.id)
         self.sessions.pop(session.id, None)
         stream = self.streams.get(session.stream_path)
         if stream is not None:
@@ -334,6 +335,7 @@ class RtspConnection:
             self.server.sessions[session.id] = session
             self.sessions.add(session)
             stream.sessions.add(session)
+            logger.debug("RTSP session %s for %s from %s", session.id, stream.path, self.peer)
         track_state = stream.tracks[track_index]
         track = ClientTrack(track_index, track_state.info.kind, track_state.payload_type)
         previous = session.tracks.get(track_index)
