@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.simulator.conftest import small_camera
+from tests.simulator.conftest import onvif_client, small_camera
 from vms_core.simulator.config import SimulatorConfig, VideoProfileConfig
 from vms_core.simulator.simulator import Simulator
 
@@ -104,3 +104,18 @@ async def test_rtsp_needs_the_camera_password(media_simulator: Simulator) -> Non
     code, _, err = await ffprobe(with_credentials(info.rtsp_sub_url, "admin", "wrong"), "tcp")
     assert code != 0
     assert "401" in err or "Unauthorized" in err
+
+
+async def test_onvif_profiles_announce_the_codecs_the_streams_carry(
+    media_simulator: Simulator,
+) -> None:
+    camera = onvif_client(media_simulator.cameras[1])
+    try:
+        await camera.update_xaddrs()
+        media = await camera.create_media_service()
+        profiles = {p.token: p for p in await media.GetProfiles()}
+        assert profiles["main"].VideoEncoderConfiguration.Encoding == "H265"
+        assert profiles["main"].AudioEncoderConfiguration.Encoding == "G711"
+        assert profiles["main"].AudioEncoderConfiguration.SampleRate == 8
+    finally:
+        await camera.close()
