@@ -335,14 +335,14 @@ async def test_closing_the_connection_ends_the_session(
 
 
 async def publish_fast(stream: RtspStream, clip: Clip, seconds: float) -> int:
-    """Publish the clip about 50 times faster than real time; returns video units sent."""
+    """Publish the clip up to 100 times faster than real time; returns video units sent."""
     video_units = 0
     loops = 0
     started = time.monotonic()
     while time.monotonic() - started < seconds:
         for unit in clip.units:
             if unit.keyframe and unit.track == 0:
-                await asyncio.sleep(0.002)
+                await asyncio.sleep(0.01)
             offset = round(loops * clip.period_s * clip.tracks[unit.track].clock_rate)
             stream.publish(
                 AccessUnit(
@@ -386,7 +386,7 @@ async def test_slow_tcp_client_drops_to_keyframes_without_slowing_others(h264_cl
     finally:
         await server.stop()
     assert dropped.pop(fast_session) == 0
-    assert next(iter(dropped.values())) > 0
+    assert next(iter(dropped.values())) > 0, dropped
     assert received >= sent - 10  # the fast client got (almost) every picture
 
 
