@@ -1,0 +1,121 @@
+"""Shared pieces for the plug-in manager tests: in-memory host services, plug-in files."""
+
+from __future__ import annotations
+
+import asyncio
+import textwrap
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from vms_sdk import Bookmark, Camera, Event, Notification
+
+from vms_core.plugins import PluginManager
+
+
+class MemoryServices:
+    """HostServices kept in memory: what the server's services record, observable."""
+
+    public_base_url = "http://127.0.0.1:8080/"
+
+    def __init__(self) -> None:
+        self.cameras = [Camera("c1", "Main St", lat=40.0, lon=-75.0)]
+        self.events: list[Event] = []
+        self.bookmarks: list[Bookmark] = []
+        self.notifications: list[tuple[Notification, str]] = []
+        self.kv: dict[str, dict[str, Any]] = {}
+
+    def list_cameras(self) -> Sequence[Camera]:
+        return self.cameras
+
+    async def publish_event(self, event: Event) -> Event:
+        self.events.append(event)
+        return event
+
+    async def create_bookmark(
+        self,
+        camera_ids: Sequence[str],
+        start: datetime,
+        end: datetime,
+        reason: str,
+        lock: bool,
+        created_by: str,
+    ) -> Bookmark:
+        mark = Bookmark(str(len(self.bookmarks)), tuple(camera_ids), start, end, reason, lock)
+        self.bookmarks.append(mark)
+        return mark
+
+    async def snapshot(self, camera_id: str) -> bytes | None:
+        return None
+
+    async def send_notification(self, notification: Notification, sender: str) -> None:
+        self.notifications.append((notification, sender))
+
+    async def ptz_goto_preset(self, camera_id: str, preset: str) -> None:
+        return None
+
+    async def kv_load(self, plugin: str) -> Mapping[str, Any]:
+        return dict(self.kv.get(plugin, {}))
+
+    async def kv_set(self, plugin: str, key: str, value: Any) -> None:
+        self.kv.setdefault(plugin, {})[key] = value
+
+    async def kv_delete(self, plugin: str, key: str) -> None:
+        self.kv.get(plugin, {}).pop(key, None)
+
+
+@pytest.fixture
+def services() -> MemoryServices:
+    return MemoryServices()
+
+
+@pytest.fixture
+def plugin_dir(tmp_path: Path) -> Callable[[str, str], Path]:
+    """Write ``<name>.py`` with the given source into a fresh plug-in folder."""
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+
+    def write(name: str, source: str) -> Path:
+        path = folder / f"{name}.py"
+        path.write_text(textwrap.dedent(source))
+        return folder
+
+    return write
+
+
+class LoopLagMeter:
+    """Measures how late a 10 ms ticker wakes up: the event loop's responsiveness."""
+
+    def __init__(self) -> None:
+        self.worst_s = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _tick(self) -> None:
+        while True:
+            before = time.perf_counter()
+            await asyncio.sleep(0.01)
+            self.worst_s = max(self.worst_s, time.perf_counter() - before - 0.01)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._tick())
+
+    async def stop(self) -> None:
+        assert self._task is not None
+        self._task.cancel()
+
+
+@pytest.fixture
+async def loop_lag() -> AsyncIterator[LoopLagMeter]:
+    meter = LoopLagMeter()
+    meter.start()
+    yield meter
+    await meter.stop()
+
+
+async def started(manager: PluginManager) -> PluginManager:
+    await manager.load()
+    await manager.start()
+    return manager

@@ -1,0 +1,164 @@
+"""Source code of the plug-ins the manager tests write into plug-in folders."""
+
+GOOD = """
+    from vms_sdk import (DeliveryResult, FrameSubscription, HttpResponse, PluginInfo, Route,
+                         hookimpl)
+
+    SEEN = []
+    FRAMES = []
+
+    @hookimpl
+    def vms_plugin_info():
+        return PluginInfo("good", "1.2.3", "1.0", "behaves")
+
+    @hookimpl
+    def vms_startup(ctx):
+        ctx.kv.set("starts", ctx.kv.get("starts", 0) + 1)
+
+    @hookimpl
+    async def vms_on_event(ctx, event):
+        SEEN.append(event.type)
+
+    @hookimpl
+    def vms_frame_subscriptions():
+        return [FrameSubscription(fps=10, fmt="gray")]
+
+    @hookimpl
+    def vms_analyze_frame(frame):
+        FRAMES.append(frame.time)
+
+    @hookimpl
+    def vms_notify(notification):
+        if notification.channel == "chat":
+            return DeliveryResult("chat", True, "sent")
+        return None
+
+    @hookimpl
+    def vms_routes(ctx):
+        def hello(request):
+            return HttpResponse(json={"hello": request.params["who"], "q": dict(request.query)})
+
+        async def echo(request):
+            return HttpResponse(201, json=request.json(), headers={"X-Plugin": ctx.name})
+
+        def boom(request):
+            raise RuntimeError("route bug")
+
+        async def slow(request):
+            import asyncio
+            await asyncio.sleep(60)
+
+        def hook(request):
+            return HttpResponse(body=request.body[::-1], content_type="application/octet-stream")
+
+        return [Route("GET", "/hello/{who}", hello), Route("POST", "/echo", echo),
+                Route("GET", "/boom", boom), Route("GET", "/slow", slow),
+                Route("POST", "/hook", hook, public=True)]
+"""
+
+RAISER = """
+    from vms_sdk import FrameSubscription, PluginInfo, hookimpl
+
+    @hookimpl
+    def vms_plugin_info():
+        return PluginInfo("raiser", "0.1", "1.0")
+
+    @hookimpl
+    def vms_on_event(event):
+        raise RuntimeError("on_event bug")
+
+    @hookimpl
+    def vms_frame_subscriptions():
+        return [FrameSubscription(fps=10, fmt="gray")]
+
+    @hookimpl
+    def vms_analyze_frame(frame):
+        raise RuntimeError("analyze bug")
+
+    @hookimpl
+    def vms_notify(notification):
+        raise RuntimeError("notify bug")
+
+    @hookimpl
+    def vms_on_segment_closed(segment):
+        raise RuntimeError("segment bug")
+"""
+
+SLEEPER = """
+    import asyncio
+    from vms_sdk import FrameSubscription, PluginInfo, hookimpl
+
+    @hookimpl
+    def vms_plugin_info():
+        return PluginInfo("sleeper", "0.1", "1.0")
+
+    @hookimpl
+    def vms_frame_subscriptions():
+        return [FrameSubscription(fps=10, fmt="gray")]
+
+    @hookimpl
+    async def vms_analyze_frame(frame):
+        await asyncio.sleep(3600)
+
+    @hookimpl
+    async def vms_on_event(event):
+        await asyncio.Event().wait()  # never set: hangs until cancelled
+"""
+
+BLOCKER = """
+    import time
+    from vms_sdk import PluginInfo, hookimpl
+
+    @hookimpl
+    def vms_plugin_info():
+        return PluginInfo("blocker", "0.1", "1.0")
+
+    @hookimpl
+    def vms_on_event(event):
+        time.sleep(5)
+"""
+
+FUTURE_API = """
+    from vms_sdk import PluginInfo, hookimpl
+
+    @hookimpl
+    def vms_plugin_info():
+        return PluginInfo("future", "9.0", "2.0")
+"""
+
+STRICT_CONFIG = """
+    from vms_sdk import ConfigError, PluginInfo, hookimpl
+
+    @hookimpl
+    def vms_plugin_info():
+        return PluginInfo("strict", "0.1", "1.0")
+
+    @hookimpl
+    def vms_configure(config):
+        if not str(config.get("api_key", "")).startswith("k-"):
+            raise ConfigError("api_key", "must start with 'k-'")
+"""
+
+NO_INFO = """
+    from vms_sdk import hookimpl
+
+    @hookimpl
+    def vms_on_event(event):
+        pass
+"""
+
+TYPO = """
+    from vms_sdk import PluginInfo, hookimpl
+
+    @hookimpl
+    def vms_plugin_info():
+        return PluginInfo("typo", "0.1", "1.0")
+
+    @hookimpl
+    def vms_on_evnt(event):
+        pass
+"""
+
+EXPLODES_ON_IMPORT = """
+    raise SystemExit("this plug-in must never be imported when disabled")
+"""

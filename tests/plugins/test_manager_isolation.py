@@ -1,0 +1,148 @@
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+from vms_sdk import Event, Frame, Notification, SegmentInfo, utc_now
+
+from tests.plugins import plugin_sources as src
+from tests.plugins.conftest import LoopLagMeter, MemoryServices, started
+from vms_core.plugins import CallBudgets, FrameDispatcher, PluginManager
+
+FAST = CallBudgets(event=0.3, frame=0.3, notify=0.3, segment=0.3, http=0.3)
+
+
+def four_plugins(plugin_dir: Callable[[str, str], Path]) -> Path:
+    plugin_dir("good", src.GOOD)
+    plugin_dir("raiser", src.RAISER)
+    plugin_dir("sleeper", src.SLEEPER)
+    return plugin_dir("blocker", src.BLOCKER)
+
+
+async def test_bad_plugins_are_contained_and_good_one_gets_every_event(
+    services: MemoryServices, plugin_dir: Callable[[str, str], Path], loop_lag: LoopLagMeter
+) -> None:
+    folder = four_plugins(plugin_dir)
+    manager = await started(
+        PluginManager(services, folders=[folder], use_entry_points=False, budgets=FAST)
+    )
+    good = manager.get("good")
+    assert good is not None and good.plugin is not None
+
+    sent = [f"test.e{i}" for i in range(6)]
+    t0 = time.perf_counter()
+    for name in sent:
+        assert manager.dispatch_event(Event(name)) >= 1
+    dispatch_s = time.perf_counter() - t0
+    await asyncio.wait_for(manager.wait_idle(), 5)
+
+    assert sent == good.plugin.SEEN  # type: ignore[attr-defined]
+    states = {s.name: s for s in manager.list()}
+    assert states["good"].state == "running" and states["good"].health.healthy
+    for bad in ("raiser", "sleeper", "blocker"):
+        assert states[bad].state == "unhealthy", bad
+        assert states[bad].health.consecutive_failures == 3
+    assert states["raiser"].health.errors == 3
+    assert "on_event bug" in (states["raiser"].health.last_error or "")
+    assert states["sleeper"].health.timeouts == 3
+    assert states["blocker"].health.timeouts == 3
+    assert dispatch_s < 0.05
+
+    # Once unhealthy, a plug-in is no longer called: only the good one gets new events.
+    calls_before = {s.name: s.health.calls for s in manager.list()}
+    assert manager.dispatch_event(Event("test.after")) == 1
+    await manager.wait_idle()
+    assert good.plugin.SEEN[-1] == "test.after"  # type: ignore[attr-defined]
+    for bad in ("raiser", "sleeper", "blocker"):
+        assert {s.name: s.health.calls for s in manager.list()}[bad] == calls_before[bad]
+    assert loop_lag.worst_s < 0.15, f"event loop stalled {loop_lag.worst_s:.3f}s"
+
+    await asyncio.wait_for(manager.stop(), 5)
+
+
+async def test_frames_newest_first_and_producer_never_blocks(
+    services: MemoryServices, plugin_dir: Callable[[str, str], Path], loop_lag: LoopLagMeter
+) -> None:
+    folder = four_plugins(plugin_dir)
+    manager = await started(
+        PluginManager(services, folders=[folder], use_entry_points=False, budgets=FAST)
+    )
+    frames = FrameDispatcher(manager)
+    frames.start()
+    assert {s.fps for s in frames.wanted()} == {10}
+    image = np.zeros((180, 320), np.uint8)
+    t0 = utc_now()
+    sent: list[Frame] = []
+    worst_offer_s = 0.0
+    for i in range(30):  # 3 s of video at 10 fps, offered as fast as possible
+        frame = Frame("c1", t0 + timedelta(seconds=i / 10), image, 320, 180)
+        before = time.perf_counter()
+        frames.offer(frame)
+        worst_offer_s = max(worst_offer_s, time.perf_counter() - before)
+        sent.append(frame)
+        await asyncio.sleep(0.005)
+    # Offered faster than any plug-in's rate: also at the same timestamp, refused by fps.
+    assert frames.offer(Frame("c1", sent[-1].time, image, 320, 180)) == 0
+    await asyncio.sleep(0.8)
+
+    good = manager.get("good")
+    assert good is not None
+    got = good.plugin.FRAMES  # type: ignore[union-attr]
+    assert got and got[-1] == sent[-1].time  # the newest frame always arrives
+    stats = frames.stats()
+    assert stats["sleeper"].dropped > 20  # stuck analyser skips frames, not the producer
+    assert stats["sleeper"].delivered <= 3
+    assert manager.get("sleeper").runner.health.timeouts >= 1  # type: ignore[union-attr]
+    assert worst_offer_s < 0.01
+    assert loop_lag.worst_s < 0.15
+    await frames.stop()
+    await manager.stop()
+
+
+async def test_notifications_and_segments_are_isolated(
+    services: MemoryServices, plugin_dir: Callable[[str, str], Path]
+) -> None:
+    folder = four_plugins(plugin_dir)
+    manager = await started(
+        PluginManager(services, folders=[folder], use_entry_points=False, budgets=FAST)
+    )
+    results = await manager.deliver(Notification("chat", "Shots fired", "Main St"))
+    delivered = [r for r in results if r.delivered]
+    assert [(r.channel, r.detail) for r in delivered] == [("chat", "sent")]
+    assert any("notify bug" in r.detail for r in results if not r.delivered)
+
+    now = utc_now()
+    segment = SegmentInfo("c1", now - timedelta(seconds=4), now, "/tmp/x.mp4", 10, "h264")
+    manager.segment_closed(segment)
+    await manager.wait_idle()
+    raiser = manager.get("raiser")
+    assert raiser is not None and raiser.runner is not None
+    assert raiser.runner.health.errors == 2
+    await manager.stop()
+
+
+async def test_reload_makes_an_unhealthy_plugin_callable_again(
+    services: MemoryServices, plugin_dir: Callable[[str, str], Path]
+) -> None:
+    folder = plugin_dir("raiser", src.RAISER)
+    plugin_dir("good", src.GOOD)
+    manager = await started(
+        PluginManager(
+            services, folders=[folder], use_entry_points=False, budgets=FAST, failure_threshold=2
+        )
+    )
+    for _ in range(3):
+        manager.dispatch_event(Event("test.x"))
+    await manager.wait_idle()
+    assert {s.name: s.state for s in manager.list()}["raiser"] == "unhealthy"
+    assert services.kv["good"] == {"starts": 1}  # written through by the kv store
+
+    await manager.reload()
+    status = {s.name: s for s in manager.list()}
+    assert status["raiser"].state == "running" and status["raiser"].health.errors == 0
+    assert manager.dispatch_event(Event("test.y")) == 2
+    await manager.wait_idle()
+    assert services.kv["good"] == {"starts": 2}  # state survived the reload
+    await manager.stop()
