@@ -137,8 +137,10 @@ class PluginRunner:
         def work() -> None:
             try:
                 outcome = (True, function(*args, **kwargs))
-            except BaseException as exc:  # reported on the loop, never lost in the thread
+            except Exception as exc:  # reported on the loop, never lost in the thread
                 outcome = (False, exc)
+            except BaseException as exc:  # SystemExit & co. must not escape into the loop
+                outcome = (False, RuntimeError(f"{type(exc).__name__}: {exc}"))
             # RuntimeError: the loop closed while this plug-in blocked; nobody is waiting.
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(settle, *outcome)

@@ -227,7 +227,9 @@ class PluginManager:
             self._keep(record)
             return
         try:
-            plugin = await asyncio.wait_for(asyncio.to_thread(candidate.load), self.budgets.load)
+            plugin = await asyncio.wait_for(
+                asyncio.to_thread(_import_contained, candidate.load), self.budgets.load
+            )
         except Exception as exc:
             self._keep(record)
             self._refuse(record, f"import failed: {type(exc).__name__}: {exc}")
@@ -565,6 +567,15 @@ class PluginManager:
 def _args(impl: Any, **available: Any) -> dict[str, Any]:
     """The arguments an implementation asked for (pluggy passes by name)."""
     return {k: v for k, v in available.items() if k in impl.argnames}
+
+
+def _import_contained(load: Callable[[], object]) -> object:
+    try:
+        return load()
+    except Exception:
+        raise
+    except BaseException as exc:  # SystemExit in a plug-in's import must not stop the server
+        raise ImportError(f"{type(exc).__name__}: {exc}") from None
 
 
 def _constant(obj: object) -> Callable[[], object]:
