@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from vms_sdk import utc_now
+from vms_sdk import ConfigError, utc_now
 
 log = logging.getLogger("vms.plugins")
 
@@ -165,7 +165,9 @@ class PluginRunner:
         health.consecutive_failures += 1
         health.last_error = f"{hook}: {message}"
         health.last_error_at = utc_now()
-        log.warning("plug-in %s: %s failed: %s", self.plugin, hook, message, exc_info=exc)
+        # A ConfigError is a message for the operator, not a bug: no traceback.
+        trace = None if isinstance(exc, ConfigError) else exc
+        log.warning("plug-in %s: %s failed: %s", self.plugin, hook, message, exc_info=trace)
         if health.healthy and health.consecutive_failures >= self.failure_threshold:
             health.healthy = False
             log.error(
