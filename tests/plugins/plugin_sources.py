@@ -162,3 +162,27 @@ TYPO = """
 EXPLODES_ON_IMPORT = """
     raise SystemExit("this plug-in must never be imported when disabled")
 """
+
+LISTENER = """
+    import numpy as np
+    from vms_sdk import AudioSubscription, PluginInfo, hookimpl
+
+    LOUDEST = []
+
+    @hookimpl
+    def vms_plugin_info():
+        return PluginInfo("listener", "0.1", "1.0")
+
+    @hookimpl
+    def vms_audio_subscriptions():
+        return [AudioSubscription(camera_ids=["c1"], sample_rate=8000, chunk_seconds=0.5)]
+
+    @hookimpl
+    def vms_analyze_audio(ctx, chunk):
+        peak = float(np.abs(chunk.samples).max())
+        LOUDEST.append((chunk.camera_id, round(peak, 2)))
+        if peak > 0.9:
+            ev = ctx.submit(ctx.publish_event(
+                __import__("vms_sdk").Event("gunshot.detected", camera_ids=[chunk.camera_id])))
+            ev.result(timeout=2)
+"""

@@ -3,7 +3,7 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
-from vms_sdk import Camera, ConfigError, Event, PluginContext
+from vms_sdk import AudioChunk, Camera, ConfigError, Event, Notification, PluginContext, utc_now
 from vms_sdk.testing import PluginTestHost, make_frame
 
 from tests.sdk import gunshot_example
@@ -84,3 +84,19 @@ def test_kv_rejects_non_json_values() -> None:
         host.kv.set("k", object())
     host.kv.set("k", {"a": [1, 2]})
     assert list(host.kv.items()) == [("k", {"a": [1, 2]})]
+
+
+async def test_audio_and_segments_and_notifications_reach_the_plugin() -> None:
+    import textwrap
+    import types
+
+    from tests.plugins.plugin_sources import LISTENER
+
+    listener = types.ModuleType("listener_under_test")
+    exec(textwrap.dedent(LISTENER), listener.__dict__)
+    async with PluginTestHost(listener) as host:
+        loud = np.full(4000, 0.95, np.float32)
+        assert await host.feed_audio(AudioChunk("c1", utc_now(), 8000, loud))
+        assert not await host.feed_audio(AudioChunk("c9", utc_now(), 8000, loud))
+        assert [e.type for e in host.events] == ["gunshot.detected"]
+        assert await host.deliver(Notification("chat", "hi")) is None  # not a channel plug-in
