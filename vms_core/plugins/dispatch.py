@@ -94,7 +94,7 @@ class _Dispatcher(ABC, Generic[Item, Sub]):
         """
         taken = 0
         for lane in self._lanes.values():
-            if not self._accepts(lane, item):
+            if not self._manager.is_callable(lane.plugin) or not self._accepts(lane, item):
                 continue
             if len(lane.queue) == self._queue_size:
                 lane.stats.dropped += 1  # deque(maxlen) discards the oldest

@@ -20,10 +20,12 @@ from typing import Any, TypeVar
 
 import pluggy
 from vms_sdk import (
+    AudioChunk,
     AudioSubscription,
     ConfigError,
     DeliveryResult,
     Event,
+    Frame,
     FrameSubscription,
     HttpRequest,
     HttpResponse,
@@ -499,11 +501,16 @@ class PluginManager:
         results = await asyncio.gather(*(offer(r, i) for r, i in impls))
         return [r for r in results if r is not None]
 
-    async def analyze_frame(self, name: str, frame: Any) -> None:
+    def is_callable(self, name: str) -> bool:
+        """Whether plug-in ``name`` is running and healthy (still called)."""
+        record = self._records.get(name)
+        return record is not None and record.callable
+
+    async def analyze_frame(self, name: str, frame: Frame) -> None:
         """Call plug-in ``name``'s ``vms_analyze_frame`` (used by the frame dispatcher)."""
         await self._call_named(name, "vms_analyze_frame", self.budgets.frame, frame=frame)
 
-    async def analyze_audio(self, name: str, chunk: Any) -> None:
+    async def analyze_audio(self, name: str, chunk: AudioChunk) -> None:
         """Call plug-in ``name``'s ``vms_analyze_audio`` (used by the audio dispatcher)."""
         await self._call_named(name, "vms_analyze_audio", self.budgets.audio, chunk=chunk)
 
