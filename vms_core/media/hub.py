@@ -8,10 +8,14 @@ the publisher (the ingest thread) never waits for anyone.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections import deque
+from typing import Protocol
 
 from vms_core.media.packet import MediaPacket
+
+log = logging.getLogger(__name__)
 
 # Past this many packets the GOP is not worth keeping (a camera with a very long GOP):
 # a late subscriber then waits for the next keyframe instead.
@@ -143,12 +147,27 @@ def _resolve(waiter: asyncio.Future[None]) -> None:
         waiter.set_result(None)
 
 
+class PacketSink(Protocol):
+    """A consumer run inline on the ingest thread: no queue, no thread hand-off.
+
+    For the recorder only: handing each packet to another thread cost more CPU than the
+    recording itself (measured: 0.63 vs 0.33 CPU-s per camera-minute at 1080p/25 fps).
+    A sink must be quick and must not raise; a sink that blocks delays the ingest.
+    """
+
+    def write(self, packet: MediaPacket) -> None: ...
+
+    def stream_ended(self) -> None:
+        """The connection ended (lost or stopped): no more packets of this session."""
+
+
 class StreamHub:
     """One per camera stream. ``publish`` is called from the ingest thread only."""
 
     def __init__(self, name: str = "", *, keep_gop: bool = True) -> None:
         self.name = name
         self.keep_gop = keep_gop
+        self._sinks: tuple[PacketSink, ...] = ()
         self._subscribers: tuple[_Queue, ...] = ()
         self._gop: list[MediaPacket] = []
         self._lock = threading.Lock()
@@ -163,8 +182,22 @@ class StreamHub:
                 else:
                     self._gop = []
             subscribers = self._subscribers
+        for sink in self._sinks:
+            try:
+                sink.write(packet)
+            except Exception:
+                log.exception("%s: sink %r failed", self.name, sink)
         for subscriber in subscribers:
             subscriber._offer(packet)
+
+    def add_sink(self, sink: PacketSink) -> None:
+        """Run ``sink`` inline on the ingest thread (see ``PacketSink``)."""
+        with self._lock:
+            self._sinks = (*self._sinks, sink)
+
+    def remove_sink(self, sink: PacketSink) -> None:
+        with self._lock:
+            self._sinks = tuple(s for s in self._sinks if s is not sink)
 
     def subscribe(self, name: str, maxsize: int = 256) -> Subscription:
         """A queue for a consumer thread, starting with the current GOP."""
@@ -190,9 +223,14 @@ class StreamHub:
             self._subscribers = tuple(s for s in self._subscribers if s is not subscription)
 
     def reset(self) -> None:
-        """Forget the cached GOP (the stream was lost: its packets are stale)."""
+        """The connection ended: forget the cached GOP (stale) and tell the sinks."""
         with self._lock:
             self._gop = []
+        for sink in self._sinks:
+            try:
+                sink.stream_ended()
+            except Exception:
+                log.exception("%s: sink %r failed", self.name, sink)
 
     @property
     def subscriber_count(self) -> int:

@@ -26,6 +26,11 @@ from vms_core.media.stream_info import StreamInfo, StreamSession
 log = logging.getLogger(__name__)
 
 
+# A video timestamp step larger than this (or any step back) is a jump of the camera's
+# clock, not a gap in the stream.
+MAX_TIMESTAMP_STEP = 5.0
+
+
 class IngestState(StrEnum):
     CONNECTING = "connecting"
     STREAMING = "streaming"
@@ -106,6 +111,10 @@ class Ingest:
     def stream_info(self) -> StreamInfo | None:
         session = self._session
         return session.info if session else None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> None:
         self._thread = threading.Thread(
@@ -197,11 +206,16 @@ class Ingest:
         has_b_frames = bool(video.codec_context.has_b_frames) if video.codec_context else True
         frame_ticks = _frame_ticks(video)
 
-        publish = self.hub.publish
+        publish: Callable[[MediaPacket], None] = self.hub.publish
+        if not self.url.startswith(("rtsp://", "rtsps://")):
+            # Byte-stream sources (MPEG-TS over HTTP/TCP, files) flush a truncated last
+            # frame when the connection drops: publish one packet late, drop the last.
+            publish = _OnePacketLate(publish)
         stop = self._stop
         wall0: float | None = None
         ref_seconds = 0.0
         pending = _NoPts()
+        last_video_wall = 0.0
         started = False
         for packet in container.demux(streams):
             if stop.is_set():
@@ -247,6 +261,16 @@ class Ingest:
                 started = True
                 self._mark_streaming()
             assert wall0 is not None
+            wall = wall0 + float(pts * time_base) - ref_seconds
+            if kind == "video":
+                jumped = not last_video_wall <= wall <= last_video_wall + MAX_TIMESTAMP_STEP
+                if jumped and last_video_wall:
+                    # The stream's clock jumped: re-anchor on the server clock so wall time
+                    # stays monotonic (the writer starts a new segment).
+                    wall0 = max(time.time(), last_video_wall)
+                    ref_seconds = float(pts * time_base)
+                    wall = wall0
+                last_video_wall = wall
             self._bytes += packet.size
             data: av.Packet[Any] | bytes = packet
             if strip_adts and kind == "audio":
@@ -260,7 +284,7 @@ class Ingest:
                     dts,
                     time_base,
                     packet.is_keyframe,
-                    wall0 + float(pts * time_base) - ref_seconds,
+                    wall,
                     session,
                 )
             )
@@ -307,6 +331,19 @@ class Ingest:
         self._sessions += 1
         self._session = StreamSession(self._sessions, info, templates, holder, audio_config)
         return self._session
+
+
+class _OnePacketLate:
+    __slots__ = ("held", "publish")
+
+    def __init__(self, publish: Callable[[MediaPacket], None]) -> None:
+        self.publish = publish
+        self.held: MediaPacket | None = None
+
+    def __call__(self, packet: MediaPacket) -> None:
+        held, self.held = self.held, packet
+        if held is not None:
+            self.publish(held)
 
 
 def _frame_ticks(video: Any) -> int | None:

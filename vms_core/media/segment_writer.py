@@ -69,6 +69,18 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+class _Track:
+    """One output stream of a segment, with its timestamp bookkeeping in its own ticks."""
+
+    __slots__ = ("base", "last_dts", "max_step", "stream")
+
+    def __init__(self, stream: Any, base: int, max_step: int) -> None:
+        self.stream = stream
+        self.base = base  # the segment's first keyframe, in this track's time base
+        self.max_step = max_step
+        self.last_dts = -1
+
+
 class _Segment:
     """One open output file."""
 
@@ -110,7 +122,20 @@ class _Segment:
                 self.audio.codec_context.extradata = session.audio_config
         # Rebase every track on the first keyframe so the file starts at zero.
         self.base_seconds = float(first.dts * first.time_base)
-        self.last_dts: dict[str, int] = {}
+        self.tracks: dict[str, _Track] = {}
+
+    def add_track(self, packet: MediaPacket) -> _Track | None:
+        stream = self.video if packet.kind == "video" else self.audio
+        if stream is None:
+            return None
+        ticks_per_second = 1 / packet.time_base
+        track = _Track(
+            stream,
+            round(self.base_seconds * ticks_per_second),
+            int(MAX_FORWARD_GAP_SECONDS * ticks_per_second),
+        )
+        self.tracks[packet.kind] = track
+        return track
 
     def size(self) -> int:
         return os.fstat(self.fd).st_size
@@ -179,38 +204,49 @@ class SegmentWriter:
         try:
             self._mux(segment, packet)
         except (av.FFmpegError, ValueError) as exc:
-            log.warning("%s: mux failed (%s); restarting on next keyframe", self.camera_id, exc)
+            # Timestamps jumped (or the muxer refused a packet): close the segment rather
+            # than feed the muxer non-monotonic DTS; restart here if this is a keyframe.
+            log.warning("%s: %s; starting a new segment", self.camera_id, exc)
             self.errors += 1
             self._finish(None)
-            return
+            if not (is_video and packet.keyframe):
+                return
+            segment = self._rollover(packet)
+            if segment is None:
+                return
+            try:
+                self._mux(segment, packet)
+            except (av.FFmpegError, ValueError):
+                self._finish(None)
+                return
         if is_video:
             segment.end_wall = packet.wall
             if packet.keyframe or packet.wall - segment.last_sync_wall >= 1.0:
                 self._sync(segment, packet.wall)
 
     def _mux(self, segment: _Segment, packet: MediaPacket) -> None:
-        stream = segment.video if packet.kind == "video" else segment.audio
-        if stream is None:
-            return
-        time_base = packet.time_base
-        base = round(segment.base_seconds / time_base)
-        dts = packet.dts - base
-        last = segment.last_dts.get(packet.kind)
-        if dts < 0 or (last is not None and dts <= last):
+        track = segment.tracks.get(packet.kind)
+        if track is None:
+            track = segment.add_track(packet)
+            if track is None:
+                return
+        dts = packet.dts - track.base
+        last = track.last_dts
+        if dts <= last:
             if packet.kind == "audio":
-                return  # audio just before the cut, or a duplicate: harmless to skip
+                return  # audio from before the cut, or a duplicate: harmless to skip
             raise ValueError(f"non-monotonic video dts {packet.dts}")
-        if last is not None and (dts - last) * time_base > MAX_FORWARD_GAP_SECONDS:
-            raise ValueError(f"video timestamps jump {float((dts - last) * time_base):.1f}s")
-        segment.last_dts[packet.kind] = dts
-        out = av.Packet(packet.data)  # type: ignore[arg-type]  # buffer protocol; references the demuxer's buffer, no copy
-        out.stream = stream
-        out.time_base = time_base
+        if dts - last > track.max_step and last >= 0 and packet.kind == "video":
+            raise ValueError(f"video timestamps jump {float((dts - last) * packet.time_base)}s")
+        track.last_dts = dts
+        # References the demuxer's buffer (buffer protocol): no copy.
+        out = av.Packet(packet.data)  # type: ignore[arg-type]
+        out.stream = track.stream
+        out.time_base = packet.time_base
         out.dts = dts
-        out.pts = packet.pts - base
+        out.pts = packet.pts - track.base
         out.is_keyframe = packet.keyframe
         segment.container.mux_one(out)
-        segment.last_wall = packet.wall
 
     # -- segments -----------------------------------------------------------------------
 
@@ -289,6 +325,11 @@ class SegmentWriter:
         self.catalog.segment_closed(
             self.camera_id, segment.path, _utc(segment.start_wall), _utc(end_wall), size
         )
+
+    def stream_ended(self) -> None:
+        """The connection ended: close the segment now rather than when the camera
+        comes back, so the catalog does not show an open segment through an outage."""
+        self.close()
 
     def close(self) -> None:
         self._finish(None)
