@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -215,6 +216,9 @@ def main() -> None:
         "--cache", type=Path, default=Path(tempfile.gettempdir()) / "vms-bench-cache"
     )
     args = parser.parse_args()
+    # The simulator reports when it falls behind; the recorded seconds show it anyway.
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("vms_core.simulator").setLevel(logging.ERROR)
 
     spec = LoopSpec(
         SceneConfig(loop_seconds=10),

@@ -56,7 +56,7 @@ class IngestOptions:
     backoff_min: float = 0.5
     backoff_max: float = 10.0
     # Small probing keeps memory flat when many cameras open at once.
-    probesize: int = 256 * 1024
+    probesize: int = 1024 * 1024
     analyzeduration: float = 1.0
     extra: tuple[tuple[str, str], ...] = ()
 
@@ -328,6 +328,10 @@ class Ingest:
                     audio.codec_context.sample_rate,
                     audio.codec_context.channels,
                 )
+        if not info.width or not info.height:
+            # Probing ended before the picture size was known (a loaded machine, a large
+            # first keyframe): the MP4 muxer cannot write such a track. Try again.
+            raise ConnectionError("stream parameters incomplete (no picture size)")
         self._sessions += 1
         self._session = StreamSession(self._sessions, info, templates, holder, audio_config)
         return self._session

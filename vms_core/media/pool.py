@@ -8,6 +8,8 @@ event queue; the parent applies catalog writes from those events (``apply_to_cat
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import multiprocessing as mp
 import queue
@@ -24,6 +26,8 @@ from vms_core.media.recorder import CameraRecorder
 from vms_core.media.segment_writer import SegmentPolicy
 
 log = logging.getLogger(__name__)
+
+M_ARENA_MAX = -8  # glibc mallopt parameter
 
 
 # -- events (worker -> parent) -------------------------------------------------------------
@@ -107,6 +111,7 @@ class WorkerConfig:
     ingest_options: IngestOptions
     # Pause between camera opens: opening many streams at once spikes memory.
     open_interval: float = 0.05
+    malloc_arenas: int = 2
 
 
 class _EventCatalog:
@@ -127,8 +132,19 @@ class _EventCatalog:
         self.events.put(SegmentClosed(camera_id, path, start, end, size))
 
 
+def _limit_malloc_arenas(count: int) -> None:
+    """glibc gives each thread its own malloc arena; with a thread per camera that is
+    mostly half-empty memory. Must run before the camera threads start."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(M_ARENA_MAX, count)
+    except (OSError, AttributeError):
+        log.debug("mallopt unavailable; keeping the default arenas")
+
+
 def worker_main(number: int, config: WorkerConfig, control: Any, events: Any) -> None:
     """Entry point of one worker process."""
+    _limit_malloc_arenas(config.malloc_arenas)
     catalog = _EventCatalog(events)
     recorders: dict[str, CameraRecorder] = {}
 
