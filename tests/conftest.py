@@ -169,13 +169,14 @@ async def make_server(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
         config_name: str = "vms.toml",
         database_url: str | None = None,
         before_start: Callable[[VmsServer], None] | None = None,
+        record: bool = False,
     ) -> RunningServer:
         text = BASE_CONFIG + extra
         if database_url:
             text = text.replace("[storage]", f'[database]\nurl = "{database_url}"\n[storage]')
         path = write_config(tmp_path / config_name, text)
         settings = parse_config(text, source=str(path), base_dir=tmp_path)
-        server = VmsServer(settings, path)
+        server = VmsServer(settings, path, record=record)
         if before_start is not None:
             before_start(server)
         await server.start()

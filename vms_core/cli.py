@@ -11,7 +11,7 @@ import logging
 import secrets
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from vms_core import __version__
@@ -211,7 +211,9 @@ async def _serve(settings: Settings, path: Path | None) -> int:
 
 
 async def run_until_signalled(
-    server: object, before_stop: Callable[[], object] | None = None
+    server: object,
+    before_stop: Callable[[], object] | None = None,
+    after_start: Callable[[], Awaitable[None]] | None = None,
 ) -> int:
     """Start the server, print where it listens, serve until SIGINT/SIGTERM, stop cleanly.
     SIGHUP reloads the configuration."""
@@ -251,6 +253,8 @@ async def run_until_signalled(
         )
         await server.stop()
         return 1
+    if after_start is not None:
+        await after_start()
     print(f"vms {server.version} listening on {server.url}", flush=True)
     if server.initial_admin_password:
         print(

@@ -20,13 +20,16 @@ from vms_core.cameras import CameraChange, CameraService, sdk_camera
 from vms_core.config import ConfigError, Settings, load_config
 from vms_core.db import Database, upgrade_schema
 from vms_core.events import EventBus, RuleEngine
+from vms_core.recording import RecordingService
 from vms_core.secrets import SecretBox
 
 log = logging.getLogger(__name__)
 
 
 class VmsServer:
-    def __init__(self, settings: Settings, config_path: Path | None = None) -> None:
+    def __init__(
+        self, settings: Settings, config_path: Path | None = None, *, record: bool = True
+    ) -> None:
         self.settings = settings
         self.config_path = config_path
         self.version = __version__
@@ -39,6 +42,15 @@ class VmsServer:
         self.events = EventBus(self.db)
         self.rules = RuleEngine(lambda: self.settings.rules, self.bookmarks, self.sdk_cameras)
         self.events.subscribe("rules", self.rules.on_event)
+        self.recording: RecordingService | None = None
+        if record:
+            self.recording = RecordingService(
+                self.db,
+                self.cameras,
+                self.events,
+                settings.recordings_dir,
+                settings.storage.segment_seconds,
+            )
         self.api = ApiRegistry()
         self.app: web.Application = create_app(self)
         self._runner: web.AppRunner | None = None
@@ -52,6 +64,8 @@ class VmsServer:
         await asyncio.to_thread(upgrade_schema, self.settings.database_url)
         async with self.db.session() as session:
             self.initial_admin_password = await ensure_first_admin(session)
+        if self.recording is not None:
+            await self.recording.start()
         await self.cameras.sync_from_config(self.settings)
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
@@ -73,6 +87,8 @@ class VmsServer:
 
     async def stop(self) -> None:
         self.events.close_live()
+        if self.recording is not None:
+            await self.recording.stop()
         await self.events.drain()
         if self._runner is not None:
             await self._runner.cleanup()

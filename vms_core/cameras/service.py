@@ -181,6 +181,49 @@ class CameraService:
         await self._notify(changes)
         return changes
 
+    async def add(
+        self,
+        cfg: CameraSettings,
+        source: str = "api",
+        *,
+        has_ptz: bool = False,
+        manufacturer: str = "",
+        model: str = "",
+    ) -> Camera:
+        """Add a camera at run time (API, discovery, demo). Raises ValueError if the name
+        is taken."""
+        async with self.db.session() as session:
+            taken = await session.scalar(select(Camera.id).where(Camera.name == cfg.name))
+            if taken is not None:
+                raise ValueError(f'a camera named "{cfg.name}" exists already')
+            camera = self._new_camera(cfg)
+            camera.source = source
+            camera.has_ptz = has_ptz
+            camera.manufacturer, camera.model = manufacturer, model
+            session.add(camera)
+            await session.flush()
+            camera_id = camera.id
+        await self._notify([CameraChange("added", camera_id, cfg.name)])
+        found = await self.get(camera_id)
+        assert found is not None
+        return found
+
+    async def update(self, camera_id: int, cfg: CameraSettings) -> bool:
+        """Apply new settings to a run-time camera; listeners hear of it only if something
+        changed. Returns whether it did."""
+        async with self.db.session() as session:
+            camera = await session.scalar(
+                select(Camera).options(selectinload(Camera.streams)).where(Camera.id == camera_id)
+            )
+            if camera is None:
+                raise KeyError(camera_id)
+            source = camera.source
+            changed = self._apply(camera, cfg, session)
+            camera.source = source
+        if changed:
+            await self._notify([CameraChange("changed", camera_id, cfg.name)])
+        return changed
+
     def _new_camera(self, cfg: CameraSettings) -> Camera:
         now = now_us()
         camera = Camera(

@@ -155,7 +155,12 @@ class RuleSettings(Section):
 
 class DemoSettings(Section):
     cameras: int = Field(default=4, ge=1, le=64)
-    base_port: int = Field(default=0, ge=0, le=65535)
+    # Fixed ports keep the simulated cameras' URLs the same from one run to the next.
+    onvif_base_port: int = Field(default=8100, ge=1, le=65535)
+    rtsp_port: int = Field(default=8554, ge=1, le=65535)
+    # Main stream of each simulated camera (the sub stream is 640x360).
+    main_width: int = Field(default=1280, ge=160, le=3840, multiple_of=2)
+    main_height: int = Field(default=720, ge=90, le=2160, multiple_of=2)
 
 
 PluginTable = dict[str, Any]
