@@ -36,7 +36,7 @@ PY
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
+.venv/bin/python -m pip install -q --upgrade pip 'setuptools>=77' wheel 2>&1 | grep -v '^WARNING: Location' || true
 
 editables=(-e ./sdk -e ".[test]")
 for plugin in plugins/*/pyproject.toml; do
