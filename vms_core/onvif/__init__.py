@@ -1,0 +1,1 @@
+"""ONVIF discovery and device client (issue: ONVIF discovery and camera management)."""

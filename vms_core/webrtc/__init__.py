@@ -1,0 +1,1 @@
+"""WebRTC live view (issue: live view over WebRTC)."""
