@@ -106,9 +106,7 @@ def fresh_pg_database(pg_url: str) -> str:
     import psycopg
 
     name = f"t{time.time_ns()}"
-    with psycopg.connect(
-        pg_url.replace("postgresql://", "postgresql://", 1), autocommit=True
-    ) as conn:
+    with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     return pg_url.rsplit("/", 1)[0] + f"/{name}"
 

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import contextlib
 import getpass
-import json
 import logging
 import secrets
 import signal
@@ -273,10 +272,6 @@ async def run_until_signalled(
         with contextlib.suppress(Exception):
             loop.remove_signal_handler(sig)
     return 0
-
-
-def _json_print(obj: object) -> None:
-    print(json.dumps(obj), flush=True)
 
 
 if __name__ == "__main__":

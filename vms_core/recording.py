@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from vms_sdk import Event, Severity
 
 from vms_core.cameras import CameraChange, CameraService
@@ -139,10 +139,8 @@ class RecordingService:
                 existing.end_us = to_us(record.end)
                 existing.bytes = record.size
             gone = [str(p) for p in known_open | known_closed if not p.exists()]
-            for path in gone:
-                row = await session.scalar(select(Segment).where(Segment.path == path))
-                if row is not None:
-                    await session.delete(row)
+            if gone:
+                await session.execute(delete(Segment).where(Segment.path.in_(gone)))
         if report.indexed or report.closed or gone or report.unreadable:
             log.warning(
                 "reconciled recordings: %d indexed, %d closed after a crash, %d rows without "
