@@ -15,6 +15,7 @@ import concurrent.futures
 import logging
 from collections.abc import Coroutine, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from vms_sdk.geo import NearbyCamera
@@ -71,6 +72,16 @@ class PluginContext(Protocol):
     @property
     def kv(self) -> KeyValueStore:
         """The plug-in's persistent key-value store."""
+        ...
+
+    @property
+    def data_dir(self) -> Path:
+        """A folder of the plug-in's own, for files that outgrow the key-value store.
+
+        Databases, saved images, downloaded lists: anything the plug-in must keep across
+        restarts. The host creates it (``<server data dir>/plugins/<name>/``) and never
+        touches its contents; no other plug-in is given it.
+        """
         ...
 
     @property

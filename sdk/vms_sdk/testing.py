@@ -28,10 +28,13 @@ import concurrent.futures
 import inspect
 import json as _json
 import logging
+import os
+import tempfile
 import uuid
 from collections.abc import Coroutine, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -117,6 +120,7 @@ class PluginTestHost:
     :param cameras: the cameras the plug-in sees.
     :param public_url: the server's base URL.
     :param call_timeout: seconds a hook may take before the test fails.
+    :param data_dir: folder returned by ``ctx.data_dir`` (default: a new temporary one).
 
     After ``start()`` (or entering ``async with``), inspect :attr:`events`,
     :attr:`bookmarks`, :attr:`notifications`, :attr:`ptz_moves`, :attr:`kv`,
@@ -132,6 +136,7 @@ class PluginTestHost:
         *,
         public_url: str = "http://vms.test/",
         call_timeout: float = 5.0,
+        data_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self._pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         self._pm.add_hookspecs(hookspecs)
@@ -140,6 +145,7 @@ class PluginTestHost:
         self._cameras: list[Camera] = list(cameras)
         self._base_url = public_url.rstrip("/") + "/"
         self._call_timeout = call_timeout
+        self._data_dir = Path(data_dir) if data_dir is not None else None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.info: PluginInfo | None = None
         self.events: list[Event] = []
@@ -272,6 +278,14 @@ class PluginTestHost:
     def logger(self) -> logging.Logger:
         """Logger ``vms.plugins.<name>``."""
         return self._logger
+
+    @property
+    def data_dir(self) -> Path:
+        """The ``data_dir`` given to the constructor, else a fresh temporary folder."""
+        if self._data_dir is None:
+            self._data_dir = Path(tempfile.mkdtemp(prefix="vms-plugin-"))
+        self._data_dir.mkdir(parents=True, exist_ok=True)
+        return self._data_dir
 
     @property
     def public_url(self) -> str:

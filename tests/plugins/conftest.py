@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import textwrap
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -22,6 +23,7 @@ class MemoryServices:
     public_base_url = "http://127.0.0.1:8080/"
 
     def __init__(self) -> None:
+        self.data_dir = Path(tempfile.mkdtemp(prefix="vms-test-data-"))
         self.cameras = [Camera("c1", "Main St", lat=40.0, lon=-75.0)]
         self.events: list[Event] = []
         self.bookmarks: list[Bookmark] = []

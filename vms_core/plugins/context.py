@@ -10,6 +10,7 @@ import threading
 from collections.abc import Coroutine, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 from vms_sdk import Bookmark, Camera, Event, NearbyCamera, Notification, cameras_near
@@ -151,6 +152,12 @@ class HostPluginContext:
     @property
     def kv(self) -> HostKeyValueStore:
         return self._kv
+
+    @property
+    def data_dir(self) -> Path:
+        folder = self._services.data_dir / "plugins" / self._name
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
 
     @property
     def public_url(self) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from vms_sdk import Bookmark, Camera, Event, Notification
@@ -15,6 +16,11 @@ from vms_sdk import Bookmark, Camera, Event, Notification
 
 class HostServices(Protocol):
     """Server services used by :class:`~vms_core.plugins.context.HostPluginContext`."""
+
+    @property
+    def data_dir(self) -> Path:
+        """The server's data folder; plug-ins get ``plugins/<name>/`` inside it."""
+        ...
 
     @property
     def public_base_url(self) -> str:
