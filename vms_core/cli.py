@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from vms_core import __version__
+from vms_core.commands import register_all
 from vms_core.config import ConfigError, Settings, load_config
 
 log = logging.getLogger("vms")
@@ -68,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     simulate = sub.add_parser("simulate", help="run simulated ONVIF cameras", add_help=False)
     simulate.add_argument("args", nargs=argparse.REMAINDER)
+    parser.set_defaults(_handlers=register_all(sub, common))
     return parser
 
 
@@ -103,6 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "check-config": cmd_check_config,
         "db": cmd_db,
         "users": cmd_users,
+        **args._handlers,
     }
     if args.command is None:
         parser.print_help()

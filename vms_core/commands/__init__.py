@@ -1,0 +1,28 @@
+"""`vms` subcommands that live in their own modules.
+
+Each module in :data:`COMMAND_MODULES` has
+``register(sub, common) -> dict[str, Callable[[argparse.Namespace], int]]``: it adds its
+parser(s) to ``sub`` (pass ``parents=[common]`` so ``--config`` works after the command)
+and returns the handlers by command name. ``vms_core.cli`` collects them, so adding a
+command touches this list and its own module only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+Handler = Callable[[argparse.Namespace], int]
+
+# Module names under vms_core.commands, one per concern.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
+def register_all(sub: Any, common: argparse.ArgumentParser) -> dict[str, Handler]:
+    handlers: dict[str, Handler] = {}
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(f"vms_core.commands.{name}")
+        handlers.update(module.register(sub, common))
+    return handlers
