@@ -20,7 +20,8 @@ from vms_core.cameras import CameraChange, CameraService, sdk_camera
 from vms_core.config import ConfigError, Settings, load_config
 from vms_core.db import Database, upgrade_schema
 from vms_core.events import EventBus, RuleEngine
-from vms_core.recording import RecordingService
+from vms_core.live import LiveSources
+from vms_core.recording import RecordingService, url_with_credentials
 from vms_core.secrets import SecretBox
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class VmsServer:
                 settings.recordings_dir,
                 settings.storage.segment_seconds,
             )
+        self.live = LiveSources(self._live_url)
         self.api = ApiRegistry()
         self.app: web.Application = create_app(self)
         self._runner: web.AppRunner | None = None
@@ -85,8 +87,19 @@ class VmsServer:
     async def sdk_cameras(self) -> list[SdkCamera]:
         return [sdk_camera(c) for c in await self.cameras.visible()]
 
+    async def _live_url(self, camera_id: int, stream: str) -> str | None:
+        camera = await self.cameras.get(camera_id)
+        if camera is None or not camera.enabled:
+            return None
+        source = next((s for s in camera.streams if s.role == stream), None)
+        if source is None:
+            return None
+        password = await self.cameras.password(camera.id)
+        return url_with_credentials(source.url, camera.username, password)
+
     async def stop(self) -> None:
         self.events.close_live()
+        await self.live.stop()
         if self.recording is not None:
             await self.recording.stop()
         await self.events.drain()
