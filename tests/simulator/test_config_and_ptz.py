@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
-from vms_core.simulator.config import SimulatorConfigError, default_cameras, load_config
+from vms_core.simulator.config import (
+    CameraConfig,
+    SimulatorConfigError,
+    VideoProfileConfig,
+    default_cameras,
+    load_config,
+)
 from vms_core.simulator.media_specs import loop_spec
 from vms_core.simulator.ptz import FULL_SPEED_PER_S, PtzPosition, PtzState, PtzVelocity
+
+SMALL = VideoProfileConfig(width=320, height=180, fps=10)
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -86,3 +97,25 @@ def test_cameras_without_burned_in_names_share_one_encoded_loop() -> None:
     assert loop_spec(first, "main").cache_key() != loop_spec(second, "main").cache_key()
     shared = [c.model_copy(update={"show_name": False}) for c in (first, second)]
     assert loop_spec(shared[0], "main").cache_key() == loop_spec(shared[1], "main").cache_key()
+
+
+def test_snapshot_follows_the_ptz_head() -> None:
+    from vms_core.simulator.snapshot import SnapshotRenderer
+
+    renderer = SnapshotRenderer(CameraConfig(name="ptz-cam", main=SMALL, sub=SMALL))
+    moment = 1_700_000_000.0
+
+    def pixels(view: PtzPosition | None) -> np.ndarray:
+        return np.asarray(Image.open(io.BytesIO(renderer.jpeg("main", moment, view))))
+
+    home = pixels(None)
+    assert np.array_equal(home, pixels(PtzPosition())), "the home position is the plain picture"
+    panned = pixels(PtzPosition(pan=0.5))
+    assert panned.shape == home.shape
+    # Panning right by a quarter of the view brings in what was right of centre.
+    quarter = home.shape[1] // 4
+    shifted_back = np.roll(panned, quarter, axis=1).astype(int)
+    assert np.abs(shifted_back - home.astype(int)).mean() < 8
+    assert np.abs(panned.astype(int) - home.astype(int)).mean() > 8
+    zoomed = pixels(PtzPosition(zoom=0.5))
+    assert zoomed.shape == home.shape and np.abs(zoomed.astype(int) - home.astype(int)).mean() > 8

@@ -176,5 +176,6 @@ class OnvifCameraServer:
                 headers={"WWW-Authenticate": self._snapshot_auth.challenge()},
             )
         # Rendering and JPEG encoding block: keep them off the event loop.
-        jpeg = await asyncio.to_thread(self._snapshots.jpeg, profile)
+        view = self.ptz.position() if self.ptz is not None else None
+        jpeg = await asyncio.to_thread(self._snapshots.jpeg, profile, None, view)
         return web.Response(body=jpeg, content_type="image/jpeg")
