@@ -14,15 +14,16 @@ import asyncio
 import contextlib
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from sqlalchemy import delete, select, update
-from vms_sdk import Event, Severity
+from vms_sdk import Event, SegmentInfo, Severity
 
 from vms_core.cameras import CameraChange, CameraService
 from vms_core.db.engine import Database
-from vms_core.db.models import Segment
+from vms_core.db.models import Segment, Stream
 from vms_core.events import EventBus
 from vms_core.media.catalog import MemoryCatalog
 from vms_core.media.pool import (
@@ -35,6 +36,7 @@ from vms_core.media.pool import (
 )
 from vms_core.media.reconcile import ReconcileReport, reconcile
 from vms_core.media.segment_writer import SegmentPolicy
+from vms_core.media.stream_info import StreamInfo
 from vms_core.timeutil import to_us
 
 log = logging.getLogger(__name__)
@@ -75,6 +77,12 @@ class RecordingService:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self.last_reconcile: ReconcileReport | None = None
+        # Open segments: path -> wall clock (us) of the last media known durable on disk.
+        self.open_progress: dict[str, int] = {}
+        # Called with (camera id, bytes) for every closed segment (retention listens).
+        self.closed_listeners: list[Callable[[int, int], None]] = []
+        # Told of each segment once it is closed and indexed (plug-ins' archivers).
+        self.segment_listeners: list[Callable[[SegmentInfo], None]] = []
         cameras.subscribe(self._on_camera_change)
 
     async def start(self) -> None:
@@ -211,6 +219,7 @@ class RecordingService:
         path = str(event.path)
         async with self.db.session() as session:
             if isinstance(event, SegmentOpened):
+                self.open_progress[path] = to_us(event.start)
                 session.add(
                     Segment(
                         camera_id=camera_id,
@@ -223,6 +232,7 @@ class RecordingService:
                     )
                 )
             elif isinstance(event, SegmentProgress):
+                self.open_progress[path] = to_us(event.end)
                 await session.execute(
                     update(Segment).where(Segment.path == path).values(bytes=event.size)
                 )
@@ -240,6 +250,40 @@ class RecordingService:
                 row.start_us = to_us(event.start)
                 row.end_us = to_us(event.end)
                 row.bytes = event.size
+                closed = SegmentInfo(
+                    str(camera_id), event.start, event.end, path, event.size, row.codec
+                )
+                seconds = (event.end - event.start).total_seconds()
+                if seconds >= 1.0:
+                    await session.execute(
+                        update(Stream)
+                        .where(Stream.camera_id == camera_id, Stream.role == "main")
+                        .values(bitrate=int(event.size * 8 / seconds))
+                    )
+        if isinstance(event, SegmentClosed):
+            self.open_progress.pop(path, None)
+            for listener in self.closed_listeners:
+                listener(camera_id, event.size)
+            for segment_listener in self.segment_listeners:
+                try:
+                    segment_listener(closed)
+                except Exception:
+                    log.exception("segment listener failed on %s", path)
+
+    async def _stream_info(self, camera_id: int, info: StreamInfo) -> None:
+        """What the main stream carries, for the camera API."""
+        async with self.db.session() as session:
+            await session.execute(
+                update(Stream)
+                .where(Stream.camera_id == camera_id, Stream.role == "main")
+                .values(
+                    codec=info.video_codec,
+                    width=info.width,
+                    height=info.height,
+                    fps=None if info.fps is None else round(info.fps, 3),
+                    audio_codec=info.audio_codec or "",
+                )
+            )
 
     async def _state(self, event: StateChanged) -> None:
         camera_id = self._ids.get(event.camera_id)
@@ -249,6 +293,8 @@ class RecordingService:
         reason = event.status.reason or ""
         if state == "stopped" or self._stopping:
             return
+        if event.info is not None:
+            await self._stream_info(camera_id, event.info)
         if await self.cameras.set_state(camera_id, state, reason):
             severity = Severity.LOW if state in ("lost", "error") else Severity.INFO
             await self.events.publish(

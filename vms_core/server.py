@@ -21,8 +21,10 @@ from vms_core.config import ConfigError, Settings, load_config
 from vms_core.db import Database, upgrade_schema
 from vms_core.events import EventBus, RuleEngine
 from vms_core.live import LiveSources
+from vms_core.plugins.host import PluginHost
 from vms_core.recording import RecordingService, url_with_credentials
 from vms_core.secrets import SecretBox
+from vms_core.storage import RetentionService
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +43,12 @@ class VmsServer:
         self.cameras = CameraService(self.db, self.secrets)
         self.bookmarks = BookmarkService(self.db, self.audit)
         self.events = EventBus(self.db)
-        self.rules = RuleEngine(lambda: self.settings.rules, self.bookmarks, self.sdk_cameras)
+        self.rules = RuleEngine(
+            lambda: self.settings.rules,
+            self.bookmarks,
+            self.sdk_cameras,
+            notify=lambda notification: self.plugins.notify(notification),
+        )
         self.events.subscribe("rules", self.rules.on_event)
         self.recording: RecordingService | None = None
         if record:
@@ -52,7 +59,13 @@ class VmsServer:
                 settings.recordings_dir,
                 settings.storage.segment_seconds,
             )
+        self.retention = RetentionService(
+            self.db, lambda: self.settings.retention, settings.recordings_dir, settings.data_dir
+        )
+        if self.recording is not None:
+            self.recording.closed_listeners.append(self.retention.segment_closed)
         self.live = LiveSources(self._live_url)
+        self.plugins = PluginHost(self)
         self.api = ApiRegistry()
         self.app: web.Application = create_app(self)
         self._runner: web.AppRunner | None = None
@@ -68,6 +81,9 @@ class VmsServer:
             self.initial_admin_password = await ensure_first_admin(session)
         if self.recording is not None:
             await self.recording.start()
+            # Retention runs wherever recording does (a server started with record=False
+            # leaves the recordings alone).
+            self.retention.start()
         await self.cameras.sync_from_config(self.settings)
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
@@ -77,6 +93,8 @@ class VmsServer:
         host = self.settings.server.host
         shown = f"[{host}]" if ":" in host else host
         self.url = self.settings.server.public_url or f"http://{shown}:{port}"
+        # After listening, so plug-ins see their public URL and can be called back at once.
+        await self.plugins.start()
 
     @staticmethod
     def _bound_port(site: web.TCPSite) -> int:
@@ -99,7 +117,9 @@ class VmsServer:
 
     async def stop(self) -> None:
         self.events.close_live()
+        await self.plugins.stop()
         await self.live.stop()
+        await self.retention.stop()
         if self.recording is not None:
             await self.recording.stop()
         await self.events.drain()
@@ -134,6 +154,7 @@ class VmsServer:
                 if getattr(new, section) != getattr(self.settings, section)
             ]
             self.settings = new
+            await self.plugins.reload(new)
             await self.audit.record(
                 "config.reload",
                 username=username,

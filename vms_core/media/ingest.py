@@ -53,8 +53,11 @@ StateCallback = Callable[[str, IngestStatus], None]
 class IngestOptions:
     transport: str = "tcp"  # "tcp" or "udp" (RTSP only)
     io_timeout: float = 5.0  # seconds without data before the connection counts as lost
-    backoff_min: float = 0.5
-    backoff_max: float = 10.0
+    # Retry soon and keep retrying often: recording must resume within 2 s of the camera
+    # coming back (worst case: backoff_max + connect + one GOP), and a failed RTSP connect
+    # to a camera that is down costs next to nothing.
+    backoff_min: float = 0.25
+    backoff_max: float = 1.0
     # Small probing keeps memory flat when many cameras open at once.
     probesize: int = 1024 * 1024
     analyzeduration: float = 1.0
@@ -302,7 +305,17 @@ class Ingest:
 
     def _new_session(self, container: Any) -> StreamSession:
         if not container.streams.video:
+            if self._session is not None:
+                # It had video before: a camera that comes back audio-only is a fault to
+                # show, not a recording to make.
+                had = self._session.info.video_codec
+                raise SourceError(f"camera came back without its {had} video track")
             raise SourceError("stream has no video track")
+        previous = self._session.info.video_codec if self._session is not None else None
+        if previous is not None and container.streams.video[0].codec_context is not None:
+            now_codec = container.streams.video[0].codec_context.name
+            if now_codec != previous:
+                log.warning("%s: video codec changed %s -> %s", self.camera_id, previous, now_codec)
         video = container.streams.video[0]
         audio = container.streams.audio[0] if container.streams.audio else None
         rate = video.average_rate or video.guessed_rate

@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from vms_core.media.catalog import SegmentCatalog
-from vms_core.media.ingest import IngestOptions, IngestStatus
+from vms_core.media.ingest import IngestOptions, IngestState, IngestStatus
 from vms_core.media.recorder import CameraRecorder
 from vms_core.media.segment_writer import SegmentPolicy
+from vms_core.media.stream_info import StreamInfo
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,8 @@ M_ARENA_MAX = -8  # glibc mallopt parameter
 class StateChanged:
     camera_id: str
     status: IngestStatus
+    # What the camera sends, once streaming (the API shows it per camera stream).
+    info: StreamInfo | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +152,11 @@ def worker_main(number: int, config: WorkerConfig, control: Any, events: Any) ->
     recorders: dict[str, CameraRecorder] = {}
 
     def on_state(camera_id: str, status: IngestStatus) -> None:
-        events.put(StateChanged(camera_id, status))
+        info = None
+        if status.state == IngestState.STREAMING:
+            recorder = recorders.get(camera_id)
+            info = recorder.ingest.stream_info if recorder is not None else None
+        events.put(StateChanged(camera_id, status, info))
 
     try:
         while True:

@@ -3,9 +3,24 @@
 from __future__ import annotations
 
 from vms_core.api.registry import ApiRegistry
-from vms_core.api.routes import audit, auth, bookmarks, cameras, config, events, system, users
+from vms_core.api.routes import (
+    audit,
+    auth,
+    bookmarks,
+    cameras,
+    config,
+    events,
+    plugins,
+    recordings,
+    storage,
+    system,
+    users,
+)
 
 
 def register_all(api: ApiRegistry) -> None:
     for module in (system, auth, users, cameras, events, bookmarks, audit, config):
         module.register(api)
+    for module in (recordings, storage):
+        module.register(api)
+    plugins.register(api)

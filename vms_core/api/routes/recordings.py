@@ -1,0 +1,139 @@
+"""What is recorded of a camera: spans and gaps for a timeline, segments on request.
+
+A camera the caller may not see answers 404, like one that does not exist.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import func, select
+
+from vms_core.api.app import server_of
+from vms_core.api.auth import principal
+from vms_core.api.errors import ApiError
+from vms_core.api.params import path_int, query_int, query_time
+from vms_core.api.registry import ApiRegistry, Param
+from vms_core.db.models import Segment
+from vms_core.storage.timeline import Piece, spans_and_gaps
+from vms_core.timeutil import iso, now_us
+
+DAY_US = 86_400 * 1_000_000
+MAX_RANGE_US = 366 * DAY_US
+MAX_SEGMENTS = 10_000
+
+
+def register(api: ApiRegistry) -> None:
+    interval = {
+        "type": "object",
+        "properties": {
+            "start": {"type": "string"},
+            "end": {"type": "string"},
+            "seconds": {"type": "number"},
+        },
+    }
+    schema = api.schema(
+        "Recordings",
+        {
+            "type": "object",
+            "properties": {
+                "camera_id": {"type": "integer"},
+                "start": {"type": "string"},
+                "end": {"type": "string"},
+                "recorded_seconds": {"type": "number"},
+                "spans": {"type": "array", "items": interval},
+                "gaps": {"type": "array", "items": interval},
+                "segments": {"type": "array", "items": {"type": "object"}},
+                "truncated": {"type": "boolean"},
+            },
+        },
+    )
+
+    @api.route(
+        "GET",
+        "/api/cameras/{id}/recordings",
+        summary="Recorded spans and gaps of a camera in a time range (default: the last "
+        "24 h); segments=true lists the segments too",
+        tag="recordings",
+        response=schema,
+        params=(
+            Param("start", description="ISO 8601 with zone, or epoch seconds"),
+            Param("end", description="ISO 8601 with zone, or epoch seconds; default now"),
+            Param("segments", schema={"type": "boolean"}),
+            Param(
+                "join_ms",
+                schema={"type": "integer"},
+                description="neighbours closer than this are one span (default 500)",
+            ),
+        ),
+    )
+    async def list_recordings(request: web.Request) -> web.Response:
+        server = server_of(request)
+        camera_id = path_int(request, what="camera")
+        if await server.cameras.get(camera_id, principal(request)) is None:
+            raise ApiError(404, f"no camera {camera_id}")
+        now = now_us()
+        end = query_time(request, "end") or now
+        start = query_time(request, "start")
+        start = end - DAY_US if start is None else start
+        if start >= end:
+            raise ApiError(400, "start must be before end")
+        if end - start > MAX_RANGE_US:
+            raise ApiError(400, "the range may span at most 366 days")
+        join_us = query_int(request, "join_ms", 500, 0, 60_000) * 1000
+        want_segments = request.query.get("segments", "").lower() in ("1", "true", "yes")
+        progress = server.recording.open_progress if server.recording is not None else {}
+        async with server.db.session() as session:
+            rows = list(
+                await session.execute(
+                    select(Segment.start_us, Segment.end_us, Segment.bytes, Segment.path)
+                    .where(
+                        Segment.camera_id == camera_id,
+                        Segment.start_us < end,
+                        func.coalesce(Segment.end_us, now) > start,
+                    )
+                    .order_by(Segment.start_us)
+                )
+            )
+        pieces = []
+        listed: list[dict[str, Any]] = []
+        for seg_start, seg_end, size, path in rows:
+            is_open = seg_end is None
+            # An open segment ends, for now, at its last durable progress.
+            stop: int = progress.get(path, seg_start) if seg_end is None else seg_end
+            pieces.append(Piece(seg_start, stop, size))
+            if want_segments and len(listed) < MAX_SEGMENTS:
+                listed.append(
+                    {
+                        "start": iso(seg_start),
+                        "end": iso(stop),
+                        "bytes": size,
+                        "open": is_open,
+                    }
+                )
+        spans, gaps = spans_and_gaps(pieces, start, min(end, now), join_us)
+        body: dict[str, Any] = {
+            "camera_id": camera_id,
+            "start": iso(start),
+            "end": iso(end),
+            "recorded_seconds": round(sum(s.end_us - s.start_us for s in spans) / 1e6, 3),
+            "spans": [
+                {
+                    "start": iso(s.start_us),
+                    "end": iso(s.end_us),
+                    "seconds": round((s.end_us - s.start_us) / 1e6, 3),
+                    "bytes": s.bytes,
+                    "segments": s.segments,
+                }
+                for s in spans
+            ],
+            "gaps": [
+                {"start": iso(a), "end": iso(b), "seconds": round((b - a) / 1e6, 3)}
+                for a, b in gaps
+            ],
+        }
+        if want_segments:
+            body["segments"] = listed
+            body["truncated"] = len(rows) > len(listed)
+        return web.json_response(body)

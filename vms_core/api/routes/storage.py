@@ -1,0 +1,61 @@
+"""Storage usage and retention: what recordings take, what is locked, what retention did."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from vms_core.api.app import server_of
+from vms_core.api.registry import ApiRegistry
+from vms_core.storage.retention import read_last_run
+from vms_core.storage.usage import storage_report
+
+
+def register(api: ApiRegistry) -> None:
+    schema = api.schema(
+        "Storage",
+        {
+            "type": "object",
+            "properties": {
+                "cameras": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "id": {"type": "integer"},
+                            "name": {"type": "string"},
+                            "segments": {"type": "integer"},
+                            "bytes": {"type": "integer"},
+                            "locked_bytes": {"type": "integer"},
+                            "oldest": {"type": ["string", "null"]},
+                            "max_days": {"type": "number"},
+                            "max_bytes": {"type": ["integer", "null"]},
+                        },
+                    },
+                },
+                "total": {"type": "object"},
+                "disk": {"type": "object"},
+                "limits": {"type": "object"},
+                "last_run": {"type": ["object", "null"]},
+            },
+        },
+    )
+
+    @api.route(
+        "GET",
+        "/api/storage",
+        role="admin",
+        summary="Recording usage per camera and in total (locked apart), free disk, "
+        "limits and retention's last pass",
+        tag="recordings",
+        response=schema,
+    )
+    async def get_storage(request: web.Request) -> web.Response:
+        server = server_of(request)
+        last = server.retention.last_run
+        report = await storage_report(
+            server.db,
+            server.settings.retention,
+            server.settings.recordings_dir,
+            last.to_json() if last is not None else read_last_run(server.settings.data_dir),
+        )
+        return web.json_response(report)
