@@ -1,0 +1,199 @@
+"""The running plug-in: frames in, reads stored, events out."""
+
+from __future__ import annotations
+
+import threading
+import time as _time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import cv2
+import numpy as np
+from vms_sdk import Event, Frame, PluginContext, Severity
+
+from vms_plugin_lpr.engine import Image, MotionGate, PlateCandidate, PlateEngine
+from vms_plugin_lpr.plates import fold
+from vms_plugin_lpr.settings import LprSettings, read_hotlist_csv
+from vms_plugin_lpr.store import ReadStore, StoredRead
+from vms_plugin_lpr.votes import CameraVotes, Decision
+
+
+@dataclass(slots=True)
+class CameraState:
+    """Per-camera state; its lock keeps two frames of one camera from racing."""
+
+    gate: MotionGate
+    votes: CameraVotes
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    frames: int = 0
+    ocr_frames: int = 0
+    ocr_seconds: float = 0.0
+
+
+class LprService:
+    """Everything the hooks delegate to."""
+
+    def __init__(self, ctx: PluginContext, settings: LprSettings) -> None:
+        self.ctx = ctx
+        self.settings = settings
+        self.store = ReadStore(ctx.data_dir / "lpr.sqlite3")
+        self.crops = ctx.data_dir / "crops"
+        self._cameras: dict[str, CameraState] = {}
+        self._pushed: dict[str, CameraVotes] = {}
+        self._lock = threading.Lock()
+        self._engine: PlateEngine | None = None
+        for name, path in (settings.hotlists or {}).items():
+            self.store.replace_list_from_csv(name, read_hotlist_csv(Path(path)))
+
+    def close(self) -> None:
+        self.store.close()
+
+    @property
+    def engine(self) -> PlateEngine:
+        with self._lock:
+            if self._engine is None:
+                self._engine = PlateEngine(self.settings.ocr_threads)
+            return self._engine
+
+    # ----------------------------------------------------------------- frames
+
+    def analyze(self, frame: Frame) -> None:
+        """One sampled frame of one camera (runs in a worker thread)."""
+        state = self._camera(frame.camera_id)
+        with state.lock:
+            state.frames += 1
+            image = _bgr(frame.image)
+            motion = state.gate.update(image)
+            if motion is None:
+                return
+            started = _time.process_time()
+            candidates = self.engine.read(image, motion, self.settings.min_score)
+            state.ocr_seconds += _time.process_time() - started
+            state.ocr_frames += 1
+            for decision in state.votes.add(frame.time, candidates):
+                self._apply(decision, frame.camera_id, "camera", state.votes)
+
+    def stats(self) -> dict[str, dict[str, float]]:
+        """Per camera: frames seen, frames OCR'd and CPU seconds spent on OCR."""
+        return {
+            camera: {
+                "frames": s.frames,
+                "ocr_frames": s.ocr_frames,
+                "ocr_cpu_s": round(s.ocr_seconds, 3),
+            }
+            for camera, s in sorted(self._cameras.items())
+        }
+
+    def _camera(self, camera_id: str) -> CameraState:
+        with self._lock:
+            state = self._cameras.get(camera_id)
+            if state is None:
+                state = CameraState(MotionGate(self.settings.motion_min_fraction), self._votes())
+                self._cameras[camera_id] = state
+            return state
+
+    def _votes(self, min_agree: int | None = None) -> CameraVotes:
+        s = self.settings
+        return CameraVotes(
+            s.min_agree if min_agree is None else min_agree,
+            timedelta(seconds=s.vote_window_s),
+            timedelta(seconds=s.merge_window_s),
+        )
+
+    # ----------------------------------------------------------------- reads from elsewhere
+
+    def pushed_read(
+        self,
+        plate: str,
+        camera: str,
+        time: datetime,
+        confidence: float,
+        crop: Image | None,
+        source: str,
+    ) -> StoredRead:
+        """A read an ANPR camera or external LPR system pushed: already decided, so it
+        needs no vote, but repeats are merged like our own."""
+        with self._lock:
+            votes = self._pushed.setdefault(camera, self._votes(min_agree=1))
+        empty = np.zeros((1, 1, 3), np.uint8)
+        quad = np.zeros((4, 2), np.float32)
+        candidate = PlateCandidate(plate, confidence, quad, crop if crop is not None else empty)
+        (decision,) = votes.add(time, [candidate])
+        uid = self._apply(decision, camera, source, votes, has_crop=crop is not None)
+        stored = self.store.get(uid)
+        assert stored is not None
+        return stored
+
+    # ----------------------------------------------------------------- decisions
+
+    def _apply(
+        self,
+        decision: Decision,
+        camera: str,
+        source: str,
+        votes: CameraVotes,
+        has_crop: bool = True,
+    ) -> str:
+        crop = self._save_crop(decision.best.candidate.crop) if has_crop else None
+        if not decision.new and decision.read_id is not None:
+            self.store.extend_read(decision.read_id, decision.best.time, decision.confidence, crop)
+            return decision.read_id
+        read = self.store.add_read(
+            decision.text, camera, decision.first_seen, decision.confidence, source, crop
+        )
+        votes.opened(fold(decision.text), read.uid, decision.best.time)
+        self._publish_read(read)
+        return read.uid
+
+    def _publish_read(self, read: StoredRead) -> None:
+        crop_url = f"{self.ctx.public_url}reads/{read.uid}/crop" if read.crop else None
+        data = {
+            "plate": read.plate,
+            "confidence": round(read.confidence, 3),
+            "read_id": read.uid,
+            "source": read.source,
+            "crop_url": crop_url,
+        }
+        self.ctx.submit(
+            self.ctx.publish_event(Event("lpr.read", read.first_seen, (read.camera,), data=data))
+        )
+        for entry in self.store.hotlist_hits(read.plate):
+            hit = {
+                **data,
+                "list": entry.list,
+                "listed_plate": entry.plate,
+                "reason": entry.reason,
+                "match": "exact" if entry.plate == read.plate else "fuzzy",
+            }
+            self.ctx.submit(
+                self.ctx.publish_event(
+                    Event(
+                        "lpr.hotlist_hit",
+                        read.first_seen,
+                        (read.camera,),
+                        severity=Severity.HIGH,
+                        data=hit,
+                    )
+                )
+            )
+
+    def _save_crop(self, crop: Image) -> str | None:
+        if crop.size <= 3:
+            return None
+        ok, jpeg = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        if not ok:
+            return None
+        day = datetime.now(UTC).strftime("%Y-%m-%d")
+        relative = f"{day}/{uuid.uuid4().hex}.jpg"
+        path = self.crops / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(jpeg.tobytes())
+        return relative
+
+
+def _bgr(image: Image) -> Image:
+    if image.ndim == 2:
+        return np.asarray(cv2.cvtColor(image, cv2.COLOR_GRAY2BGR), dtype=np.uint8)
+    return image
