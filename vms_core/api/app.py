@@ -9,6 +9,7 @@ from aiohttp import web
 from vms_core.api.auth import auth_middleware
 from vms_core.api.errors import error_middleware
 from vms_core.api.registry import mount
+from vms_core.web import add_web_routes
 
 if TYPE_CHECKING:
     from vms_core.server import VmsServer
@@ -26,6 +27,7 @@ def create_app(server: VmsServer) -> web.Application:
     app[SERVER] = server
     register_all(server.api)
     mount(server.api, app)
+    add_web_routes(app)
     return app
 
 

@@ -1,0 +1,125 @@
+"""A vms server with simulated cameras, and headless Debian Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright
+
+from tests.conftest import REPO, RunningServer
+from tests.simulator.conftest import small_camera
+from vms_core.simulator.config import SimulatorConfig
+from vms_core.simulator.simulator import Simulator
+
+SCREENSHOTS = REPO / "artifacts" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--allow-loopback-in-peer-connection",
+    # Host candidates as plain addresses, not mDNS names nothing here can resolve.
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+    "--autoplay-policy=no-user-gesture-required",
+]
+# Around a park in Hartford, CT: enough spread for the plan to show positions.
+PLACES = [(41.7658, -72.6734, 180.0), (41.7642, -72.6728, 0.0), (41.7665, -72.6761, 90.0)]
+
+
+@dataclass
+class WebSetup:
+    server: RunningServer
+    simulator: Simulator
+    url: str
+
+    @property
+    def password(self) -> str:
+        return self.server.admin_password
+
+
+def camera_config(sim: Simulator) -> str:
+    blocks = []
+    for index, info in enumerate(sim.cameras):
+        lat, lon, heading = PLACES[index % len(PLACES)]
+        lat += 0.002 * (index // len(PLACES))
+        blocks.append(
+            f"""
+[[cameras]]
+name = "{info.name}"
+rtsp_url = "{info.rtsp_main_url}"
+sub_rtsp_url = "{info.rtsp_sub_url}"
+username = "{info.username}"
+password = "{info.password}"
+lat = {lat}
+lon = {lon}
+heading = {heading}
+fov = 80
+"""
+        )
+    return "".join(blocks)
+
+
+@pytest.fixture
+async def start_web(make_server: Callable[..., Any]) -> AsyncIterator[Callable[..., Any]]:
+    """Start `cameras` simulated cameras and a server that knows them."""
+    sims: list[Simulator] = []
+
+    async def start(cameras: int = 2, record: bool = False) -> WebSetup:
+        sim = Simulator(
+            SimulatorConfig(
+                cameras=[small_camera(i + 1, ptz=i == 0) for i in range(cameras)],
+                discovery=False,
+                discovery_multicast=False,
+            )
+        )
+        await sim.start()
+        sims.append(sim)
+        running = await make_server(camera_config(sim), record=record)
+        return WebSetup(running, sim, running.url)
+
+    yield start
+    for sim in sims:
+        await sim.stop()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed")
+    async with async_playwright() as pw:
+        chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
+async def new_page(browser: Browser, width: int = 1920, height: int = 1080) -> Page:
+    context = await browser.new_context(viewport={"width": width, "height": height})
+    page = await context.new_page()
+    page.on("pageerror", lambda exc: print(f"page error: {exc}"))
+    page.on("console", lambda msg: print(f"console {msg.type}: {msg.text}"))
+    return page
+
+
+async def login(page: Page, setup: WebSetup, path: str = "/") -> None:
+    await page.goto(setup.url + path)
+    await page.fill("input[name=username]", "admin")
+    await page.fill("input[name=password]", setup.password)
+    await page.click("button[type=submit]")
+    await page.wait_for_selector(".topbar")
+
+
+async def screenshot(page: Page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / name
+    await page.screenshot(path=str(path))
+    return path
+
+
+def has_endpoint(setup: WebSetup, method: str, path: str) -> bool:
+    return setup.server.server.api.lookup(method, path) is not None

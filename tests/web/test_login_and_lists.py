@@ -1,0 +1,63 @@
+"""Logging in, the camera list with health, and the events feed, in a real browser."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+from playwright.async_api import Browser, expect
+
+from tests.web.conftest import login, new_page
+
+
+async def test_bad_login_shows_an_error_and_stays_on_the_form(
+    start_web: Callable[..., Any], browser: Browser
+) -> None:
+    setup = await start_web(cameras=1)
+    page = await new_page(browser, 1366, 768)
+    await page.goto(setup.url + "/")
+    await page.fill("input[name=username]", "admin")
+    await page.fill("input[name=password]", "not-the-password")
+    await page.click("button[type=submit]")
+    await expect(page.locator(".login-error")).to_have_text("Wrong username or password.")
+    assert await page.locator(".topbar").count() == 0
+
+
+async def test_login_shows_cameras_with_health_and_live_events(
+    start_web: Callable[..., Any], browser: Browser
+) -> None:
+    setup = await start_web(cameras=2)
+    server = setup.server.server
+    cameras = await server.cameras.visible()
+    await server.cameras.set_state(cameras[1].id, "lost", "no packets for 10 s")
+    page = await new_page(browser)
+    await login(page, setup)
+
+    rows = page.locator(".camera-list li")
+    await expect(rows).to_have_count(2)
+    lost = page.locator(f'.camera-list li[data-camera="{cameras[1].id}"]')
+    await expect(lost.locator(".health-text")).to_contain_text("Signal lost")
+    await expect(lost.locator(".dot")).to_have_class("dot bad")
+    assert await lost.locator("a").get_attribute("title") == "no packets for 10 s"
+
+    # An event published now appears in the feed without a reload (SSE).
+    await expect(page.locator(".feed-status")).to_have_text("● live")
+    token = await setup.server.admin_token()
+    event = {"type": "gunshot.detected", "camera_ids": [cameras[0].id], "severity": "critical"}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            setup.url + "/api/events", json=event, headers={"Authorization": f"Bearer {token}"}
+        ) as r,
+    ):
+        assert r.status == 201
+    first = page.locator(".rail .event").first
+    await expect(first.locator(".ev-type")).to_have_text("gunshot.detected")
+    await expect(first.locator(".ev-where")).to_contain_text(cameras[0].name)
+
+    # Signing out ends the session: a reload shows the login form again.
+    await page.click("text=Sign out")
+    await page.wait_for_selector("input[name=password]")
+    await page.reload()
+    await page.wait_for_selector("input[name=password]")

@@ -1,0 +1,115 @@
+// The app shell: login, top bar, camera list, events rail, and a hash router over pages.
+
+import { api } from "./api.js";
+import { cameraPage } from "./camera.js";
+import { eventsPage, eventsRail } from "./events.js";
+import { gridPage } from "./grid.js";
+import { incidentPage } from "./incident.js";
+import { loginPage } from "./login.js";
+import { planPage } from "./plan.js";
+import { cameraList } from "./sidebar.js";
+import { startStore, state, stopStore } from "./store.js";
+import { clear, fmtClock, fmtDate, h } from "./util.js";
+
+const app = document.getElementById("app");
+let main = null;
+let unmount = () => {};
+
+const ROUTES = [
+  [/^#\/camera\/(\d+)(?:\?t=(\d+))?$/, (root, m) => cameraPage(root, { id: Number(m[1]), t: m[2] })],
+  [/^#\/incident\/(.+)$/, (root, m) => incidentPage(root, { id: decodeURIComponent(m[1]) })],
+  [/^#\/plan$/, (root) => planPage(root)],
+  [/^#\/events$/, (root) => eventsPage(root)],
+  [/^#\/(grid)?$/, (root) => gridPage(root)],
+];
+
+function route() {
+  if (!main) return;
+  unmount();
+  clear(main);
+  const hash = location.hash || "#/";
+  for (const a of document.querySelectorAll(".nav a")) a.classList.toggle("active", hash.startsWith(a.getAttribute("href")));
+  for (const [pattern, page] of ROUTES) {
+    const m = hash.match(pattern);
+    if (m) {
+      unmount = page(main, m) || (() => {});
+      return;
+    }
+  }
+  main.append(h("div", { class: "empty" }, "Page not found."));
+  unmount = () => {};
+}
+
+function clock() {
+  const node = h("div", { class: "clock" });
+  const tick = () => (node.textContent = `${fmtDate(Date.now())} ${fmtClock(Date.now())}`);
+  tick();
+  setInterval(tick, 1000);
+  return node;
+}
+
+async function logout() {
+  try {
+    await api("/api/auth/logout", { method: "POST" });
+  } catch {
+    /* the session may already be gone */
+  }
+  showLogin();
+}
+
+function showShell(me) {
+  state.me = me;
+  unmount();
+  clear(app);
+  main = h("main", { class: "content" });
+  const nav = h(
+    "nav",
+    { class: "nav" },
+    h("a", { href: "#/grid" }, "Video wall"),
+    h("a", { href: "#/plan" }, "Plan"),
+    h("a", { href: "#/events" }, "Events"),
+  );
+  app.append(
+    h(
+      "header",
+      { class: "topbar" },
+      h("div", { class: "brand" }, h("span", { class: "brand-mark" }), "VMS"),
+      nav,
+      h("span", { class: "spacer" }),
+      clock(),
+      h("span", { class: "user" }, `${me.username} · ${me.role}`),
+      h("button", { type: "button", class: "small", onclick: logout }, "Sign out"),
+    ),
+    h("div", { class: "body" }, cameraList(), main, eventsRail()),
+  );
+  route();
+}
+
+async function showLogin() {
+  stopStore();
+  unmount();
+  unmount = () => {};
+  main = null;
+  clear(app);
+  loginPage(app, async (me) => {
+    await startStore();
+    showShell(me);
+  });
+}
+
+window.addEventListener("hashchange", route);
+window.addEventListener("vms:unauthorized", () => {
+  if (main) showLogin();
+});
+
+async function boot() {
+  try {
+    const me = await api("/api/auth/me");
+    await startStore();
+    showShell(me);
+  } catch {
+    showLogin();
+  }
+}
+
+boot();
