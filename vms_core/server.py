@@ -17,6 +17,7 @@ from vms_core.api.registry import ApiRegistry
 from vms_core.audit import AuditLog
 from vms_core.bookmarks import BookmarkService
 from vms_core.cameras import CameraChange, CameraService, sdk_camera
+from vms_core.cameras.manager import CameraManager
 from vms_core.config import ConfigError, Settings, load_config
 from vms_core.db import Database, upgrade_schema
 from vms_core.events import EventBus, RuleEngine
@@ -65,6 +66,8 @@ class VmsServer:
         if self.recording is not None:
             self.recording.closed_listeners.append(self.retention.segment_closed)
         self.live = LiveSources(self._live_url)
+        # ONVIF health and streams, PTZ, snapshots, discovery scans (vms_core.cameras).
+        self.camera_manager = CameraManager(self.cameras, self.events, self.live)
         self.plugins = PluginHost(self)
         self.api = ApiRegistry()
         self.app: web.Application = create_app(self)
@@ -85,6 +88,7 @@ class VmsServer:
             # leaves the recordings alone).
             self.retention.start()
         await self.cameras.sync_from_config(self.settings)
+        await self.camera_manager.start()
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.server.host, self.settings.server.port)
@@ -102,6 +106,11 @@ class VmsServer:
         sockets = getattr(server, "sockets", None) or []
         return int(sockets[0].getsockname()[1]) if sockets else 0
 
+    async def ptz_goto_preset(self, camera_id: str, preset: str) -> None:
+        """Move a PTZ camera (id or name) to a preset (token or name); ValueError for an
+        unknown camera or preset or a camera without PTZ."""
+        await self.camera_manager.ptz.goto_preset(camera_id, preset)
+
     async def sdk_cameras(self) -> list[SdkCamera]:
         return [sdk_camera(c) for c in await self.cameras.visible()]
 
@@ -118,6 +127,7 @@ class VmsServer:
     async def stop(self) -> None:
         self.events.close_live()
         await self.plugins.stop()
+        await self.camera_manager.stop()
         await self.live.stop()
         await self.retention.stop()
         if self.recording is not None:

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from vms_sdk import Camera as SdkCamera
@@ -22,6 +22,7 @@ from vms_core.api.accounts import Principal
 from vms_core.config.settings import CameraSettings, Settings
 from vms_core.db.engine import Database
 from vms_core.db.models import Camera, Stream
+from vms_core.onvif.client import DeviceDescription, MediaProfile
 from vms_core.secrets import SecretBox
 from vms_core.timeutil import iso, now_us
 
@@ -91,6 +92,22 @@ def sdk_camera(camera: Camera) -> SdkCamera:
         state=camera.state if camera.enabled else "disabled",
         has_ptz=camera.has_ptz,
     )
+
+
+def choose_streams(profiles: list[MediaProfile]) -> dict[str, MediaProfile]:
+    """Main stream: the largest picture; sub stream: the smallest other one (if any)."""
+    usable = [p for p in profiles if p.stream_uri]
+    if not usable:
+        return {}
+
+    def area(profile: MediaProfile) -> int:
+        return (profile.width or 0) * (profile.height or 0)
+
+    ordered = sorted(usable, key=area, reverse=True)
+    chosen = {"main": ordered[0]}
+    if len(ordered) > 1:
+        chosen["sub"] = ordered[-1]
+    return chosen
 
 
 def _redact(url: str) -> str:
@@ -223,6 +240,74 @@ class CameraService:
         if changed:
             await self._notify([CameraChange("changed", camera_id, cfg.name)])
         return changed
+
+    async def apply_onvif(self, camera_id: int, device: DeviceDescription) -> bool:
+        """Fill in what the camera said about itself over ONVIF: its main and sub streams
+        (URI, codec, size, frame rate, profile token), make and model, PTZ. Listeners hear
+        of it only if something changed; returns whether it did."""
+        chosen = choose_streams(device.profiles)
+        async with self.db.session() as session:
+            camera = await session.scalar(
+                select(Camera).options(selectinload(Camera.streams)).where(Camera.id == camera_id)
+            )
+            if camera is None:
+                raise KeyError(camera_id)
+            changed = False
+            for key, value in (
+                ("manufacturer", device.manufacturer[:128]),
+                ("model", device.model[:128]),
+                ("has_ptz", device.has_ptz),
+            ):
+                if getattr(camera, key) != value:
+                    setattr(camera, key, value)
+                    changed = True
+            streams = {s.role: s for s in camera.streams}
+            for role, profile in chosen.items():
+                stream = streams.get(role)
+                if stream is None:
+                    stream = Stream(role=role, url="", codec="", audio_codec="", profile_token="")
+                    camera.streams.append(stream)
+                wanted: dict[str, Any] = {
+                    "url": profile.stream_uri,
+                    "profile_token": profile.token[:128],
+                    "codec": profile.encoding.lower()[:32],
+                    "width": profile.width,
+                    "height": profile.height,
+                    "fps": profile.fps,
+                    "bitrate": None
+                    if profile.bitrate_kbps is None
+                    else profile.bitrate_kbps * 1000,
+                }
+                for key, value in wanted.items():
+                    if getattr(stream, key) != value:
+                        setattr(stream, key, value)
+                        changed = True
+            for role, stream in streams.items():
+                if role not in chosen:
+                    camera.streams.remove(stream)
+                    changed = True
+            if changed:
+                camera.updated_us = now_us()
+            name = camera.name
+        if changed:
+            await self._notify([CameraChange("changed", camera_id, name)])
+        return changed
+
+    async def remove(self, camera_id: int) -> None:
+        """Delete a run-time camera: first disabled (so its recording stops), then its row.
+        Files already recorded stay on disk. Raises KeyError if there is no such camera."""
+        async with self.db.session() as session:
+            camera = await session.get(Camera, camera_id)
+            if camera is None:
+                raise KeyError(camera_id)
+            name, was_enabled = camera.name, camera.enabled
+            camera.enabled = False
+            camera.updated_us = now_us()
+        if was_enabled:
+            await self._notify([CameraChange("changed", camera_id, name)])
+        async with self.db.session() as session:
+            await session.execute(delete(Camera).where(Camera.id == camera_id))
+        await self._notify([CameraChange("removed", camera_id, name)])
 
     def _new_camera(self, cfg: CameraSettings) -> Camera:
         now = now_us()

@@ -9,6 +9,7 @@ from vms_core.api.routes import (
     bookmarks,
     cameras,
     config,
+    discovery,
     events,
     plugins,
     recordings,
@@ -24,3 +25,4 @@ def register_all(api: ApiRegistry) -> None:
     for module in (recordings, storage):
         module.register(api)
     plugins.register(api)
+    discovery.register(api)

@@ -1,16 +1,33 @@
-"""Cameras as the API shows them. A user sees only the cameras granted to them: any other
-camera answers 404, exactly as one that does not exist."""
+"""Cameras as the API shows them, and managing them. A user sees only the cameras granted to
+them: any other camera answers 404, exactly as one that does not exist.
+
+Adding a camera by ONVIF address reads its profiles and stream URIs before answering; a
+wrong login still adds it, in state ``unauthorized`` with a reason (fix it with PATCH).
+A camera added by plain RTSP URL skips ONVIF. Credentials are stored encrypted and never
+returned. Cameras declared in vms.toml are managed there: PATCH and DELETE refuse them.
+"""
 
 from __future__ import annotations
 
+import re
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
 from aiohttp import web
+from pydantic import Field, ValidationError, model_validator
 
 from vms_core.api.app import server_of
 from vms_core.api.auth import principal
+from vms_core.api.bodies import Body, read_json, schema_of
 from vms_core.api.errors import ApiError
 from vms_core.api.params import path_int
 from vms_core.api.registry import ApiRegistry
 from vms_core.cameras import camera_json
+from vms_core.cameras.ptz import PtzError
+from vms_core.cameras.snapshot import SnapshotError
+from vms_core.config.loader import format_loc
+from vms_core.config.settings import CAMERA_NAME_RE, CameraSettings, RetentionLimits
+from vms_core.db.models import Camera
 
 CAMERA_SCHEMA = {
     "type": "object",
@@ -38,6 +55,119 @@ CAMERA_SCHEMA = {
     },
 }
 
+DEFAULT_DEVICE_PATH = "/onvif/device_service"
+
+
+class NewCamera(Body):
+    """A camera by ONVIF (``onvif_url``, or ``address`` as host[:port]) or by RTSP URL."""
+
+    name: str | None = None
+    onvif_url: str | None = None
+    address: str | None = Field(default=None, max_length=300)
+    rtsp_url: str | None = None
+    sub_rtsp_url: str | None = None
+    username: str = Field(default="", max_length=128)
+    password: str = Field(default="", max_length=256)
+    lat: float | None = None
+    lon: float | None = None
+    heading: float | None = None
+    fov: float | None = None
+    enabled: bool = True
+    record: bool = True
+    retention: RetentionLimits | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> NewCamera:
+        if self.onvif_url and self.address:
+            raise ValueError("give onvif_url or address, not both")
+        if not (self.onvif_url or self.address or self.rtsp_url):
+            raise ValueError("a camera needs onvif_url, address or rtsp_url")
+        return self
+
+
+class CameraPatch(Body):
+    onvif_url: str | None = None
+    rtsp_url: str | None = None
+    sub_rtsp_url: str | None = None
+    username: str | None = Field(default=None, max_length=128)
+    password: str | None = Field(default=None, max_length=256)
+    lat: float | None = None
+    lon: float | None = None
+    heading: float | None = None
+    fov: float | None = None
+    enabled: bool | None = None
+    record: bool | None = None
+    retention: RetentionLimits | None = None
+
+
+class PtzCommand(Body):
+    action: Literal["move", "stop", "goto_preset"]
+    # move: velocities in ONVIF's generic space, -1..1; the camera stops after timeout.
+    pan: float = Field(default=0.0, ge=-1, le=1)
+    tilt: float = Field(default=0.0, ge=-1, le=1)
+    zoom: float = Field(default=0.0, ge=-1, le=1)
+    timeout: float | None = Field(default=1.0, gt=0, le=60)
+    # goto_preset: token or name
+    preset: str | None = Field(default=None, max_length=128)
+
+    @model_validator(mode="after")
+    def _preset(self) -> PtzCommand:
+        if self.action == "goto_preset" and not self.preset:
+            raise ValueError("goto_preset needs preset")
+        return self
+
+
+def onvif_url_of(address: str) -> str:
+    """host, host:port or [v6]:port -> the ONVIF device service URL."""
+    if "://" in address:
+        return address
+    return f"http://{address}{DEFAULT_DEVICE_PATH}"
+
+
+def default_name(onvif_url: str | None, rtsp_url: str | None) -> str:
+    parts = urlsplit(onvif_url or rtsp_url or "")
+    raw = f"cam-{parts.hostname or 'camera'}" + (f"-{parts.port}" if parts.port else "")
+    name = re.sub(r"[^A-Za-z0-9_.-]", "-", raw)[:64]
+    return name if CAMERA_NAME_RE.match(name) else "camera"
+
+
+def settings_of(fields: dict[str, Any]) -> CameraSettings:
+    try:
+        return CameraSettings.model_validate(fields)
+    except ValidationError as exc:
+        problems = [
+            f"{format_loc(list(e['loc']))}: {e['msg']}" if e["loc"] else str(e["msg"])
+            for e in exc.errors()
+        ]
+        raise ApiError(400, "; ".join(problems), "invalid") from None
+
+
+def current_settings(camera: Camera, password: str) -> dict[str, Any]:
+    """The settings a run-time camera has now, as CameraSettings fields."""
+    streams = {s.role: s.url for s in camera.streams}
+    retention = None
+    if camera.retention_max_days is not None or camera.retention_max_bytes is not None:
+        retention = {
+            "max_days": camera.retention_max_days,
+            "max_bytes": camera.retention_max_bytes,
+        }
+    return {
+        "name": camera.name,
+        "onvif_url": camera.onvif_url,
+        # ONVIF cameras' stream URLs come from the camera, not from settings.
+        "rtsp_url": None if camera.onvif_url else streams.get("main"),
+        "sub_rtsp_url": None if camera.onvif_url else streams.get("sub"),
+        "username": camera.username,
+        "password": password,
+        "lat": camera.lat,
+        "lon": camera.lon,
+        "heading": camera.heading,
+        "fov": camera.fov,
+        "enabled": camera.enabled,
+        "record": camera.record,
+        "retention": retention,
+    }
+
 
 def register(api: ApiRegistry) -> None:
     schema = api.schema("Camera", CAMERA_SCHEMA)
@@ -55,8 +185,160 @@ def register(api: ApiRegistry) -> None:
 
     @api.route("GET", "/api/cameras/{id}", summary="One camera", tag="cameras", response=schema)
     async def get_camera(request: web.Request) -> web.Response:
-        camera_id = path_int(request, what="camera")
-        camera = await server_of(request).cameras.get(camera_id, principal(request))
-        if camera is None:
-            raise ApiError(404, f"no camera {camera_id}")
-        return web.json_response(camera_json(camera))
+        return web.json_response(camera_json(await _visible(request)))
+
+    @api.route(
+        "POST",
+        "/api/cameras",
+        role="admin",
+        summary="Add a camera by ONVIF address and login, or by RTSP URL",
+        tag="cameras",
+        request=schema_of(NewCamera),
+        response=schema,
+        status=201,
+    )
+    async def add_camera(request: web.Request) -> web.Response:
+        body = await read_json(request, NewCamera)
+        server = server_of(request)
+        onvif_url = onvif_url_of(body.address) if body.address else body.onvif_url
+        fields = body.model_dump(exclude={"address"})
+        fields["onvif_url"] = onvif_url
+        fields["name"] = body.name or default_name(onvif_url, body.rtsp_url)
+        cfg = settings_of(fields)
+        try:
+            camera = await server.cameras.add(cfg, source="api")
+        except ValueError as err:
+            raise ApiError(409, str(err)) from None
+        if cfg.onvif_url:
+            await server.camera_manager.health.check(camera.id)
+        await server.audit.record(
+            "camera.add",
+            username=principal(request).username,
+            detail={"camera": camera.id, "name": cfg.name},
+        )
+        found = await server.cameras.get(camera.id)
+        assert found is not None
+        return web.json_response(camera_json(found), status=201)
+
+    @api.route(
+        "PATCH",
+        "/api/cameras/{id}",
+        role="admin",
+        summary="Change a run-time camera (address, login, position, recording)",
+        tag="cameras",
+        request=schema_of(CameraPatch),
+        response=schema,
+    )
+    async def patch_camera(request: web.Request) -> web.Response:
+        camera = await _managed(request)
+        body = await read_json(request, CameraPatch)
+        server = server_of(request)
+        fields = current_settings(camera, await server.cameras.password(camera.id))
+        fields.update(body.model_dump(exclude_unset=True))
+        cfg = settings_of(fields)
+        await server.cameras.update(camera.id, cfg)
+        if cfg.onvif_url and cfg.enabled:
+            await server.camera_manager.health.check(camera.id)
+        await server.audit.record(
+            "camera.change",
+            username=principal(request).username,
+            detail={"camera": camera.id, "fields": sorted(body.model_fields_set)},
+        )
+        found = await server.cameras.get(camera.id)
+        assert found is not None
+        return web.json_response(camera_json(found))
+
+    @api.route(
+        "DELETE",
+        "/api/cameras/{id}",
+        role="admin",
+        summary="Remove a run-time camera (its recorded files stay on disk)",
+        tag="cameras",
+        status=204,
+    )
+    async def delete_camera(request: web.Request) -> web.Response:
+        camera = await _managed(request)
+        server = server_of(request)
+        try:
+            await server.cameras.remove(camera.id)
+        except KeyError:
+            raise ApiError(404, f"no camera {camera.id}") from None
+        await server.audit.record(
+            "camera.remove",
+            username=principal(request).username,
+            detail={"camera": camera.id, "name": camera.name},
+        )
+        return web.Response(status=204)
+
+    @api.route(
+        "GET",
+        "/api/cameras/{id}/ptz",
+        role="operator",
+        summary="PTZ position, motion and presets",
+        tag="cameras",
+    )
+    async def ptz_status(request: web.Request) -> web.Response:
+        camera = await _visible(request)
+        try:
+            status = await server_of(request).camera_manager.ptz.status(camera.id)
+        except PtzError as err:
+            raise ApiError(err.status, err.message) from None
+        return web.json_response(status)
+
+    @api.route(
+        "POST",
+        "/api/cameras/{id}/ptz",
+        role="operator",
+        summary="PTZ: continuous move (velocity, timeout), stop, or go to a preset",
+        tag="cameras",
+        request=schema_of(PtzCommand),
+    )
+    async def ptz_command(request: web.Request) -> web.Response:
+        camera = await _visible(request)
+        body = await read_json(request, PtzCommand)
+        ptz = server_of(request).camera_manager.ptz
+        try:
+            if body.action == "move":
+                await ptz.move(camera.id, body.pan, body.tilt, body.zoom, body.timeout)
+            elif body.action == "stop":
+                await ptz.stop(camera.id)
+            else:
+                assert body.preset is not None
+                await ptz.goto(camera.id, body.preset)
+        except PtzError as err:
+            raise ApiError(err.status, err.message) from None
+        return web.json_response({"ok": True, "action": body.action})
+
+    @api.route(
+        "GET",
+        "/api/cameras/{id}/snapshot.jpg",
+        summary="The camera's current picture as JPEG",
+        tag="cameras",
+        content_type="image/jpeg",
+    )
+    async def snapshot(request: web.Request) -> web.Response:
+        camera = await _visible(request)
+        try:
+            jpeg = await server_of(request).camera_manager.snapshots.jpeg(camera.id)
+        except SnapshotError as err:
+            raise ApiError(err.status, err.message) from None
+        return web.Response(
+            body=jpeg, content_type="image/jpeg", headers={"Cache-Control": "no-store"}
+        )
+
+
+async def _visible(request: web.Request) -> Camera:
+    camera_id = path_int(request, what="camera")
+    camera = await server_of(request).cameras.get(camera_id, principal(request))
+    if camera is None:
+        raise ApiError(404, f"no camera {camera_id}")
+    return camera
+
+
+async def _managed(request: web.Request) -> Camera:
+    camera = await _visible(request)
+    if camera.source == "config":
+        raise ApiError(
+            409, f"camera {camera.name} is declared in vms.toml; change or remove it there"
+        )
+    return camera

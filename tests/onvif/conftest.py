@@ -1,0 +1,45 @@
+"""Simulated cameras and a running server for the ONVIF and camera-management tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.simulator.conftest import SMALL_MAIN, SMALL_SUB
+from tests.simulator.netns import namespace_pair
+from vms_core.simulator.config import CameraConfig, SimulatorConfig
+from vms_core.simulator.simulator import Simulator
+
+__all__ = ["namespace_pair", "sim_camera"]
+
+
+def sim_camera(index: int, **overrides: object) -> CameraConfig:
+    fields: dict[str, object] = {
+        "name": f"sim-cam-{index}",
+        "password": f"pass-{index}",
+        "ptz": index == 1,
+        "main": SMALL_MAIN,
+        "sub": SMALL_SUB,
+        "scene": {"loop_seconds": 2},
+    }
+    fields.update(overrides)
+    return CameraConfig.model_validate(fields)
+
+
+@pytest.fixture
+async def cameras() -> AsyncIterator[Simulator]:
+    """Three cameras with media on loopback (camera 1 has PTZ); unicast discovery only."""
+    sim = Simulator(
+        SimulatorConfig(
+            cameras=[sim_camera(1), sim_camera(2), sim_camera(3)],
+            discovery_port=0,
+            discovery_multicast=False,
+            media=True,
+        )
+    )
+    await sim.start()
+    try:
+        yield sim
+    finally:
+        await sim.stop()
