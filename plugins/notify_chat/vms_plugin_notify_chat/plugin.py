@@ -1,0 +1,109 @@
+"""``NotifyChatPlugin``: the configured channels and what they share.
+
+Lives from ``vms_startup`` to ``vms_shutdown``; everything runs on the event loop
+(``vms_notify`` and the routes are ``async``), so no locks are needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+
+from vms_sdk import DeliveryResult, HttpRequest, HttpResponse, Notification, PluginContext
+
+from vms_plugin_notify_chat.channel import Channel
+from vms_plugin_notify_chat.message import Message, build_message, web_base
+from vms_plugin_notify_chat.senders import sender_for
+from vms_plugin_notify_chat.settings import ChannelSettings, NotifySettings
+from vms_plugin_notify_chat.snapshots import SnapshotStore
+
+_SNAPSHOT_SHARE_S = 60.0  # channels notified about the same thing share one picture
+Picture = tuple[bytes | None, str | None]
+
+
+class NotifyChatPlugin:
+    def __init__(self, ctx: PluginContext, settings: NotifySettings) -> None:
+        self.ctx = ctx
+        self.settings = settings
+        self.web = web_base(ctx, settings.web_url)
+        self.snapshots = SnapshotStore(
+            ctx.data_dir / "snapshots", ctx.public_url, settings.snapshot_keep_hours
+        )
+        self.channels = {
+            name: Channel(cs, sender_for(cs), self.prepare, ctx.logger)
+            for name, cs in settings.channels.items()
+        }
+        self._pictures: dict[tuple[str, str], tuple[float, asyncio.Task[Picture]]] = {}
+
+    async def notify(self, notification: Notification) -> DeliveryResult | None:
+        channel = self.channels.get(notification.channel)
+        if channel is None:
+            return None  # another plug-in's channel
+        return await channel.offer(notification)
+
+    async def prepare(self, notification: Notification, channel: ChannelSettings) -> Message:
+        """The message for ``channel``, with its snapshot when it wants one."""
+        message = build_message(self.ctx, notification, self.web)
+        if not channel.snapshot or message.snapshot_camera is None:
+            return message
+        try:
+            jpeg, url = await asyncio.wait_for(
+                asyncio.shield(self._picture(notification)), channel.snapshot_timeout_s
+            )
+        except TimeoutError:
+            self.ctx.logger.warning(
+                "no snapshot of camera %s within %.1f s; sending without",
+                message.snapshot_camera,
+                channel.snapshot_timeout_s,
+            )
+            return message
+        return dataclasses.replace(message, snapshot=jpeg, snapshot_url=url)
+
+    def _picture(self, notification: Notification) -> asyncio.Task[Picture]:
+        """One snapshot fetch (and one saved file) per notification, shared by channels."""
+        camera = notification.camera_ids[0]
+        event = notification.event.id if notification.event is not None else notification.title
+        now = time.monotonic()
+        self._pictures = {k: v for k, v in self._pictures.items() if now - v[0] < _SNAPSHOT_SHARE_S}
+        known = self._pictures.get((event, camera))
+        if known is not None:
+            return known[1]
+        task = asyncio.create_task(self._fetch_picture(camera, notification.snapshot))
+        self._pictures[(event, camera)] = (now, task)
+        return task
+
+    async def _fetch_picture(self, camera_id: str, given: bytes | None) -> Picture:
+        jpeg = given
+        if jpeg is None:
+            try:
+                jpeg = await self.ctx.snapshot(camera_id)
+            except Exception as exc:
+                self.ctx.logger.warning("snapshot of camera %s failed: %s", camera_id, exc)
+                return None, None
+        if not jpeg:
+            return None, None
+        url = await asyncio.to_thread(self.snapshots.save, jpeg)
+        return jpeg, url
+
+    # ----------------------------------------------------------------- routes
+
+    async def snapshot_route(self, request: HttpRequest) -> HttpResponse:
+        jpeg = await asyncio.to_thread(self.snapshots.load, request.params.get("name", ""))
+        if jpeg is None:
+            return HttpResponse(
+                404, json={"error": {"code": "not_found", "message": "no such snapshot"}}
+            )
+        return HttpResponse(
+            body=jpeg,
+            content_type="image/jpeg",
+            headers={"Cache-Control": "private, max-age=86400"},
+        )
+
+    def status_route(self, request: HttpRequest) -> HttpResponse:
+        return HttpResponse(json={"channels": {n: c.status() for n, c in self.channels.items()}})
+
+    async def stop(self) -> None:
+        for _, task in self._pictures.values():
+            task.cancel()
+        await asyncio.gather(*(c.stop() for c in self.channels.values()))
