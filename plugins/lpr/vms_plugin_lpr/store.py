@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -152,24 +152,27 @@ class ReadStore:
             )
         return StoredRead(uid, plate, camera, time, time, confidence, 1, source, crop)
 
-    def add_many(self, rows: Iterable[tuple[str, str, int, float, str]]) -> None:
-        """Bulk insert ``(plate, camera, time_us, confidence, source)`` rows (imports, bench)."""
+    def add_many(self, rows: Iterable[tuple[str, str, int, float, str]]) -> int:
+        """Bulk insert ``(plate, camera, time_us, confidence, source)`` rows (imports,
+        benchmarks) in one transaction; returns how many."""
+        plate_ids: dict[str, int] = {}
+
+        def values() -> Iterator[tuple[str, int, str, int, int, float, str]]:
+            for plate, camera, time_us, confidence, source in rows:
+                plate_id = plate_ids.get(plate)
+                if plate_id is None:
+                    plate_id = plate_ids[plate] = self._plate_id(plate)
+                yield (uuid.uuid4().hex, plate_id, camera, time_us, time_us, confidence, source)
+
         with self._lock, self._db:
             self._db.execute("BEGIN")
-            for plate, camera, time_us, confidence, source in rows:
-                self._db.execute(
-                    "INSERT INTO reads (uid, plate_id, camera, first_us, last_us, confidence,"
-                    " source) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        uuid.uuid4().hex,
-                        self._plate_id(plate),
-                        camera,
-                        time_us,
-                        time_us,
-                        confidence,
-                        source,
-                    ),
-                )
+            before = self._db.total_changes
+            self._db.executemany(
+                "INSERT INTO reads (uid, plate_id, camera, first_us, last_us, confidence,"
+                " source) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                values(),
+            )
+            return self._db.total_changes - before - len(plate_ids) * 2
 
     def extend_read(self, uid: str, time: datetime, confidence: float, crop: str | None) -> None:
         """Merge another sighting into read ``uid``; keeps the best confidence and its crop."""
