@@ -46,6 +46,14 @@ SOAP_ENVELOPES = (
     "{http://www.w3.org/2003/05/soap-envelope}Envelope",
     "{http://schemas.xmlsoap.org/soap/envelope/}Envelope",
 )
+# Namespaces a reply's body element may be in: ONVIF services, WS-Notification (events),
+# and SOAP itself (faults).
+REPLY_NAMESPACES = (
+    "{http://www.onvif.org/",
+    "{http://docs.oasis-open.org/wsn/",
+    "{http://www.w3.org/2003/05/soap-envelope}",
+    "{http://schemas.xmlsoap.org/soap/envelope/}",
+)
 STREAM_SETUP = {"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}}
 
 
@@ -143,12 +151,19 @@ def check_reply(content: bytes, max_bytes: int = MAX_REPLY_BYTES) -> None:
         raise OnvifBadReply(f"reply is not well-formed XML ({err})") from None
     if root.tag not in SOAP_ENVELOPES:
         raise OnvifBadReply(f"reply is not a SOAP envelope (root element {root.tag})")
+    # zeep (non-strict, as cameras need) would read a body in any namespace by position.
+    soap_body = root.find(root.tag.replace("Envelope", "Body"))
+    if soap_body is None or len(soap_body) == 0:
+        raise OnvifBadReply("reply has no SOAP body")
+    content = soap_body[0].tag
+    if not content.startswith(REPLY_NAMESPACES):
+        raise OnvifBadReply(f"reply element {content} is not in an ONVIF or SOAP namespace")
 
 
 async def _read_capped(response: aiohttp.ClientResponse, max_bytes: int) -> bytes:
     declared = response.content_length
     if declared is not None and declared > max_bytes:
-        raise OnvifBadReply(f"reply of {declared} bytes (at most {max_bytes} read)")
+        raise OnvifBadReply(f"reply of {declared} bytes is more than {max_bytes} bytes")
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.content.iter_chunked(64 * 1024):
