@@ -155,9 +155,9 @@ def check_reply(content: bytes, max_bytes: int = MAX_REPLY_BYTES) -> None:
     soap_body = root.find(root.tag.replace("Envelope", "Body"))
     if soap_body is None or len(soap_body) == 0:
         raise OnvifBadReply("reply has no SOAP body")
-    content = str(soap_body[0].tag)
-    if not content.startswith(REPLY_NAMESPACES):
-        raise OnvifBadReply(f"reply element {content} is not in an ONVIF or SOAP namespace")
+    element = str(soap_body[0].tag)
+    if not element.startswith(REPLY_NAMESPACES):
+        raise OnvifBadReply(f"reply element {element} is not in an ONVIF or SOAP namespace")
 
 
 async def _read_capped(response: aiohttp.ClientResponse, max_bytes: int) -> bytes:
