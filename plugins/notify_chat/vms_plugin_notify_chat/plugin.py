@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from vms_sdk import DeliveryResult, HttpRequest, HttpResponse, Notification, PluginContext
 
@@ -35,6 +36,9 @@ class NotifyChatPlugin:
             for name, cs in settings.channels.items()
         }
         self._pictures: dict[tuple[str, str], tuple[float, asyncio.Task[Picture]]] = {}
+        # Our own thread for snapshot files: the loop's shared default executor may be
+        # busy with the host's work, and an alert must not wait for it.
+        self._io = ThreadPoolExecutor(1, thread_name_prefix="notify_chat-io")
 
     async def notify(self, notification: Notification) -> DeliveryResult | None:
         channel = self.channels.get(notification.channel)
@@ -83,13 +87,16 @@ class NotifyChatPlugin:
                 return None, None
         if not jpeg:
             return None, None
-        url = await asyncio.to_thread(self.snapshots.save, jpeg)
+        loop = asyncio.get_running_loop()
+        url = await loop.run_in_executor(self._io, self.snapshots.save, jpeg)
         return jpeg, url
 
     # ----------------------------------------------------------------- routes
 
     async def snapshot_route(self, request: HttpRequest) -> HttpResponse:
-        jpeg = await asyncio.to_thread(self.snapshots.load, request.params.get("name", ""))
+        loop = asyncio.get_running_loop()
+        name = request.params.get("name", "")
+        jpeg = await loop.run_in_executor(self._io, self.snapshots.load, name)
         if jpeg is None:
             return HttpResponse(
                 404, json={"error": {"code": "not_found", "message": "no such snapshot"}}
@@ -107,3 +114,4 @@ class NotifyChatPlugin:
         for _, task in self._pictures.values():
             task.cancel()
         await asyncio.gather(*(c.stop() for c in self.channels.values()))
+        self._io.shutdown(wait=False)

@@ -133,6 +133,7 @@ class MailSender:
                 password=mail.password,
                 use_tls=mail.tls,
                 start_tls=mail.starttls,
+                local_hostname=mail.helo_name,
                 timeout=self._channel.timeout_s,
             )
         except aiosmtplib.SMTPResponseException as exc:

@@ -30,7 +30,7 @@ _COMMON_KEYS = {
     "queue_size",
 }
 _HTTP_KEYS = {"url", "secret"}
-_MAIL_KEYS = {"host", "port", "username", "password", "starttls", "tls", "from", "to"}
+_MAIL_KEYS = {"host", "port", "username", "password", "starttls", "tls", "from", "to", "helo_name"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +43,7 @@ class MailSettings:
     password: str | None = None
     starttls: bool = False
     tls: bool = False
+    helo_name: str = "localhost"
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +148,11 @@ def _mail(raw: Mapping[str, Any], where: str) -> MailSettings:
     username, password = raw.get("username"), raw.get("password")
     if (username is None) != (password is None):
         raise ConfigError(f"{where}.password", "set both username and password, or neither")
-    return MailSettings(host, port, sender, tuple(to), username, password, starttls, tls)
+    # Named here, not looked up: a slow or missing DNS must not delay every alert.
+    helo = raw.get("helo_name", sender.rpartition("@")[2] or "localhost")
+    if not isinstance(helo, str) or not helo:
+        raise ConfigError(f"{where}.helo_name", "the name to greet the SMTP server with")
+    return MailSettings(host, port, sender, tuple(to), username, password, starttls, tls, helo)
 
 
 def _no_unknown(raw: Mapping[str, Any], allowed: set[str], prefix: str) -> None:
