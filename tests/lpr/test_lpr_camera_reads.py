@@ -13,7 +13,7 @@ from vms_sdk.testing import PluginTestHost
 from tests.lpr.scenes import START, decoded_loop, live_frames
 from vms_core.simulator.media import PersonScene, SceneConfig, VehicleScene
 
-FPS = 2  # the plug-in's default sampling rate
+FPS = 3  # the plug-in's default sampling rate
 CAMERAS = [Camera("cam1", "Main St")]
 
 

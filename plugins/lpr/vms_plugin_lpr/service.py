@@ -68,9 +68,9 @@ class LprService:
             motion = state.gate.update(image)
             if motion is None:
                 return
-            started = _time.process_time()
+            started = _time.thread_time()
             candidates = self.engine.read(image, motion, self.settings.min_score)
-            state.ocr_seconds += _time.process_time() - started
+            state.ocr_seconds += _time.thread_time() - started
             state.ocr_frames += 1
             for decision in state.votes.add(frame.time, candidates):
                 self._apply(decision, frame.camera_id, "camera", state.votes)
