@@ -54,6 +54,7 @@ async def test_plate_is_read_exactly_once_per_pass_with_a_crop(tmp_path: Path) -
         crop = await host.request("GET", f"/reads/{found[0]['id']}/crop")
         assert crop.status == 200 and crop.content_type == "image/jpeg"
         assert crop.body[:2] == b"\xff\xd8"
+        assert len(list((tmp_path / "crops").rglob("*.jpg"))) == len(found)  # one per read
         reads = [e for e in host.events if e.type == "lpr.read"]
         assert [e.data["plate"] for e in reads] == ["ABC1234", "ABC1234"]
         assert reads[0].camera_ids == ("cam1",)

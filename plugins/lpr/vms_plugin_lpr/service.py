@@ -136,10 +136,18 @@ class LprService:
         votes: CameraVotes,
         has_crop: bool = True,
     ) -> str:
-        crop = self._save_crop(decision.best.candidate.crop) if has_crop else None
         if not decision.new and decision.read_id is not None:
-            self.store.extend_read(decision.read_id, decision.best.time, decision.confidence, crop)
+            # Keep one crop per read: the best-scored sighting's.
+            stored = self.store.get(decision.read_id)
+            better = stored is not None and decision.confidence > stored.confidence
+            crop = self._save_crop(decision.best.candidate.crop) if has_crop and better else None
+            replaced = self.store.extend_read(
+                decision.read_id, decision.best.time, decision.confidence, crop
+            )
+            if replaced:
+                (self.crops / replaced).unlink(missing_ok=True)
             return decision.read_id
+        crop = self._save_crop(decision.best.candidate.crop) if has_crop else None
         read = self.store.add_read(
             decision.text, camera, decision.first_seen, decision.confidence, source, crop
         )

@@ -174,16 +174,21 @@ class ReadStore:
             )
             return self._db.total_changes - before - len(plate_ids) * 2
 
-    def extend_read(self, uid: str, time: datetime, confidence: float, crop: str | None) -> None:
-        """Merge another sighting into read ``uid``; keeps the best confidence and its crop."""
+    def extend_read(
+        self, uid: str, time: datetime, confidence: float, crop: str | None
+    ) -> str | None:
+        """Merge another sighting into read ``uid``, keeping the best confidence; a new
+        ``crop`` replaces the old one, whose file name is returned for deleting."""
         with self._lock, self._db:
             self._db.execute("BEGIN")
+            row = self._db.execute("SELECT crop FROM reads WHERE uid = ?", (uid,)).fetchone()
             self._db.execute(
                 "UPDATE reads SET last_us = max(last_us, ?), sightings = sightings + 1,"
-                " crop = CASE WHEN ? > confidence AND ? IS NOT NULL THEN ? ELSE crop END,"
-                " confidence = max(confidence, ?) WHERE uid = ?",
-                (to_us(time), confidence, crop, crop, confidence, uid),
+                " confidence = max(confidence, ?), crop = coalesce(?, crop) WHERE uid = ?",
+                (to_us(time), confidence, crop, uid),
             )
+        old = row[0] if row else None
+        return old if crop is not None and old is not None and old != crop else None
 
     def get(self, uid: str) -> StoredRead | None:
         with self._lock:
