@@ -1,0 +1,152 @@
+"""Playback of recorded ranges over HTTP, checked with Debian's ffprobe and the clock
+burned into the simulated cameras' pictures."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import aiohttp
+
+from tests.conftest import bearer
+from tests.media.mediatools import decode_errors, probe
+from tests.playback.recorded import (
+    RecordingSite,
+    clock_seconds,
+    first_clock,
+    minute_difference,
+    recording_bias,
+    seconds_of_minute,
+)
+from vms_core.timeutil import iso, parse_time
+
+
+async def fetch(
+    site: RecordingSite, token: str, camera: str, start_us: int, end_us: int | None, out: Path
+) -> tuple[int, dict[str, str], float]:
+    """GET playback.mp4 into ``out``: (status, headers, seconds to the first body byte)."""
+    camera_id = site.camera_ids.get(camera, 9999)
+    params = {"start": iso(start_us) or ""}
+    if end_us is not None:
+        params["end"] = iso(end_us) or ""
+    url = f"{site.url}/api/cameras/{camera_id}/playback.mp4"
+    async with aiohttp.ClientSession() as http:
+        asked = time.monotonic()
+        async with http.get(url, params=params, headers=bearer(token)) as response:
+            first_byte = -1.0
+            with out.open("wb") as file:
+                async for chunk in response.content.iter_any():
+                    if first_byte < 0:
+                        first_byte = time.monotonic() - asked
+                    file.write(chunk)
+            return response.status, dict(response.headers), first_byte
+
+
+def closed_segments(site: RecordingSite, camera: str) -> list[tuple[int, int]]:
+    return [(s.start_us, s.end_us) for s in site.segments(camera) if s.end_us is not None]
+
+
+async def test_range_across_segments_plays_from_the_asked_second(
+    site: RecordingSite, tmp_path: Path
+) -> None:
+    token = await asyncio.to_thread(site.admin_token)
+    segments = closed_segments(site, "cam-a")
+    start = segments[0][0] + 3_000_000
+    end = start + 10_000_000
+    assert sum(1 for s, e in segments if s < end and e > start) >= 2, segments
+    out = tmp_path / "range.mp4"
+    status, headers, first_byte = await fetch(site, token, "cam-a", start, end, out)
+    assert status == 200 and headers["Content-Type"] == "video/mp4"
+    assert first_byte < 1.0, "playback must start within a second"
+    media_start = parse_time(headers["X-Vms-Start"])
+    # Starts at the keyframe at or before the asked-for time (keyframes every 0.5 s).
+    assert start - 500_000 <= media_start <= start
+    assert headers["X-Vms-Gaps"] == ""
+    assert decode_errors(out) == ""
+    info = probe(out)
+    assert info.codecs[0] == "h264"
+    assert abs(info.duration - (end - media_start) / 1e6) <= 1.0
+    assert info.keyframe_times[0] == info.first_video_time
+    clock = first_clock(out)
+    assert clock is not None, "first picture must carry the simulator's clock"
+    bias = recording_bias(site, "cam-a", media_start)
+    shown = clock_seconds(clock) + bias
+    # The first picture is the asked-for second, and exactly the one X-Vms-Start names.
+    assert minute_difference(shown, seconds_of_minute(start)) <= 1.0, f"recorder bias {bias}"
+    assert minute_difference(shown, seconds_of_minute(media_start)) <= 0.15
+
+
+async def test_seeking_is_asking_again_with_a_new_start(
+    site: RecordingSite, tmp_path: Path
+) -> None:
+    token = await asyncio.to_thread(site.admin_token)
+    segments = closed_segments(site, "cam-b")
+    base = segments[0][0]
+    for offset_s in (12.3, 5.0):
+        start = base + int(offset_s * 1_000_000)
+        out = tmp_path / f"seek-{offset_s}.mp4"
+        status, headers, _ = await fetch(site, token, "cam-b", start, start + 4_000_000, out)
+        assert status == 200
+        media_start = parse_time(headers["X-Vms-Start"])
+        assert start - 500_000 <= media_start <= start
+        clock = first_clock(out)
+        assert clock is not None
+        shown = clock_seconds(clock) + recording_bias(site, "cam-b", media_start)
+        assert minute_difference(shown, seconds_of_minute(start)) <= 1.0
+        assert minute_difference(shown, seconds_of_minute(media_start)) <= 0.15
+        assert abs(probe(out).duration - (start + 4_000_000 - media_start) / 1e6) <= 1.0
+
+
+async def test_plays_up_to_now_while_the_last_segment_is_still_written(
+    site: RecordingSite, tmp_path: Path
+) -> None:
+    token = await asyncio.to_thread(site.admin_token)
+    rows = site.segments("cam-a")
+    assert rows[-1].end_us is None, "the newest segment is open while recording"
+    start = rows[-1].start_us
+    out = tmp_path / "live-edge.mp4"
+    # Wait until the open segment holds a few fragments.
+    await asyncio.sleep(max(0.0, start / 1e6 + 2.5 - time.time()))
+    status, headers, _ = await fetch(site, token, "cam-a", start, None, out)
+    assert status == 200
+    assert abs(parse_time(headers["X-Vms-Start"]) - start) < 1000  # ms in the header
+    assert decode_errors(out) == ""
+    assert probe(out).duration >= 1.0
+
+
+async def test_gaps_are_skipped_and_listed(site: RecordingSite, tmp_path: Path) -> None:
+    token = await asyncio.to_thread(site.admin_token)
+    segments = closed_segments(site, "cam-drop")
+    holes = [(a[1], b[0]) for a, b in zip(segments, segments[1:], strict=False) if b[0] > a[1]]
+    assert holes, f"the dropping camera left no gap: {segments}"
+    hole_start, hole_end = holes[0]
+    start, end = hole_start - 2_000_000, hole_end + 2_000_000
+    out = tmp_path / "gap.mp4"
+    status, headers, _ = await fetch(site, token, "cam-drop", start, end, out)
+    assert status == 200
+    media_start = parse_time(headers["X-Vms-Start"])
+    gap_from, gap_to = headers["X-Vms-Gaps"].split(",")[0].split("/")
+    assert abs(parse_time(gap_from) - hole_start) < 1000
+    assert abs(parse_time(gap_to) - hole_end) < 1000
+    assert decode_errors(out) == ""
+    expected = (end - media_start - (hole_end - hole_start)) / 1e6
+    assert abs(probe(out).duration - expected) <= 1.0
+
+
+async def test_cameras_the_user_may_not_see_answer_404(
+    site: RecordingSite, tmp_path: Path
+) -> None:
+    allowed = await asyncio.to_thread(site.token, "pb-viewer", "viewer", [site.camera_ids["cam-b"]])
+    start = closed_segments(site, "cam-a")[0][0] + 1_000_000
+    out = tmp_path / "x.mp4"
+    status, _, _ = await fetch(site, allowed, "cam-a", start, start + 2_000_000, out)
+    assert status == 404
+    status, _, _ = await fetch(site, allowed, "no-such-camera", start, start + 2_000_000, out)
+    assert status == 404
+    start_b = closed_segments(site, "cam-b")[0][0] + 1_000_000
+    status, _, _ = await fetch(site, allowed, "cam-b", start_b, start_b + 2_000_000, out)
+    assert status == 200
+    # A range with nothing recorded is a 404 too, and says so.
+    status, _, _ = await fetch(site, allowed, "cam-b", 1_000_000, 2_000_000, out)
+    assert status == 404
