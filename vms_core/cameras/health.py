@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from vms_sdk import Event, Severity
@@ -63,11 +63,13 @@ class CameraHealth:
         *,
         timeout: float = 10.0,
         recheck_seconds: float = 60.0,
+        on_online: Callable[[int, DeviceDescription], None] | None = None,
     ) -> None:
         self.cameras = cameras
         self.events = events
         self.timeout = timeout
         self.recheck_seconds = recheck_seconds
+        self.on_online = on_online
         self._locks: dict[int, asyncio.Lock] = {}
         # What each camera was last checked with: a change of address or login re-checks.
         self._checked: dict[int, tuple[str, str, str]] = {}
@@ -145,6 +147,8 @@ class CameraHealth:
                 if description.clock_offset_s is not None and abs(description.clock_offset_s) > 5:
                     reason += f"; camera clock {description.clock_offset_s:+.0f} s off"
                 await self.set_state(camera_id, "online", reason)
+            if self.on_online is not None:
+                self.on_online(camera_id, description)
             return description
 
     async def _failed(self, camera: Camera, err: OnvifError) -> None:

@@ -4,11 +4,13 @@ and stream discovery, PTZ, snapshots and discovery scans."""
 from __future__ import annotations
 
 from vms_core.cameras.health import CameraHealth
+from vms_core.cameras.onvif_events import OnvifEventPump
 from vms_core.cameras.ptz import PtzControl
 from vms_core.cameras.service import CameraService
 from vms_core.cameras.snapshot import Snapshots
 from vms_core.events import EventBus
 from vms_core.live import LiveSources
+from vms_core.onvif.client import DeviceDescription
 from vms_core.onvif.scans import DiscoveryScans
 
 
@@ -21,8 +23,13 @@ class CameraManager:
         *,
         onvif_timeout: float = 10.0,
         listen_for_hello: bool = True,
+        onvif_events: bool = True,
     ) -> None:
-        self.health = CameraHealth(cameras, events, timeout=onvif_timeout)
+        self.event_pump = OnvifEventPump(cameras, events, call_timeout=onvif_timeout)
+        self.onvif_events = onvif_events
+        self.health = CameraHealth(
+            cameras, events, timeout=onvif_timeout, on_online=self._camera_online
+        )
         self.ptz = PtzControl(cameras, timeout=onvif_timeout)
         self.snapshots = Snapshots(cameras, live, timeout=onvif_timeout)
         self.scans = DiscoveryScans(listen=listen_for_hello)
@@ -31,6 +38,11 @@ class CameraManager:
         await self.health.start()
         await self.scans.start()
 
+    def _camera_online(self, camera_id: int, device: DeviceDescription) -> None:
+        if self.onvif_events and device.has_events:
+            self.event_pump.ensure(camera_id)
+
     async def stop(self) -> None:
         await self.scans.stop()
         await self.health.stop()
+        await self.event_pump.stop()
