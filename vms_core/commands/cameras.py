@@ -77,7 +77,12 @@ def _server_url(args: argparse.Namespace) -> str:
 async def _request(http: aiohttp.ClientSession, method: str, url: str, body: Any = None) -> Any:
     try:
         async with http.request(method, url, json=body) as response:
-            data = await response.json() if response.content_length != 0 else None
+            data = None
+            if response.status != 204:
+                try:
+                    data = await response.json(content_type=None)
+                except ValueError:
+                    raise CommandError(f"HTTP {response.status}: not a JSON reply") from None
             if response.status >= 400:
                 message = (data or {}).get("error", {}).get("message", response.reason)
                 raise CommandError(f"HTTP {response.status}: {message}")
