@@ -67,7 +67,7 @@ class VmsServer:
             self.recording.closed_listeners.append(self.retention.segment_closed)
         self.live = LiveSources(self._live_url)
         # ONVIF health and streams, PTZ, snapshots, discovery scans (vms_core.cameras).
-        self.camera_manager = CameraManager(self.cameras, self.events, self.live)
+        self.camera_manager = CameraManager(self.cameras, self.events, self.live, settings.onvif)
         self.plugins = PluginHost(self)
         self.api = ApiRegistry()
         self.app: web.Application = create_app(self)

@@ -8,6 +8,7 @@ from vms_core.cameras.onvif_events import OnvifEventPump
 from vms_core.cameras.ptz import PtzControl
 from vms_core.cameras.service import CameraService
 from vms_core.cameras.snapshot import Snapshots
+from vms_core.config.settings import OnvifSettings
 from vms_core.events import EventBus
 from vms_core.live import LiveSources
 from vms_core.onvif.client import DeviceDescription
@@ -20,19 +21,22 @@ class CameraManager:
         cameras: CameraService,
         events: EventBus,
         live: LiveSources,
-        *,
-        onvif_timeout: float = 10.0,
-        listen_for_hello: bool = True,
-        onvif_events: bool = True,
+        settings: OnvifSettings | None = None,
     ) -> None:
-        self.event_pump = OnvifEventPump(cameras, events, call_timeout=onvif_timeout)
-        self.onvif_events = onvif_events
+        settings = settings or OnvifSettings()
+        timeout = settings.timeout_seconds
+        self.event_pump = OnvifEventPump(cameras, events, call_timeout=timeout)
+        self.onvif_events = settings.events
         self.health = CameraHealth(
-            cameras, events, timeout=onvif_timeout, on_online=self._camera_online
+            cameras,
+            events,
+            timeout=timeout,
+            recheck_seconds=settings.recheck_seconds,
+            on_online=self._camera_online,
         )
-        self.ptz = PtzControl(cameras, timeout=onvif_timeout)
-        self.snapshots = Snapshots(cameras, live, timeout=onvif_timeout)
-        self.scans = DiscoveryScans(listen=listen_for_hello)
+        self.ptz = PtzControl(cameras, timeout=timeout)
+        self.snapshots = Snapshots(cameras, live, timeout=timeout)
+        self.scans = DiscoveryScans(listen=settings.listen_for_hello)
 
     async def start(self) -> None:
         await self.health.start()

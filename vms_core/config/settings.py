@@ -153,6 +153,17 @@ class RuleSettings(Section):
     actions: list[RuleAction] = Field(min_length=1)
 
 
+class OnvifSettings(Section):
+    # Every ONVIF call (connect, profiles, PTZ, snapshot) gives up after this long.
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # Cameras that are unreachable or in error are checked again this often.
+    recheck_seconds: float = Field(default=60.0, ge=5)
+    # Listen for WS-Discovery Hello/Bye on every multicast interface while running.
+    listen_for_hello: bool = True
+    # Read cameras' own motion/tamper events (PullPoint) into the event bus.
+    events: bool = True
+
+
 class DemoSettings(Section):
     cameras: int = Field(default=4, ge=1, le=64)
     # Fixed ports keep the simulated cameras' URLs the same from one run to the next.
@@ -178,6 +189,7 @@ class Settings(Section):
     )
     rules: list[RuleSettings] = Field(default_factory=list)
     demo: DemoSettings = DemoSettings()
+    onvif: OnvifSettings = OnvifSettings()
 
     # Set by the loader: the folder relative paths are resolved against.
     base_dir: Path = Field(default=Path("."), exclude=True)
