@@ -15,7 +15,9 @@ import contextlib
 import logging
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from sqlalchemy import delete, select, update
@@ -40,6 +42,7 @@ from vms_core.media.stream_info import StreamInfo
 from vms_core.timeutil import to_us
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def url_with_credentials(url: str, username: str, password: str) -> str:
@@ -76,6 +79,9 @@ class RecordingService:
         self._recording: dict[int, str] = {}  # catalog id -> URL handed to the pool
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        # Our own thread for the blocking pool calls: the loop's default executor is shared
+        # with long-running work elsewhere, and recording must not queue behind it.
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="recording-events")
         self.last_reconcile: ReconcileReport | None = None
         # Open segments: path -> wall clock (us) of the last media known durable on disk.
         self.open_progress: dict[str, int] = {}
@@ -100,7 +106,9 @@ class RecordingService:
 
     async def _ensure_pool(self) -> None:
         if self._task is None:
-            await asyncio.to_thread(self.pool.start)
+            # On the loop's thread, not a pool thread: Linux ties a worker's parent-death
+            # signal to the thread that started it, and this one lives as long as the server.
+            self.pool.start()
             self._task = asyncio.create_task(self._pump(), name="recording-events")
 
     async def stop(self) -> None:
@@ -109,11 +117,15 @@ class RecordingService:
             return
         # Let the pump finish its current poll (at most 0.5 s) rather than cancel it: a
         # cancelled poll would swallow the events it already took, WorkerStopped among them.
+        task, self._task = self._task, None
         with contextlib.suppress(Exception):
-            await self._task
-        remaining = await asyncio.to_thread(self.pool.stop)
+            await task
+        remaining = await self._blocking(self.pool.stop)
         for event in remaining:
             await self._apply(event)
+
+    async def _blocking(self, function: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, function, *args)
 
     # -- catalog reconciliation --------------------------------------------------------------
     async def reconcile(self) -> ReconcileReport:
@@ -124,9 +136,7 @@ class RecordingService:
         known_closed = {Path(p) for p, end in rows if end is not None}
         known_open = {Path(p) for p, end in rows if end is None}
         found = MemoryCatalog()
-        report = await asyncio.to_thread(
-            reconcile, self.recordings, found, known_closed, known_open
-        )
+        report = await self._blocking(reconcile, self.recordings, found, known_closed, known_open)
         async with self.db.session() as session:
             for record in found.segments():
                 camera_id = self._ids.get(record.camera_id)
@@ -168,7 +178,7 @@ class RecordingService:
         await self._refresh_ids()
         if change.kind == "changed" and change.camera_id in self._recording:
             # Settings changed: restart its recording with the new ones.
-            await asyncio.to_thread(self.pool.remove_camera, change.name)
+            await self._blocking(self.pool.remove_camera, change.name)
             self._recording.pop(change.camera_id, None)
         await self._sync_camera(change.camera_id)
 
@@ -189,18 +199,18 @@ class RecordingService:
             else next((n for n, i in self._ids.items() if i == camera_id), None)
         )
         if current is not None and name is not None:
-            await asyncio.to_thread(self.pool.remove_camera, name)
+            await self._blocking(self.pool.remove_camera, name)
             self._recording.pop(camera_id, None)
             await self.cameras.set_state(camera_id, "idle", "not recording")
         if url is not None and camera is not None and not self._stopping:
             await self._ensure_pool()
-            await asyncio.to_thread(self.pool.add_camera, camera.name, url)
+            await self._blocking(self.pool.add_camera, camera.name, url)
             self._recording[camera_id] = url
 
     # -- worker events -----------------------------------------------------------------------
     async def _pump(self) -> None:
         while not self._stopping:
-            events = await asyncio.to_thread(self.pool.poll_events, 0.5)
+            events = await self._blocking(self.pool.poll_events, 0.5)
             for event in events:
                 try:
                     await self._apply(event)

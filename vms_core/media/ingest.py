@@ -56,8 +56,8 @@ class IngestOptions:
     # Retry soon and keep retrying often: recording must resume within 2 s of the camera
     # coming back (worst case: backoff_max + connect + one GOP), and a failed RTSP connect
     # to a camera that is down costs next to nothing.
-    backoff_min: float = 0.25
-    backoff_max: float = 1.0
+    backoff_min: float = 0.2
+    backoff_max: float = 0.5
     # Small probing keeps memory flat when many cameras open at once.
     probesize: int = 1024 * 1024
     analyzeduration: float = 1.0

@@ -12,7 +12,9 @@ import ctypes
 import ctypes.util
 import logging
 import multiprocessing as mp
+import os
 import queue
+import signal
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +31,7 @@ from vms_core.media.stream_info import StreamInfo
 log = logging.getLogger(__name__)
 
 M_ARENA_MAX = -8  # glibc mallopt parameter
+PR_SET_PDEATHSIG = 1  # Linux prctl option
 
 
 # -- events (worker -> parent) -------------------------------------------------------------
@@ -145,8 +148,24 @@ def _limit_malloc_arenas(count: int) -> None:
         log.debug("mallopt unavailable; keeping the default arenas")
 
 
-def worker_main(number: int, config: WorkerConfig, control: Any, events: Any) -> None:
+def _die_with_parent(parent: int) -> None:
+    """A worker must not outlive a server killed with -9: a restarted server would then
+    find a second writer on its files. Linux kills us with the parent (PDEATHSIG)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        log.debug("prctl unavailable; a worker may outlive a killed server")
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def worker_main(
+    number: int, config: WorkerConfig, control: Any, events: Any, parent: int | None = None
+) -> None:
     """Entry point of one worker process."""
+    if parent is not None:
+        _die_with_parent(parent)
     _limit_malloc_arenas(config.malloc_arenas)
     catalog = _EventCatalog(events)
     recorders: dict[str, CameraRecorder] = {}
@@ -226,7 +245,7 @@ class RecorderPool:
             control = self._context.Queue()
             process = self._context.Process(
                 target=worker_main,
-                args=(number, self.config, control, self._events),
+                args=(number, self.config, control, self._events, os.getpid()),
                 name=f"vms-recorder-{number}",
                 daemon=True,
             )

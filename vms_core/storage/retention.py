@@ -23,9 +23,10 @@ import shutil
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import and_, delete, exists, func, select
 
@@ -36,6 +37,7 @@ from vms_core.storage.plan import CameraLimits, Limits, Plan, SegmentRow, plan_d
 from vms_core.timeutil import iso, now_us
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DAY_US = 86_400 * 1_000_000
 LAST_RUN_FILE = "retention-last-run.json"
@@ -111,6 +113,8 @@ class RetentionService:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        # Its own thread: retention must not wait behind long jobs on the default executor.
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="retention")
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -123,6 +127,9 @@ class RetentionService:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    async def _blocking(self, function: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, function, *args)
 
     def segment_closed(self, camera_id: int, size: int) -> None:
         """Called by recording for every closed segment: learn its size, check early."""
@@ -173,7 +180,7 @@ class RetentionService:
             return True
         if settings.max_bytes and sum(usage.values()) > settings.max_bytes:
             return True
-        free = await asyncio.to_thread(free_disk_bytes, self.recordings)
+        free = await self._blocking(free_disk_bytes, self.recordings)
         return free is not None and free - sum(headroom.values()) < settings.min_free_bytes
 
     async def plan(self) -> Plan:
@@ -202,7 +209,7 @@ class RetentionService:
                 locks.setdefault(int(camera_id), []).append((int(start), int(end)))
         recording = {r.camera_id for r in rows if r.end_us is None}
         headroom = {c: h for c, h in self.headroom().items() if c in recording}
-        free = await asyncio.to_thread(free_disk_bytes, self.recordings)
+        free = await self._blocking(free_disk_bytes, self.recordings)
         return plan_deletions(rows, locks, limits_from(settings, cameras), now_us(), free, headroom)
 
     async def run_once(self, reason: str = "manual") -> RetentionRun:
@@ -214,7 +221,7 @@ class RetentionService:
             errors: list[str] = []
             if plan.delete:
                 deleted = await self._delete_rows(plan.delete)
-                errors = await asyncio.to_thread(self._delete_files, deleted)
+                errors = await self._blocking(self._delete_files, deleted)
             run = RetentionRun(
                 started=iso(started_us),
                 seconds=round(time.monotonic() - clock, 3),
@@ -233,7 +240,7 @@ class RetentionService:
                     run.bytes_freed,
                     len(errors),
                 )
-            await asyncio.to_thread(self._save, run)
+            await self._blocking(self._save, run)
             return run
 
     async def _delete_rows(self, rows: list[SegmentRow]) -> list[SegmentRow]:
