@@ -74,3 +74,69 @@ def test_vms_discover_finds_all_eight_simulated_cameras_by_multicast(
         except subprocess.TimeoutExpired:
             simulator.kill()
             simulator.wait()
+
+
+# Runs in the client namespace: the server's Hello/Bye listener on every suitable interface,
+# printing what it knows whenever that changes.
+LISTENER = """
+import asyncio, json, sys
+from vms_core.onvif.discovery import DiscoveryListener
+
+async def main():
+    listener = DiscoveryListener()
+    await listener.start()
+    print(json.dumps({"ready": True}), flush=True)
+    known = None
+    for _ in range(300):
+        names = sorted(d.name for d in listener.devices.values())
+        if names != known:
+            known = names
+            print(json.dumps(names), flush=True)
+        await asyncio.sleep(0.05)
+    await listener.stop()
+
+asyncio.run(main())
+"""
+
+
+def test_listener_hears_hello_and_bye_between_namespaces(namespace_pair: NamespacePair) -> None:
+    pair = namespace_pair
+    listener = subprocess.Popen(
+        pair.command(pair.client_ns, sys.executable, "-c", LISTENER),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    simulator = None
+    try:
+        assert listener.stdout is not None
+        assert json.loads(listener.stdout.readline()) == {"ready": True}
+        assert json.loads(listener.stdout.readline()) == []
+        simulator = subprocess.Popen(
+            pair.command(
+                pair.camera_ns,
+                VMS,
+                "simulate",
+                "--cameras",
+                "2",
+                "--host",
+                pair.camera_ip,
+                "--no-media",
+            ),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        heard = [json.loads(listener.stdout.readline())]
+        if len(heard[-1]) < 2:
+            heard.append(json.loads(listener.stdout.readline()))
+        assert heard[-1] == ["sim-cam-1", "sim-cam-2"]
+        simulator.send_signal(signal.SIGTERM)
+        assert simulator.wait(timeout=15) == 0
+        left = json.loads(listener.stdout.readline())
+        if left:
+            left = json.loads(listener.stdout.readline())
+        assert left == []
+    finally:
+        for process in (simulator, listener):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait()
