@@ -114,3 +114,12 @@ async def test_simulated_speech_and_door_slam_scenes_do_not() -> None:
     for kind in ("speech", "door_slam"):
         host = await feed_scene(kind)
         assert host.events == [], kind
+
+
+def test_a_corrupt_chunk_does_not_blind_the_detector() -> None:
+    clip = next(c for c in clip_set(1) if c.kind == "gunshot" and c.level == 0.3)
+    detector = TransientDetector(RATE)
+    broken = np.full(RATE // 2, np.nan, dtype=np.float32)
+    assert detector.process(broken) == []
+    found = detector.process(clip.samples)
+    assert len(found) == 1 and abs(found[0].offset_s - EVENT_AT_S) < 0.02

@@ -97,7 +97,11 @@ class TransientDetector:
     def process(self, samples: npt.NDArray[np.floating]) -> list[Transient]:
         """Analyse the next chunk; impulses whose decay window is complete are returned."""
         chunk_start = self._samples_seen + len(self._pending)
-        buf = np.concatenate([self._pending, np.asarray(samples, dtype=np.float64)])
+        # A corrupt decode must not poison the background with NaN for good.
+        fresh = np.nan_to_num(
+            np.asarray(samples, dtype=np.float64), nan=0.0, posinf=1.0, neginf=-1.0
+        )
+        buf = np.concatenate([self._pending, fresh])
         whole = len(buf) // self._frame * self._frame
         frames, self._pending = buf[:whole], buf[whole:]
         if whole:

@@ -9,6 +9,7 @@ so the per-camera detectors sit behind a lock and hand incidents to the loop wit
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 import time
 from collections import Counter
@@ -182,7 +183,12 @@ class GunshotPlugin:
             heard_by=chunk.camera_id,
         )
         self.ctx.logger.info("gunshot heard on camera %s at %s", chunk.camera_id, first)
-        self.ctx.submit(self.incident_once(report))
+        done = self.ctx.submit(self.incident_once(report))
+        done.add_done_callback(self._log_failure)
+
+    def _log_failure(self, future: concurrent.futures.Future[tuple[Incident, bool]]) -> None:
+        if not future.cancelled() and future.exception() is not None:
+            self.ctx.logger.error("opening an audio incident failed: %r", future.exception())
 
     # ----------------------------------------------------------------- memory
 
