@@ -127,11 +127,38 @@ async def test_one_signed_alert_end_to_end(
             "X-Gunshot-Signature": sign(SECRET, ts, body),
         }
         url = f"{running.url.rstrip('/')}/api/plugins/gunshot/alerts"
+        refusals = {
+            "unsigned": (body, {"Content-Type": "application/json"}),
+            "bad_signature": (body, {**headers, "X-Gunshot-Signature": sign("x" * 16, ts, body)}),
+            "stale": (
+                body,
+                {
+                    **headers,
+                    "X-Gunshot-Timestamp": str(ts - 600),
+                    "X-Gunshot-Signature": sign(SECRET, ts - 600, body),
+                },
+            ),
+            "malformed": (
+                b"{not json",
+                {**headers, "X-Gunshot-Signature": sign(SECRET, ts, b"{not json")},
+            ),
+        }
+        for code, (data, hdrs) in refusals.items():
+            async with http.post(url, data=data, headers=hdrs) as resp:
+                assert 400 <= resp.status < 500
+                assert (await resp.json())["error"]["code"] == code
+        async with server.db.session() as session:
+            gunshots = select(Event).where(Event.type.like("gunshot%"))
+            assert list(await session.scalars(gunshots)) == []
+            assert list(await session.scalars(select(Bookmark))) == []
+
         posted = time.monotonic()
         async with http.post(url, data=body, headers=headers) as resp:
             answered = time.monotonic()
             answer = await resp.json()
             assert resp.status == 201, answer
+        async with http.post(url, data=body, headers=headers) as resp:  # replayed as is
+            assert resp.status == 409 and (await resp.json())["error"]["code"] == "replayed"
         # A second copy of the same alert (re-signed) is the same incident.
         ts2 = ts + 1
         headers2 = {**headers, "X-Gunshot-Timestamp": str(ts2)}
