@@ -37,7 +37,7 @@ from vms_core.simulator.media.scene import SceneConfig, SceneEvent
 from vms_core.simulator.media.sound import synthesize_loop
 
 # Bump when the picture, sound or encoding changes, so stale cached loops are not reused.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 VIDEO_CLOCK_RATE = 90_000
 _MAX_AUDIO_LOOPS = 4
 _H264_PARAMETER_TYPES = {7: "sps", 8: "pps"}

@@ -152,10 +152,12 @@ class FrameRenderer:
                 fill=(150, 150, 150),
             )
         # The plate: dark characters on white, big enough for OCR on a 640x360 sub stream.
+        # On the front of the car, so it is in view from the moment the car enters (as
+        # for a camera watching traffic approach): plate readers get the whole crossing.
         plate = event.data.get("plate", "")
         left, top, right, bottom = draw.textbbox((0, 0), plate, font=self._plate_font)
         pad = 5 * u
-        px, py = x + 8 * u, body_top + 6 * u
+        px, py = x + car_w - 8 * u - (right - left + 2 * pad), body_top + 6 * u
         draw.rectangle(
             (px, py, px + right - left + 2 * pad, py + bottom - top + 2 * pad),
             fill=(250, 250, 250),
