@@ -68,7 +68,7 @@ async def test_hotlisted_plate_hits_within_3_seconds_of_the_vehicle_appearing(
     scene = vehicle_scene(loop_s=10)
     loop = decoded_loop(scene, FPS)
     (vehicle,) = scene.events()
-    config = {"hotlists": {"stolen": str(hotlist)}}
+    config = {"hotlists": {"stolen": str(hotlist)}, "notify_channels": ["slack"]}
     async with PluginTestHost(vms_plugin_lpr, config, CAMERAS, data_dir=tmp_path / "d") as host:
         hit_at = None
         for frame in live_frames(loop, FPS, seconds=scene.loop_seconds):
@@ -82,6 +82,10 @@ async def test_hotlisted_plate_hits_within_3_seconds_of_the_vehicle_appearing(
         assert hit.severity is Severity.HIGH
         assert hit.data["plate"] == "ABC1234" and hit.data["list"] == "stolen"
         assert hit.data["reason"] == "stolen 2026-04-30"
+        # The channel hears of it directly too: the plate in the title, the crop attached.
+        (note,) = host.notifications
+        assert note.channel == "slack" and "ABC1234" in note.title and "Main St" in note.text
+        assert note.event == hit and (note.snapshot or b"")[:2] == b"\xff\xd8"
 
 
 async def test_plate_free_scene_gives_no_reads_over_5_minutes(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time as _time
 import uuid
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from vms_sdk import Event, Frame, PluginContext, Severity
+from vms_sdk import Event, Frame, Notification, PluginContext, Severity
 
 from vms_plugin_lpr.engine import Image, MotionGate, PlateCandidate, PlateEngine
 from vms_plugin_lpr.plates import fold
@@ -175,15 +176,38 @@ class LprService:
                 "reason": entry.reason,
                 "match": "exact" if entry.plate == read.plate else "fuzzy",
             }
-            self.ctx.submit(
-                self.ctx.publish_event(
-                    Event(
-                        "lpr.hotlist_hit",
-                        read.first_seen,
-                        (read.camera,),
-                        severity=Severity.HIGH,
-                        data=hit,
-                    )
+            event = Event(
+                "lpr.hotlist_hit", read.first_seen, (read.camera,), severity=Severity.HIGH, data=hit
+            )
+            self.ctx.submit(self._announce_hit(event, read))
+
+    async def _announce_hit(self, event: Event, read: StoredRead) -> None:
+        """Publish the hit (rules route it on), then notify ``notify_channels`` directly
+        with the plate in the message and the crop as its picture."""
+        stored = await self.ctx.publish_event(event)
+        channels = self.settings.notify_channels
+        if not channels:
+            return
+        camera = self.ctx.get_camera(read.camera)
+        where = camera.name if camera is not None else f"camera {read.camera}"
+        data = stored.data
+        reason = f": {data['reason']}" if data.get("reason") else ""
+        snapshot = None
+        if read.crop is not None:
+            path = self.crops / read.crop
+            snapshot = await asyncio.to_thread(path.read_bytes) if path.is_file() else None
+        for channel in channels:
+            await self.ctx.notify(
+                Notification(
+                    channel,
+                    f"Hotlist hit: {read.plate} ({data['list']})",
+                    f"{read.plate} on {where} at {read.first_seen:%Y-%m-%d %H:%M:%S} UTC, "
+                    f"listed as {data['listed_plate']}{reason} "
+                    f"({data['match']} match, confidence {read.confidence:.2f})",
+                    Severity.HIGH,
+                    stored,
+                    (read.camera,),
+                    snapshot,
                 )
             )
 

@@ -24,6 +24,7 @@ _KNOWN = {
     "ocr_threads",
     "hotlists",
     "webhook_secret",
+    "notify_channels",
 }
 
 
@@ -44,6 +45,7 @@ class LprSettings:
     ocr_threads: int = 1
     hotlists: Mapping[str, str] | None = None  # list name -> CSV path
     webhook_secret: str | None = None
+    notify_channels: tuple[str, ...] = ()  # channels told of hits directly, plate included
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> LprSettings:
@@ -75,6 +77,10 @@ class LprSettings:
                 if not Path(path).is_file():
                     raise ConfigError(f"hotlists.{name}", f"no such file: {path}")
             values["hotlists"] = dict(hotlists)
+        channels = values.get("notify_channels", [])
+        if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
+            raise ConfigError("notify_channels", "a list of channel names")
+        values["notify_channels"] = tuple(channels)
         secret = values.get("webhook_secret")
         if secret is not None and (not isinstance(secret, str) or len(secret) < 16):
             raise ConfigError("webhook_secret", "a shared secret of at least 16 characters")
