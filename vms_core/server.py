@@ -21,6 +21,7 @@ from vms_core.cameras.manager import CameraManager
 from vms_core.config import ConfigError, Settings, load_config
 from vms_core.db import Database, upgrade_schema
 from vms_core.events import EventBus, RuleEngine
+from vms_core.exports import ExportService
 from vms_core.live import LiveSources
 from vms_core.plugins.host import PluginHost
 from vms_core.recording import RecordingService, url_with_credentials
@@ -65,6 +66,9 @@ class VmsServer:
         )
         if self.recording is not None:
             self.recording.closed_listeners.append(self.retention.segment_closed)
+        self.exports = ExportService(
+            self.db, self.audit, settings.data_dir, settings.recordings_dir, self.version
+        )
         self.live = LiveSources(self._live_url)
         # ONVIF health and streams, PTZ, snapshots, discovery scans (vms_core.cameras).
         self.camera_manager = CameraManager(self.cameras, self.events, self.live, settings.onvif)
@@ -88,6 +92,7 @@ class VmsServer:
             # leaves the recordings alone).
             self.retention.start()
         await self.cameras.sync_from_config(self.settings)
+        await self.exports.start()
         await self.camera_manager.start()
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
@@ -130,6 +135,7 @@ class VmsServer:
         await self.camera_manager.stop()
         await self.live.stop()
         await self.retention.stop()
+        await self.exports.stop()
         if self.recording is not None:
             await self.recording.stop()
         await self.events.drain()

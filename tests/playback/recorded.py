@@ -9,8 +9,8 @@ import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from pathlib import Path
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any, TypeVar
 
 import av
@@ -131,9 +131,7 @@ class RecordingSite:
         async def rows() -> list[Segment]:
             async with server.db.session() as session:
                 found = await session.scalars(
-                    select(Segment)
-                    .where(Segment.camera_id == camera_id)
-                    .order_by(Segment.start_us)
+                    select(Segment).where(Segment.camera_id == camera_id).order_by(Segment.start_us)
                 )
                 return list(found)
 

@@ -31,5 +31,7 @@ async def segments_in_range(
     found = []
     for path, seg_start, seg_end in rows:
         file = Path(path)
-        found.append(SourceSegment(file if file.is_absolute() else recordings / file, seg_start, seg_end))
+        found.append(
+            SourceSegment(file if file.is_absolute() else recordings / file, seg_start, seg_end)
+        )
     return found

@@ -108,7 +108,9 @@ class _Writer:
     """The output container, opened on the first keyframe; keeps timestamps monotonic."""
 
     def __init__(self, output: Output, video: Any, audio: Any | None) -> None:
-        self.container: Any = av.open(output.target, "w", format=output.format, options=output.options)
+        self.container: Any = av.open(
+            output.target, "w", format=output.format, options=output.options
+        )
         self.video = self.container.add_stream_from_template(video)
         self.audio: Any = None
         if audio is not None:
@@ -195,9 +197,7 @@ def remux_range(
                         break
                     state = _SegmentState(segment, video_in)
                     done = False
-                    for packet in source.demux(
-                        *(s for s in (video_in, audio_in) if s is not None)
-                    ):
+                    for packet in source.demux(*(s for s in (video_in, audio_in) if s is not None)):
                         if packet.dts is None:
                             continue
                         kind = "video" if packet.stream is video_in else "audio"
@@ -224,7 +224,15 @@ def remux_range(
                                 ctx.height,
                             )
                             for held_kind, held in begin.packets:
-                                _write(writer, held, held_kind, state, result, skipped_us, begin.wall_us)
+                                _write(
+                                    writer,
+                                    held,
+                                    held_kind,
+                                    state,
+                                    result,
+                                    skipped_us,
+                                    begin.wall_us,
+                                )
                             continue
                         if wall >= end_us:
                             if kind == "video":
@@ -312,9 +320,9 @@ def _write(
     skipped_us: int,
     media_start_us: int,
 ) -> None:
-    if writer.mux(packet, kind, state.shift_ticks(packet, skipped_us, media_start_us)):
-        if kind == "video":
-            result.video_frames += 1
-            end = state.video_end_us()
-            if end is not None:
-                result.end_us = end
+    written = writer.mux(packet, kind, state.shift_ticks(packet, skipped_us, media_start_us))
+    if written and kind == "video":
+        result.video_frames += 1
+        end = state.video_end_us()
+        if end is not None:
+            result.end_us = end

@@ -7,6 +7,7 @@ a client that goes away stops the thread at its next write.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import AsyncIterator
 from concurrent.futures import CancelledError as FutureCancelled
@@ -98,10 +99,8 @@ class PlaybackStream:
             raise PlaybackCancelled from None
 
     def _put_end(self, end: _End) -> None:
-        try:
+        with contextlib.suppress(FutureCancelled, RuntimeError):  # loop closed: no reader
             asyncio.run_coroutine_threadsafe(self._queue.put(end), self._loop).result()
-        except (FutureCancelled, RuntimeError):
-            pass  # loop closed: nobody is reading
 
     # -- the reader --------------------------------------------------------------------------
     async def started(self) -> int | None:

@@ -11,6 +11,8 @@ from vms_core.api.routes import (
     config,
     discovery,
     events,
+    exports,
+    playback,
     plugins,
     recordings,
     storage,
@@ -25,4 +27,6 @@ def register_all(api: ApiRegistry) -> None:
     for module in (recordings, storage):
         module.register(api)
     plugins.register(api)
+    playback.register(api)
+    exports.register(api)
     discovery.register(api)

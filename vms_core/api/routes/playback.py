@@ -54,7 +54,9 @@ def register(api: ApiRegistry) -> None:
             server.db, server.settings.recordings_dir, camera_id, start, end
         )
         if not segments:
-            raise ApiError(404, f"no recording of camera {camera_id} from {iso(start)} to {iso(end)}")
+            raise ApiError(
+                404, f"no recording of camera {camera_id} from {iso(start)} to {iso(end)}"
+            )
         stream = PlaybackStream(segments, start, end, keep_gaps=False)
         try:
             first = await stream.started()

@@ -1,0 +1,176 @@
+"""Evidence export jobs. Operators export cameras they may see; a job is visible to the
+user who asked for it and to admins."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiohttp import web
+from pydantic import Field
+
+from vms_core.api.app import server_of
+from vms_core.api.auth import principal, remote
+from vms_core.api.bodies import Body, read_json, schema_of
+from vms_core.api.errors import ApiError
+from vms_core.api.registry import ApiRegistry
+from vms_core.exports import ExportJob
+from vms_core.timeutil import to_us
+
+MAX_EXPORT_SECONDS = 7 * 24 * 3600
+
+
+class NewExport(Body):
+    cameras: list[int] = Field(min_length=1, max_length=64)
+    start: datetime
+    end: datetime
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+def _job_for(request: web.Request) -> ExportJob:
+    who = principal(request)
+    job_id = request.match_info["id"]
+    job = server_of(request).exports.get(job_id)
+    if job is None or not (who.has_role("admin") or job.created_by == who.username):
+        raise ApiError(404, f"no export {job_id}")
+    return job
+
+
+def register(api: ApiRegistry) -> None:
+    schema = api.schema(
+        "Export",
+        {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string"},
+                "state": {"type": "string", "enum": ["queued", "running", "done", "failed"]},
+                "progress": {"type": "number", "minimum": 0, "maximum": 1},
+                "cameras": {"type": "array", "items": {"type": "integer"}},
+                "start": {"type": "string"},
+                "end": {"type": "string"},
+                "reason": {"type": "string"},
+                "created_by": {"type": "string"},
+                "created": {"type": "string"},
+                "finished": {"type": ["string", "null"]},
+                "files": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "name": {"type": "string"},
+                            "bytes": {"type": "integer"},
+                            "sha256": {"type": "string"},
+                        },
+                    },
+                },
+                "error": {"type": ["string", "null"]},
+                "package": {"type": ["string", "null"]},
+            },
+        },
+    )
+
+    # Before /api/exports/{id}: the router tries resources in the order they are added.
+    @api.route(
+        "GET",
+        "/api/exports/signing-key",
+        summary="The server's Ed25519 public key that signs evidence packages",
+        tag="evidence",
+        response={
+            "type": "object",
+            "properties": {"fingerprint": {"type": "string"}, "pem": {"type": "string"}},
+        },
+    )
+    async def signing_key(request: web.Request) -> web.Response:
+        key = await server_of(request).exports.signing_key()
+        return web.json_response({"fingerprint": key.fingerprint, "pem": key.public_pem().decode()})
+
+    @api.route(
+        "POST",
+        "/api/exports",
+        summary="Export a time range of cameras as a signed evidence package (a job)",
+        tag="evidence",
+        role="operator",
+        request=schema_of(NewExport),
+        response=schema,
+        status=202,
+    )
+    async def create(request: web.Request) -> web.Response:
+        server = server_of(request)
+        who = principal(request)
+        body = await read_json(request, NewExport)
+        if body.start.tzinfo is None or body.end.tzinfo is None:
+            raise ApiError(400, "start/end: need a timezone (use Z for UTC)")
+        start, end = to_us(body.start), to_us(body.end)
+        if end <= start:
+            raise ApiError(400, "end: must be after start")
+        if end - start > MAX_EXPORT_SECONDS * 1_000_000:
+            raise ApiError(400, f"end: an export covers at most {MAX_EXPORT_SECONDS // 86400} days")
+        cameras: list[tuple[int, str]] = []
+        for camera_id in dict.fromkeys(body.cameras):
+            camera = await server.cameras.get(camera_id, who)
+            if camera is None:
+                raise ApiError(400, f"cameras: no camera {camera_id}")
+            cameras.append((camera.id, camera.name))
+        job = await server.exports.submit(
+            cameras, start, end, body.reason, who.username, remote(request)
+        )
+        return web.json_response(
+            job.to_json(), status=202, headers={"Location": f"/api/exports/{job.id}"}
+        )
+
+    @api.route(
+        "GET",
+        "/api/exports",
+        summary="Export jobs (admins: all; others: their own)",
+        tag="evidence",
+        role="operator",
+        response={"type": "array", "items": schema},
+    )
+    async def list_exports(request: web.Request) -> web.Response:
+        who = principal(request)
+        jobs = [
+            j.to_json()
+            for j in server_of(request).exports.jobs()
+            if who.has_role("admin") or j.created_by == who.username
+        ]
+        return web.json_response(jobs)
+
+    @api.route(
+        "GET",
+        "/api/exports/{id}",
+        summary="An export job: state, progress 0..1, files, error",
+        tag="evidence",
+        role="operator",
+        response=schema,
+    )
+    async def get_export(request: web.Request) -> web.Response:
+        return web.json_response(_job_for(request).to_json())
+
+    @api.route(
+        "GET",
+        "/api/exports/{id}/package",
+        summary="The finished evidence package (zip)",
+        tag="evidence",
+        role="operator",
+        response={"type": "string", "format": "binary"},
+        content_type="application/zip",
+    )
+    async def package(request: web.Request) -> web.StreamResponse:
+        server = server_of(request)
+        who = principal(request)
+        job = _job_for(request)
+        path = server.exports.package_path(job)
+        if path is None:
+            raise ApiError(409, f"export {job.id} is {job.state}, not done")
+        await server.audit.record(
+            "export.download",
+            username=who.username,
+            target=f"export:{job.id}",
+            remote=remote(request),
+        )
+        return web.FileResponse(
+            path,
+            headers={
+                "Content-Type": "application/zip",
+                "Content-Disposition": f'attachment; filename="{path.name}"',
+            },
+        )
