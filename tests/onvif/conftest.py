@@ -11,7 +11,13 @@ from tests.simulator.netns import namespace_pair
 from vms_core.simulator.config import CameraConfig, SimulatorConfig
 from vms_core.simulator.simulator import Simulator
 
-__all__ = ["namespace_pair", "sim_camera"]
+__all__ = ["NO_MULTICAST", "QUIET", "namespace_pair", "sim_camera"]
+
+# Server settings for these tests: no joining of multicast groups on the machine's
+# interfaces (the listener is fed directly where a test needs it), and no PullPoint event
+# subscriptions (a pending long poll would hold up the simulator's shutdown).
+NO_MULTICAST = "\n[onvif]\nlisten_for_hello = false\n"
+QUIET = NO_MULTICAST + "events = false\n"
 
 
 def sim_camera(index: int, **overrides: object) -> CameraConfig:

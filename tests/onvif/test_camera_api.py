@@ -13,7 +13,9 @@ import aiohttp
 from PIL import Image
 
 from tests.conftest import bearer
+from tests.onvif.conftest import QUIET
 from vms_core.recording import url_with_credentials
+from vms_core.simulator.discovery import DiscoveryEndpoint, _Sequence, hello_message
 from vms_core.simulator.simulator import Simulator
 
 
@@ -50,7 +52,7 @@ def _ffprobe(url: str) -> dict[str, Any]:
 async def test_add_each_camera_by_onvif_fills_two_profiles_and_playable_streams(
     cameras: Simulator, make_server: Any, http: aiohttp.ClientSession
 ) -> None:
-    running = await make_server()
+    running = await make_server(QUIET)
     token = await running.admin_token()
     added = []
     for info in cameras.cameras:
@@ -101,7 +103,7 @@ async def test_add_each_camera_by_onvif_fills_two_profiles_and_playable_streams(
 async def test_wrong_password_is_unauthorized_with_a_reason_and_others_stay_fine(
     cameras: Simulator, make_server: Any, http: aiohttp.ClientSession
 ) -> None:
-    running = await make_server()
+    running = await make_server(QUIET)
     token = await running.admin_token()
     good, bad = cameras.cameras[1], cameras.cameras[2]
     status, ok = await _add(
@@ -157,7 +159,7 @@ async def test_wrong_password_is_unauthorized_with_a_reason_and_others_stay_fine
 async def test_ptz_move_through_the_api_changes_the_camera_position(
     cameras: Simulator, make_server: Any, http: aiohttp.ClientSession
 ) -> None:
-    running = await make_server()
+    running = await make_server(QUIET)
     token = await running.admin_token()
     info = cameras.cameras[0]
     _, camera = await _add(
@@ -235,7 +237,7 @@ async def test_ptz_move_through_the_api_changes_the_camera_position(
 async def test_snapshot_is_the_cameras_jpeg(
     cameras: Simulator, make_server: Any, http: aiohttp.ClientSession
 ) -> None:
-    running = await make_server()
+    running = await make_server(QUIET)
     token = await running.admin_token()
     info = cameras.cameras[1]
     _, camera = await _add(
@@ -279,7 +281,9 @@ async def test_remove_and_config_cameras_are_refused(
 ) -> None:
     info = cameras.cameras[2]
     running = await make_server(
-        f'\n[[cameras]]\nname = "from-config"\nrtsp_url = "{info.rtsp_main_url}"\nrecord = false\n'
+        QUIET
+        + f'\n[[cameras]]\nname = "from-config"\nrtsp_url = "{info.rtsp_main_url}"\n'
+        + "record = false\n"
     )
     token = await running.admin_token()
     listed = await running.server.cameras.visible()
@@ -313,9 +317,22 @@ async def test_remove_and_config_cameras_are_refused(
 async def test_discovery_scan_through_the_api_finds_the_cameras_by_unicast(
     cameras: Simulator, make_server: Any, http: aiohttp.ClientSession
 ) -> None:
-    running = await make_server()
+    running = await make_server(QUIET)
     token = await running.admin_token()
     assert cameras.discovery is not None
+    first = cameras.cameras[0]
+    _, added = await _add(
+        http,
+        running.url,
+        token,
+        {
+            "name": "known",
+            "onvif_url": first.onvif_url,
+            "username": first.username,
+            "password": first.password,
+            "record": False,
+        },
+    )
     body = {
         "ranges": ["127.0.0.1/32"],
         "multicast": False,
@@ -337,8 +354,32 @@ async def test_discovery_scan_through_the_api_finds_the_cameras_by_unicast(
             break
         await asyncio.sleep(0.1)
     assert scan["status"] == "done"
+    assert scan["rejected"] == []
     assert sorted(d["name"] for d in scan["devices"]) == [c.name for c in cameras.cameras]
     assert {d["xaddrs"][0] for d in scan["devices"]} == {c.onvif_url for c in cameras.cameras}
+    assert [d["camera_id"] for d in scan["devices"]] == [added["id"], None, None]
+
+    # Announcements the server heard (fed directly: multicast needs a test namespace).
+    listener = running.server.camera_manager.scans.listener
+    assert listener is not None
+    endpoint = DiscoveryEndpoint("urn:uuid:hello", (cameras.cameras[0].onvif_url,), ())
+    listener.received(hello_message(endpoint, _Sequence()), "127.0.0.1")
+    async with http.get(
+        f"{running.url}/api/discovery/announcements", headers=bearer(token)
+    ) as response:
+        assert await response.json() == [
+            {
+                "endpoint_reference": "urn:uuid:hello",
+                "xaddrs": [cameras.cameras[0].onvif_url],
+                "scopes": [],
+                "types": ["dn:NetworkVideoTransmitter", "tds:Device"],
+                "address": "127.0.0.1",
+                "name": "",
+                "hardware": "",
+                "location": "",
+                "camera_id": added["id"],
+            }
+        ]
     async with http.post(
         f"{running.url}/api/discovery/scans",
         json={"ranges": ["10.0.0.0/8"], "multicast": False},

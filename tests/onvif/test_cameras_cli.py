@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from tests.onvif.conftest import QUIET
 from vms_core.simulator.simulator import Simulator
 
 VMS = str(Path(sys.executable).with_name("vms"))
@@ -29,7 +30,7 @@ async def _vms(*argv: str, env: dict[str, str] | None = None) -> tuple[int, str,
 
 
 async def test_add_list_remove_through_the_server(cameras: Simulator, make_server: Any) -> None:
-    running = await make_server()
+    running = await make_server(QUIET)
     token = await running.admin_token()
     conn = ["--server", running.url, "--token", token]
     info = cameras.cameras[1]

@@ -14,6 +14,7 @@ import pytest
 from aiohttp import web
 
 from tests.conftest import bearer
+from tests.onvif.conftest import QUIET
 from tests.onvif.replay import FIXTURES, HANG, Chunked, ReplayDevice
 from vms_core.onvif.client import (
     MAX_REPLY_BYTES,
@@ -145,7 +146,7 @@ async def test_server_survives_hostile_cameras_and_reports_why(
     huge = ReplayDevice({"GetProfiles": TEN_MB})
     urls = [await hanging.start(), await huge.start()]
     try:
-        running = await make_server()
+        running = await make_server(QUIET)
         running.server.camera_manager.health.timeout = 1.0
         token = await running.admin_token()
         states = {}

@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from tests.conftest import bearer
-from tests.onvif.conftest import sim_camera
+from tests.onvif.conftest import NO_MULTICAST, sim_camera
 from vms_core.onvif.events import parse_notification
 from vms_core.simulator.config import SimulatorConfig
 from vms_core.simulator.simulator import Simulator
@@ -36,7 +36,7 @@ async def busy_camera() -> AsyncIterator[Simulator]:
 async def test_camera_motion_arrives_as_motion_start_and_end_events(
     busy_camera: Simulator, make_server: Any, http: aiohttp.ClientSession
 ) -> None:
-    running = await make_server()
+    running = await make_server(NO_MULTICAST)
     token = await running.admin_token()
     info = busy_camera.cameras[0]
     async with http.post(

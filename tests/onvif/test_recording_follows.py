@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 
 from tests.conftest import bearer
+from tests.onvif.conftest import QUIET
 from vms_core.simulator.simulator import Simulator
 
 
@@ -21,7 +22,7 @@ async def _state(http: aiohttp.ClientSession, url: str, token: str) -> str:
 async def test_added_camera_records_and_removed_camera_stops(
     cameras: Simulator, make_server: Any, http: aiohttp.ClientSession
 ) -> None:
-    running = await make_server(record=True)
+    running = await make_server(QUIET, record=True)
     token = await running.admin_token()
     info = cameras.cameras[1]
     async with http.post(

@@ -57,10 +57,11 @@ class DiscoveryScans:
     def __init__(self, listen: bool = True) -> None:
         self.jobs: dict[int, ScanJob] = {}
         self._ids = itertools.count(1)
-        self.listener = DiscoveryListener() if listen else None
+        self.listen = listen
+        self.listener = DiscoveryListener()
 
     async def start(self) -> None:
-        if self.listener is not None:
+        if self.listen:
             await self.listener.start()
 
     async def stop(self) -> None:
@@ -69,13 +70,10 @@ class DiscoveryScans:
                 job.task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await job.task
-        if self.listener is not None:
-            await self.listener.stop()
+        await self.listener.stop()
 
     def announced(self) -> list[dict[str, Any]]:
         """Cameras that said Hello (and not Bye) while the server ran."""
-        if self.listener is None:
-            return []
         return [d.to_json() for d in self.listener.devices.values()]
 
     def begin(

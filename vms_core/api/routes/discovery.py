@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -77,14 +78,31 @@ def register(api: ApiRegistry) -> None:
         if job is None:
             raise ApiError(404, f"no scan {scan_id}")
         data = job.to_json()
-        known = {
-            _host_port(c.onvif_url): c.id for c in await server.cameras.visible() if c.onvif_url
-        }
-        for device in data["devices"]:
-            device["camera_id"] = next(
-                (known[k] for k in map(_host_port, device["xaddrs"]) if k in known), None
-            )
+        await _mark_known(server, data["devices"])
         return web.json_response(data)
+
+    @api.route(
+        "GET",
+        "/api/discovery/announcements",
+        role="admin",
+        summary="Cameras that announced themselves (WS-Discovery Hello, no Bye yet)",
+        tag="discovery",
+        response={"type": "array", "items": {"type": "object"}},
+    )
+    async def announcements(request: web.Request) -> web.Response:
+        server = server_of(request)
+        devices = server.camera_manager.scans.announced()
+        await _mark_known(server, devices)
+        return web.json_response(devices)
+
+
+async def _mark_known(server: Any, devices: list[dict[str, Any]]) -> None:
+    """Add ``camera_id``: the catalog camera at the device's address, or None."""
+    known = {_host_port(c.onvif_url): c.id for c in await server.cameras.visible() if c.onvif_url}
+    for device in devices:
+        device["camera_id"] = next(
+            (known[k] for k in map(_host_port, device["xaddrs"]) if k in known), None
+        )
 
 
 def _host_port(url: str) -> tuple[str, int | None]:
