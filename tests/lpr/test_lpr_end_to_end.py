@@ -13,9 +13,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from vms_sdk import Event
 
+from tests.conftest import bearer
 from tests.notify_chat.receivers import ChatReceiver
 from tests.simulator.conftest import small_camera
 from vms_core.simulator.config import SimulatorConfig, VideoProfileConfig
@@ -82,7 +84,7 @@ snapshot = false
 
 
 async def test_hotlisted_plate_reaches_slack(
-    plate_camera: Simulator, make_server: Any, tmp_path: Path
+    plate_camera: Simulator, make_server: Any, http: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
     hotlist = tmp_path / "stolen.csv"
     hotlist.write_text("plate,reason\nABC1234,stolen 2026-04-30\n")
@@ -112,6 +114,17 @@ async def test_hotlisted_plate_reaches_slack(
         slack_text = json.dumps(message.json())
         assert "lpr.hotlist_hit" in slack_text and "lpr-cam" in slack_text
         assert "blocks" in message.json()  # Slack's message format
+        # The read is searchable through the server's API, fuzzily, with its crop.
+        headers = bearer(await running.admin_token())
+        url = f"{running.url.rstrip('/')}/api/plugins/lpr/reads"
+        async with http.get(url, params={"plate": "A8C1234"}, headers=headers) as resp:
+            assert resp.status == 200
+            (read,) = (await resp.json())["reads"]
+        assert read["plate"] == "ABC1234" and read["match"] == "fuzzy"
+        async with http.get(f"{url}/{read['id']}/crop", headers=headers) as resp:
+            assert resp.status == 200 and resp.content_type == "image/jpeg"
+        async with http.get(url) as resp:
+            assert resp.status == 401  # reads are for logged-in users only
         await asyncio.sleep(LOOP_S)  # the next pass is the same vehicle's read: merged
         assert len(hits) == 1 and len(slack.received) == 1
     finally:
