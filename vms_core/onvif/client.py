@@ -351,11 +351,8 @@ class OnvifDevice:
 
     def services(self) -> list[str]:
         """Short names of the services the device offers (device, media, ptz, events, ...)."""
-        names = set()
-        for namespace in self.camera.xaddrs:
-            short = str(namespace).rstrip("/").rsplit("/", 2)[-2]
-            names.add({"wsdl": "device"}.get(short, short).lower())
-        return sorted(names)
+        # Namespaces look like http://www.onvif.org/ver10/media/wsdl: the part before "wsdl".
+        return sorted({str(ns).rstrip("/").rsplit("/", 2)[-2].lower() for ns in self.camera.xaddrs})
 
     def _has(self, service: str) -> bool:
         return service in self.services()
