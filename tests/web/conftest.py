@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,13 @@ CHROMIUM_ARGS = [
 ]
 # Around a park in Hartford, CT: enough spread for the plan to show positions.
 PLACES = [(41.7658, -72.6734, 180.0), (41.7642, -72.6728, 0.0), (41.7665, -72.6761, 90.0)]
+
+
+# The analysing plug-ins decode every camera; these tests are about the browser, and the
+# machine has two cores.
+QUIET_PLUGINS = "".join(
+    f"\n[plugins.{name}]\nenabled = false\n" for name in ("analytics", "lpr", "gunshot")
+)
 
 
 @dataclass
@@ -78,7 +86,7 @@ async def start_web(make_server: Callable[..., Any]) -> AsyncIterator[Callable[.
         )
         await sim.start()
         sims.append(sim)
-        running = await make_server(camera_config(sim), record=record)
+        running = await make_server(camera_config(sim) + QUIET_PLUGINS, record=record)
         return WebSetup(running, sim, running.url)
 
     yield start
@@ -107,11 +115,13 @@ async def new_page(browser: Browser, width: int = 1920, height: int = 1080) -> P
 
 
 async def login(page: Page, setup: WebSetup, path: str = "/") -> None:
+    started = time.monotonic()
     await page.goto(setup.url + path)
     await page.fill("input[name=username]", "admin")
     await page.fill("input[name=password]", setup.password)
     await page.click("button[type=submit]")
-    await page.wait_for_selector(".topbar")
+    await page.wait_for_selector(".topbar", timeout=90_000)
+    print(f"logged in after {time.monotonic() - started:.1f}s")
 
 
 async def screenshot(page: Page, name: str) -> Path:

@@ -29,7 +29,11 @@ export function cameraPage(root, { id, t }) {
     root.append(h("div", { class: "empty" }, `No camera ${id}.`));
     return () => {};
   }
-  const live = new LiveView({ label: camera.name });
+  const live = new LiveView({ label: camera.name, onLive: () => preview.stop() });
+  // The sub stream is usually already open (the wall plays it) and shows at once; the
+  // main stream takes over when its first frame is decoded.
+  const preview = new LiveView({ label: camera.name });
+  preview.el.classList.add("preview");
   const playback = new PlaybackView({ onTime: (ms) => timeline.setPlayhead(ms) });
   const stage = h("div", { class: "stage" });
   const modeLabel = h("span", { class: "mode" }, "Live");
@@ -48,13 +52,17 @@ export function cameraPage(root, { id, t }) {
   function showLive() {
     playback.stop();
     timeline.setPlayhead(null);
-    clear(stage).append(live.el);
+    clear(stage).append(live.el, preview.el);
     modeLabel.textContent = "Live";
-    live.start(camera, streamFor(camera, "main"));
+    const main = streamFor(camera, "main");
+    const sub = streamFor(camera, "sub");
+    if (sub !== main) preview.start(camera, sub);
+    live.start(camera, main);
   }
 
   function showPlayback(ms) {
     live.stop();
+    preview.stop();
     clear(stage).append(playback.el);
     modeLabel.textContent = "Playback";
     timeline.setPlayhead(ms);
@@ -238,6 +246,7 @@ export function cameraPage(root, { id, t }) {
     off();
     clearInterval(refresh);
     live.stop();
+    preview.stop();
     playback.stop();
     timeline.destroy();
   };

@@ -26,12 +26,14 @@ function done() {
 const UNPLAYABLE = new Set(["hevc", "h265", "h.265"]);
 
 export class LiveView {
-  constructor({ muted = true, label = "" } = {}) {
+  constructor({ muted = true, label = "", onLive = null } = {}) {
+    this.onLive = onLive;
     this.video = h("video", { muted: true, autoplay: true, playsInline: true, className: "live-video" });
     this.video.muted = muted;
     this.status = h("div", { class: "status" }, "");
     this.badge = h("div", { class: "badge badge-live" }, "LIVE");
-    this.label = h("div", { class: "label" }, label);
+    this.note = h("span", { class: "note" });
+    this.label = h("div", { class: "label" }, label, this.note);
     this.el = h("div", { class: "video-box", dataset: { state: "idle" } }, this.video, this.label, this.badge, this.status);
     this.session = null;
     this.generation = 0;
@@ -72,8 +74,10 @@ export class LiveView {
         return;
       }
       let session;
+      this.controller = new AbortController();
       try {
         session = await openWhep(this.camera.id, this.stream, {
+          signal: this.controller.signal,
           onTrack: (ev) => {
             if (ev.track.kind !== "video") return;
             this.video.srcObject = ev.streams[0] || new MediaStream([ev.track]);
@@ -95,6 +99,9 @@ export class LiveView {
         return;
       }
       this.session = session;
+      this.el.dataset.served = session.served;
+      this.label.title = session.note;
+      this.note.textContent = session.note ? `${session.served} stream` : "";
       const ended = await this.watch(session.pc, generation);
       session.close();
       this.session = null;
@@ -111,6 +118,7 @@ export class LiveView {
       const onFrame = () => {
         if (generation !== this.generation) return;
         this.setState("live", "");
+        if (this.onLive) this.onLive(this);
       };
       if (this.video.requestVideoFrameCallback) this.video.requestVideoFrameCallback(onFrame);
       else this.video.addEventListener("playing", onFrame, { once: true });
@@ -125,6 +133,9 @@ export class LiveView {
 
   stop() {
     this.generation += 1;
+    // A negotiation in flight gives its slot back at once.
+    if (this.controller) this.controller.abort();
+    this.controller = null;
     if (this.stopWatch) this.stopWatch();
     this.stopWatch = null;
     if (this.session) this.session.close();

@@ -47,6 +47,34 @@ async function readHead(reader) {
   return { value };
 }
 
+/** X-Vms-Gaps: comma-separated ISO 8601 intervals the stream skips. */
+export function parseGaps(header) {
+  if (!header) return [];
+  return header
+    .split(",")
+    .map((part) => part.split("/").map(parseTime))
+    .filter(([a, b]) => a !== null && b !== null && b > a)
+    .map(([start, end]) => ({ start, end }))
+    .sort((x, y) => x.start - y.start);
+}
+
+/** Media time t (ms) to wall time: X-Vms-Start + t, plus every gap skipped before it. */
+export function mediaToWall(startWall, gaps, mediaMs) {
+  let wall = startWall + mediaMs;
+  for (const gap of gaps) if (gap.start <= wall) wall += gap.end - gap.start;
+  return wall;
+}
+
+/** The inverse; a time inside a gap maps to where the recording resumes. */
+export function wallToMedia(startWall, gaps, wallMs) {
+  let media = wallMs - startWall;
+  for (const gap of gaps) {
+    if (gap.end <= wallMs) media -= gap.end - gap.start;
+    else if (gap.start < wallMs) media -= wallMs - gap.start;
+  }
+  return Math.max(0, media);
+}
+
 export class PlaybackView {
   constructor({ onTime } = {}) {
     this.video = h("video", { muted: true, autoplay: true, playsInline: true, className: "playback-video" });
@@ -55,6 +83,7 @@ export class PlaybackView {
     this.el = h("div", { class: "video-box", dataset: { state: "idle" } }, this.video, this.clock, this.status);
     this.onTime = onTime;
     this.startWall = null;
+    this.gaps = [];
     this.generation = 0;
     const tick = () => {
       const wall = this.wallTime();
@@ -73,7 +102,7 @@ export class PlaybackView {
   /** Wall-clock ms of the frame on screen, or null before playback starts. */
   wallTime() {
     if (this.startWall === null) return null;
-    return this.startWall + this.video.currentTime * 1000;
+    return mediaToWall(this.startWall, this.gaps, this.video.currentTime * 1000);
   }
 
   setState(state, message = "") {
@@ -102,6 +131,7 @@ export class PlaybackView {
     }
     const start = parseTime(response.headers.get("X-Vms-Start"));
     const startWall = start === null ? wallMs : start;
+    const gaps = parseGaps(response.headers.get("X-Vms-Gaps"));
     try {
       await this.feed(response, generation);
     } catch (err) {
@@ -111,7 +141,8 @@ export class PlaybackView {
     }
     if (generation !== this.generation) return;
     this.startWall = startWall;
-    const offset = Math.max(0, (wallMs - startWall) / 1000);
+    this.gaps = gaps;
+    const offset = wallToMedia(startWall, gaps, wallMs) / 1000;
     this.seekWhenReady(offset);
   }
 

@@ -26,7 +26,8 @@ export function ptzPanel(camera) {
     button.addEventListener("pointerdown", (ev) => {
       button.setPointerCapture(ev.pointerId);
       button.classList.add("active");
-      send({ action: "move", pan: pan * SPEED, tilt: tilt * SPEED, zoom: zoom * SPEED });
+      // The camera stops by itself after `timeout` should the release never arrive.
+      send({ action: "move", pan: pan * SPEED, tilt: tilt * SPEED, zoom: zoom * SPEED, timeout: 10 });
     });
     button.addEventListener("pointerup", stop);
     button.addEventListener("pointercancel", stop);
@@ -40,7 +41,7 @@ export function ptzPanel(camera) {
   const zoom = h("div", { class: "ptz-zoom" }, hold("Zoom −", 0, 0, -1), hold("Zoom +", 0, 0, 1));
   const presets = h("select", { class: "ptz-presets", ariaLabel: "Presets" }, h("option", { value: "" }, "Presets…"));
   presets.addEventListener("change", () => {
-    if (presets.value) send({ action: "preset", preset: presets.value });
+    if (presets.value) send({ action: "goto_preset", preset: presets.value });
     presets.value = "";
   });
   optional(path, null)

@@ -49,8 +49,10 @@ export async function openWhep(cameraId, stream, { onTrack, signal } = {}) {
     pc.addTransceiver("audio", { direction: "recvonly" });
     h264First(video);
     pc.addEventListener("track", (ev) => onTrack && onTrack(ev));
+    performance.mark(`whep-start-${cameraId}`);
     await pc.setLocalDescription(await pc.createOffer());
     await gathered(pc, 1500);
+    performance.mark(`whep-gathered-${cameraId}`);
     const url = `/api/cameras/${cameraId}/whep?stream=${encodeURIComponent(stream)}`;
     const response = await fetch(url, {
       method: "POST",
@@ -59,11 +61,14 @@ export async function openWhep(cameraId, stream, { onTrack, signal } = {}) {
       credentials: "same-origin",
       signal,
     });
+    performance.mark(`whep-answered-${cameraId}`);
     if (!response.ok) throw await errorOf(response);
     location = response.headers.get("Location");
     if (location) location = new URL(location, window.location.href).pathname;
     await pc.setRemoteDescription({ type: "answer", sdp: await response.text() });
-    return { pc, close };
+    // The server may serve another stream than asked (an H.265 main: the sub) and says why.
+    const served = response.headers.get("X-Vms-Stream") || stream;
+    return { pc, close, served, note: response.headers.get("X-Vms-Note") || "" };
   } catch (err) {
     close();
     throw err;
