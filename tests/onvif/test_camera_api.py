@@ -10,6 +10,7 @@ import subprocess
 from typing import Any
 
 import aiohttp
+import pytest
 from PIL import Image
 
 from tests.conftest import bearer
@@ -386,3 +387,41 @@ async def test_discovery_scan_through_the_api_finds_the_cameras_by_unicast(
         headers=bearer(token),
     ) as response:
         assert response.status == 400
+
+
+async def test_settings_urls_win_and_ptz_still_finds_its_profile(
+    cameras: Simulator, make_server: Any, http: aiohttp.ClientSession
+) -> None:
+    # A camera with ONVIF and an explicit main RTSP URL (as `vms demo` adds them): the URL
+    # stays, the sub stream comes from ONVIF, PTZ asks the camera for its profile.
+    info = cameras.cameras[0]
+    explicit = info.rtsp_main_url + "?explicit=1"
+    running = await make_server(
+        QUIET
+        + f'\n[[cameras]]\nname = "mixed"\nonvif_url = "{info.onvif_url}"\n'
+        + f'rtsp_url = "{explicit}"\nusername = "{info.username}"\n'
+        + f'password = "{info.password}"\nrecord = false\n'
+    )
+    token = await running.admin_token()
+    [camera] = await running.server.cameras.visible()
+    description = await running.server.camera_manager.health.check(camera.id)
+    assert description is not None
+    async with http.get(f"{running.url}/api/cameras/{camera.id}", headers=bearer(token)) as r:
+        shown = await r.json()
+    streams = {s["role"]: s["url"] for s in shown["streams"]}
+    assert streams == {"main": explicit, "sub": info.rtsp_sub_url}
+    assert shown["has_ptz"] is True
+    changes = await running.server.cameras.sync_from_config(running.server.settings)
+    assert changes == []  # the reload finds nothing to change: no ping-pong
+    head = cameras.camera(info.name).ptz
+    assert head is not None
+    await running.server.ptz_goto_preset("mixed", "Crossing")
+    async with http.get(
+        f"{running.url}/api/cameras/{camera.id}/ptz", headers=bearer(token)
+    ) as response:
+        status = await response.json()
+    crossing = next(p for p in status["presets"] if p["name"] == "Crossing")
+    assert crossing["token"]
+    preset = next(p for p in cameras.camera(info.name).config.presets if p.name == "Crossing")
+    assert (head.position().pan, head.position().tilt) == pytest.approx((preset.pan, preset.tilt))
+    assert (status["pan"], status["tilt"]) == pytest.approx((preset.pan, preset.tilt))

@@ -38,19 +38,32 @@ class PtzControl:
             raise PtzError(404, f"no camera {camera!r}")
         return found
 
-    def _token(self, camera: Camera) -> str:
+    @staticmethod
+    def _check(camera: Camera) -> None:
         if not camera.has_ptz or not camera.onvif_url:
             raise PtzError(409, f"camera {camera.name} has no PTZ")
-        main = next((s for s in camera.streams if s.role == "main" and s.profile_token), None)
-        if main is None:
-            raise PtzError(409, f"camera {camera.name}: no ONVIF profile known yet")
-        return main.profile_token
 
-    async def _device(self, camera: Camera) -> OnvifDevice:
+    async def _device(self, camera: Camera) -> tuple[OnvifDevice, str]:
+        """A connected device and the profile token PTZ commands name."""
+        self._check(camera)
         try:
-            return await open_device(self.cameras, camera, self.timeout)
+            device = await open_device(self.cameras, camera, self.timeout)
         except OnvifError as err:
             raise PtzError(502, f"camera {camera.name}: {err.reason}") from None
+        main = next((s for s in camera.streams if s.role == "main" and s.profile_token), None)
+        if main is not None:
+            return device, main.profile_token
+        # Streams set by URL in the settings carry no token: ask the camera.
+        try:
+            profiles = await device.profiles(with_uris=False)
+        except OnvifError as err:
+            await device.close()
+            raise PtzError(502, f"camera {camera.name}: {err.reason}") from None
+        token = next((p.token for p in profiles if p.has_ptz), None)
+        if token is None:
+            await device.close()
+            raise PtzError(409, f"camera {camera.name}: no profile with PTZ")
+        return device, token
 
     async def move(
         self,
@@ -61,8 +74,7 @@ class PtzControl:
         timeout_s: float | None,
     ) -> None:
         camera = await self._resolve(camera_id)
-        token = self._token(camera)
-        device = await self._device(camera)
+        device, token = await self._device(camera)
         try:
             await device.ptz_move(token, pan, tilt, zoom, timeout_s)
         except OnvifError as err:
@@ -72,8 +84,7 @@ class PtzControl:
 
     async def stop(self, camera_id: int) -> None:
         camera = await self._resolve(camera_id)
-        token = self._token(camera)
-        device = await self._device(camera)
+        device, token = await self._device(camera)
         try:
             await device.ptz_stop(token)
         except OnvifError as err:
@@ -83,8 +94,7 @@ class PtzControl:
 
     async def status(self, camera_id: int) -> dict[str, Any]:
         camera = await self._resolve(camera_id)
-        token = self._token(camera)
-        device = await self._device(camera)
+        device, token = await self._device(camera)
         try:
             status = await device.ptz_status(token)
             presets = await device.ptz_presets(token)
@@ -97,8 +107,7 @@ class PtzControl:
     async def goto(self, camera: int | str, preset: str) -> None:
         """Go to a preset named by token or by name."""
         found = await self._resolve(camera)
-        token = self._token(found)
-        device = await self._device(found)
+        device, token = await self._device(found)
         try:
             presets = await device.ptz_presets(token)
             match = next((p for p in presets if preset in (p.token, p.name)), None)

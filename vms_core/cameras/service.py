@@ -243,8 +243,9 @@ class CameraService:
 
     async def apply_onvif(self, camera_id: int, device: DeviceDescription) -> bool:
         """Fill in what the camera said about itself over ONVIF: its main and sub streams
-        (URI, codec, size, frame rate, profile token), make and model, PTZ. Listeners hear
-        of it only if something changed; returns whether it did."""
+        (URI, codec, size, frame rate, profile token), make and model, PTZ. A stream whose
+        URL came from the settings (no profile token) is left as it is. Listeners hear of
+        it only if something changed; returns whether it did."""
         chosen = choose_streams(device.profiles)
         async with self.db.session() as session:
             camera = await session.scalar(
@@ -264,6 +265,8 @@ class CameraService:
             streams = {s.role: s for s in camera.streams}
             for role, profile in chosen.items():
                 stream = streams.get(role)
+                if stream is not None and stream.url and not stream.profile_token:
+                    continue  # a URL set in the settings wins over what ONVIF offers
                 if stream is None:
                     stream = Stream(role=role, url="", codec="", audio_codec="", profile_token="")
                     camera.streams.append(stream)
@@ -283,7 +286,7 @@ class CameraService:
                         setattr(stream, key, value)
                         changed = True
             for role, stream in streams.items():
-                if role not in chosen:
+                if role not in chosen and stream.profile_token:
                     camera.streams.remove(stream)
                     changed = True
             if changed:

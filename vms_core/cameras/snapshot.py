@@ -57,14 +57,17 @@ class Snapshots:
         camera = await self.cameras.get(camera_id)
         if camera is None:
             raise SnapshotError(404, f"no camera {camera_id}")
-        main = next((s for s in camera.streams if s.role == "main"), None)
-        if camera.onvif_url and main is not None and main.profile_token:
+        if camera.onvif_url:
+            main = next((s for s in camera.streams if s.role == "main"), None)
             try:
                 device = await open_device(self.cameras, camera, self.timeout)
             except OnvifError as err:
                 raise SnapshotError(502, f"camera {camera.name}: {err.reason}") from None
             try:
-                uri = await device.snapshot_uri(main.profile_token)
+                token = main.profile_token if main is not None else ""
+                if not token:  # stream URLs from the settings: ask the camera
+                    token = (await device.profiles(with_uris=False))[0].token
+                uri = await device.snapshot_uri(token)
                 if uri:
                     return await device.snapshot(uri)
             except OnvifError as err:
