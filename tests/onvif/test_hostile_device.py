@@ -207,3 +207,40 @@ async def test_hostile_cases_do_not_block_each_other(replay: ReplayDevice) -> No
         await slow.close()
         await fast.close()
         await hanging.stop()
+
+
+async def test_an_unreachable_camera_is_checked_again_and_comes_online(
+    make_server: Any, http: aiohttp.ClientSession
+) -> None:
+    device = ReplayDevice({"GetSystemDateAndTime": HANG})
+    url = await device.start()
+
+    def quick(server: Any) -> None:
+        server.camera_manager.health.timeout = 0.5
+        server.camera_manager.health.recheck_seconds = 0.3
+
+    try:
+        running = await make_server(QUIET, before_start=quick)
+        token = await running.admin_token()
+        async with http.post(
+            f"{running.url}/api/cameras",
+            json={"name": "flaky", "onvif_url": url, "username": "a", "password": "b"},
+            headers=bearer(token),
+        ) as response:
+            camera = await response.json()
+        assert camera["state"] == "unreachable"
+        device.overrides.clear()  # the camera answers again
+        deadline = time.monotonic() + 10
+        while camera["state"] != "online" and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+            async with http.get(
+                f"{running.url}/api/cameras/{camera['id']}", headers=bearer(token)
+            ) as response:
+                camera = await response.json()
+        assert camera["state"] == "online"
+        assert camera["state_reason"].startswith("Mockup Manufacturer Mockup Model")
+        await running.server.events.drain()
+        events = await running.server.events.query(camera_id=camera["id"])
+        assert [e.type for e in reversed(events)] == ["camera.unreachable", "camera.online"]
+    finally:
+        await device.stop()
