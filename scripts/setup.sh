@@ -44,5 +44,12 @@ for plugin in plugins/*/pyproject.toml; do
 done
 .venv/bin/python -m pip install -q -c constraints.txt "${editables[@]}" 2>&1 \
     | grep -v -e '^WARNING: Location' -e '^\s*$' || true
+# The LPR plug-in's OCR engine, without its declared dependency on opencv-python (major 5
+# needs libGL and shares the cv2 folder with the headless build the project uses); its
+# other needs are in plugins/lpr/pyproject.toml.
+if [ -e plugins/lpr/pyproject.toml ]; then
+    .venv/bin/python -m pip install -q --no-deps -c constraints.txt rapidocr-onnxruntime 2>&1 \
+        | grep -v -e '^WARNING: Location' -e '^\s*$' || true
+fi
 .venv/bin/python -c "import vms_core, vms_sdk" || { echo "setup: install failed" >&2; exit 1; }
 echo "setup: ready (.venv)"

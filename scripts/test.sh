@@ -11,7 +11,7 @@ echo "== ruff (lint)"
 ruff check .
 echo "== ruff (format)"
 ruff format --check .
-echo "== mypy (strict: vms_core, vms_sdk)"
+echo "== mypy (strict: vms_core, vms_sdk, plug-ins)"
 mypy
 echo "== import-linter"
 lint-imports
