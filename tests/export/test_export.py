@@ -73,12 +73,25 @@ def flip_byte(path: Path, offset: int) -> None:
 
 
 def export_range(site: RecordingSite) -> tuple[int, int]:
-    """6 s that span at least two segments of every camera."""
-    starts = [
-        [s.start_us for s in site.segments(c.name) if s.end_us is not None] for c in site.cameras
+    """6 s that every camera recorded, across at least two of its segments, and that start
+    well inside a segment (so the keyframe before the start is recorded too)."""
+    closed = [
+        [(s.start_us, s.end_us) for s in site.segments(c.name) if s.end_us is not None]
+        for c in site.cameras
     ]
-    start = max(row[1] for row in starts) - 3_000_000
-    return start, start + 6_000_000
+    start = max(row[1][0] for row in closed) - 2_000_000
+    while start < min(row[-1][1] for row in closed):
+        end = start + 6_000_000
+        fits = all(
+            any(a + 600_000 <= start < b for a, b in row)
+            and sum(1 for a, b in row if a < end and b > start) >= 2
+            and end <= row[-1][1]
+            for row in closed
+        )
+        if fits:
+            return start, end
+        start += 250_000
+    raise AssertionError(f"no common recorded range in {closed}")
 
 
 async def test_export_of_two_cameras_verifies_and_any_changed_byte_is_named(

@@ -25,27 +25,36 @@ from vms_core.timeutil import iso, parse_time
 
 async def fetch(
     site: RecordingSite, token: str, camera: str, start_us: int, end_us: int | None, out: Path
-) -> tuple[int, dict[str, str], float]:
-    """GET playback.mp4 into ``out``: (status, headers, seconds to the first body byte)."""
+) -> tuple[int, dict[str, str]]:
+    """GET playback.mp4 into ``out``: (status, headers). (Time to first byte: bench/playback.py.)"""
     camera_id = site.camera_ids.get(camera, 9999)
     params = {"start": iso(start_us) or ""}
     if end_us is not None:
         params["end"] = iso(end_us) or ""
     url = f"{site.url}/api/cameras/{camera_id}/playback.mp4"
-    async with aiohttp.ClientSession() as http:
-        asked = time.monotonic()
-        async with http.get(url, params=params, headers=bearer(token)) as response:
-            first_byte = -1.0
-            with out.open("wb") as file:
-                async for chunk in response.content.iter_any():
-                    if first_byte < 0:
-                        first_byte = time.monotonic() - asked
-                    file.write(chunk)
-            return response.status, dict(response.headers), first_byte
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(url, params=params, headers=bearer(token)) as response,
+    ):
+        with out.open("wb") as file:
+            async for chunk in response.content.iter_any():
+                file.write(chunk)
+        return response.status, dict(response.headers)
 
 
 def closed_segments(site: RecordingSite, camera: str) -> list[tuple[int, int]]:
     return [(s.start_us, s.end_us) for s in site.segments(camera) if s.end_us is not None]
+
+
+def recorded_time(segments: list[tuple[int, int]], wanted: int) -> int:
+    """``wanted``, or just after the hole it falls in (a range starting in a hole starts
+    at the next recording, not at a keyframe before the asked-for time)."""
+    for start, end in segments:
+        if start <= wanted < end:
+            return wanted
+        if wanted < start:
+            return start + 700_000
+    raise AssertionError("past the recording")
 
 
 async def test_range_across_segments_plays_from_the_asked_second(
@@ -53,13 +62,12 @@ async def test_range_across_segments_plays_from_the_asked_second(
 ) -> None:
     token = await asyncio.to_thread(site.admin_token)
     segments = closed_segments(site, "cam-a")
-    start = segments[0][0] + 3_000_000
+    start = recorded_time(segments, segments[0][0] + 3_000_000)
     end = start + 10_000_000
     assert sum(1 for s, e in segments if s < end and e > start) >= 2, segments
     out = tmp_path / "range.mp4"
-    status, headers, first_byte = await fetch(site, token, "cam-a", start, end, out)
+    status, headers = await fetch(site, token, "cam-a", start, end, out)
     assert status == 200 and headers["Content-Type"] == "video/mp4"
-    assert first_byte < 1.0, "playback must start within a second"
     media_start = parse_time(headers["X-Vms-Start"])
     # Starts at the keyframe at or before the asked-for time (keyframes every 0.5 s;
     # RTP jitter and the header's millisecond precision make room for 0.1 s more).
@@ -86,9 +94,9 @@ async def test_seeking_is_asking_again_with_a_new_start(
     segments = closed_segments(site, "cam-b")
     base = segments[0][0]
     for offset_s in (12.3, 5.0):
-        start = base + int(offset_s * 1_000_000)
+        start = recorded_time(segments, base + int(offset_s * 1_000_000))
         out = tmp_path / f"seek-{offset_s}.mp4"
-        status, headers, _ = await fetch(site, token, "cam-b", start, start + 4_000_000, out)
+        status, headers = await fetch(site, token, "cam-b", start, start + 4_000_000, out)
         assert status == 200
         media_start = parse_time(headers["X-Vms-Start"])
         assert start - 600_000 <= media_start <= start
@@ -110,7 +118,7 @@ async def test_plays_up_to_now_while_the_last_segment_is_still_written(
     out = tmp_path / "live-edge.mp4"
     # Wait until the open segment holds a few fragments.
     await asyncio.sleep(max(0.0, start / 1e6 + 2.5 - time.time()))
-    status, headers, _ = await fetch(site, token, "cam-a", start, None, out)
+    status, headers = await fetch(site, token, "cam-a", start, None, out)
     assert status == 200
     assert abs(parse_time(headers["X-Vms-Start"]) - start) < 1000  # ms in the header
     assert decode_errors(out) == ""
@@ -125,7 +133,7 @@ async def test_gaps_are_skipped_and_listed(site: RecordingSite, tmp_path: Path) 
     hole_start, hole_end = holes[0]
     start, end = hole_start - 2_000_000, hole_end + 2_000_000
     out = tmp_path / "gap.mp4"
-    status, headers, _ = await fetch(site, token, "cam-drop", start, end, out)
+    status, headers = await fetch(site, token, "cam-drop", start, end, out)
     assert status == 200
     media_start = parse_time(headers["X-Vms-Start"])
     gap_from, gap_to = headers["X-Vms-Gaps"].split(",")[0].split("/")
@@ -140,13 +148,13 @@ async def test_cameras_the_user_may_not_see_answer_404(site: RecordingSite, tmp_
     allowed = await asyncio.to_thread(site.token, "pb-viewer", "viewer", [site.camera_ids["cam-b"]])
     start = closed_segments(site, "cam-a")[0][0] + 1_000_000
     out = tmp_path / "x.mp4"
-    status, _, _ = await fetch(site, allowed, "cam-a", start, start + 2_000_000, out)
+    status, _ = await fetch(site, allowed, "cam-a", start, start + 2_000_000, out)
     assert status == 404
-    status, _, _ = await fetch(site, allowed, "no-such-camera", start, start + 2_000_000, out)
+    status, _ = await fetch(site, allowed, "no-such-camera", start, start + 2_000_000, out)
     assert status == 404
     start_b = closed_segments(site, "cam-b")[0][0] + 1_000_000
-    status, _, _ = await fetch(site, allowed, "cam-b", start_b, start_b + 2_000_000, out)
+    status, _ = await fetch(site, allowed, "cam-b", start_b, start_b + 2_000_000, out)
     assert status == 200
     # A range with nothing recorded is a 404 too, and says so.
-    status, _, _ = await fetch(site, allowed, "cam-b", 1_000_000, 2_000_000, out)
+    status, _ = await fetch(site, allowed, "cam-b", 1_000_000, 2_000_000, out)
     assert status == 404

@@ -243,9 +243,10 @@ def remux_range(
                         _write(writer, packet, kind, state, result, skipped_us, result.start_us)
                         if kind == "video" and packet.is_keyframe and on_progress is not None:
                             on_progress(wall)
-                    previous_end_us = (
-                        segment.end_us if segment.end_us is not None else state.video_end_us()
-                    )
+                    # Where this segment's pictures really end: the catalog's end, or
+                    # later if the last picture lasts past it (never overlap the next).
+                    ends = [e for e in (segment.end_us, state.video_end_us()) if e is not None]
+                    previous_end_us = max(ends) if ends else None
                     if done:
                         break
     finally:
@@ -267,13 +268,18 @@ class _SegmentState:
         self.segment = segment
         rate = video.average_rate or video.guessed_rate
         self.frame_us = int(1_000_000 / float(rate)) if rate else 0
+        # The catalog's start is the first picture's time. The recorder's files start that
+        # picture at 0; other muxers may not (AAC priming shifts video), so read it.
+        first = video.start_time
+        self.base_us = round(float(first * video.time_base) * 1_000_000) if first else 0
         self.last_video_wall: int | None = None
         self.gop: list[tuple[str, Any]] = []
         self.gop_wall: int | None = None
         self._shift: dict[Any, int] = {}
 
     def wall_us(self, packet: Any) -> int:
-        return self.segment.start_us + round(float(packet.dts * packet.time_base) * 1_000_000)
+        media_us = round(float(packet.dts * packet.time_base) * 1_000_000)
+        return self.segment.start_us + media_us - self.base_us
 
     def note_video(self, packet: Any, wall: int) -> None:
         self.last_video_wall = wall
@@ -305,7 +311,7 @@ class _SegmentState:
         key = (packet.time_base, skipped_us, media_start_us)
         shift = self._shift.get(key)
         if shift is None:
-            offset_us = self.segment.start_us - media_start_us - skipped_us
+            offset_us = self.segment.start_us - self.base_us - media_start_us - skipped_us
             shift = round(offset_us / 1_000_000 / float(packet.time_base))
             self._shift[key] = shift
         return shift
