@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 # A video timestamp step larger than this (or any step back) is a jump of the camera's
 # clock, not a gap in the stream.
 MAX_TIMESTAMP_STEP = 5.0
+# A packet the demuxer made us wait this long for arrived live (not from the probe buffer).
+LIVE_WAIT = 0.004
+# Date the stream from the first video packet anyway after holding this many.
+MAX_HELD_PACKETS = 200
 
 
 class IngestState(StrEnum):
@@ -216,10 +220,19 @@ class Ingest:
             publish = _OnePacketLate(publish)
         stop = self._stop
         wall0: float | None = None
+        clock: _WallClock | None = None
         ref_seconds = 0.0
         pending = _NoPts()
-        last_video_wall = 0.0
         started = False
+        held: list[tuple[StreamKind, Any, int, int, Fraction, bool]] = []
+        drained = False
+        returned = time.time()
+        # Per-track shift that keeps DTS increasing when the stream's clock steps back
+        # (FFmpeg re-bases RTSP timestamps on the first RTCP sender report): the recording
+        # then goes on without a cut and without waiting for the next keyframe.
+        shift: dict[StreamKind, int] = {"video": 0, "audio": 0}
+        last_dts: dict[StreamKind, int | None] = {"video": None, "audio": None}
+        steps: dict[StreamKind, int] = {"video": frame_ticks or 1, "audio": 1}
         for packet in container.demux(streams):
             if stop.is_set():
                 return started
@@ -238,64 +251,58 @@ class Ingest:
             assert pts is not None and dts is not None
             kind = kinds[packet.stream_index]
             time_base: Fraction = packet.time_base
+            dts += shift[kind]
+            last = last_dts[kind]
+            if last is not None and dts <= last:
+                step = last + (packet.duration or steps[kind]) - dts
+                shift[kind] += step
+                dts += step
+            pts += shift[kind]
+            last_dts[kind] = dts
+            arrived = time.time()
+            # The demuxer blocked for this packet: it came off the wire, not out of what
+            # probing buffered during av.open. Only such a packet dates the stream.
+            drained = drained or arrived - returned > LIVE_WAIT
             if not started:
                 if kind == "video" and packet.is_keyframe:
-                    wall0 = time.time()
                     ref_seconds = float(pts * time_base)
                 elif kind == "video" and pending.packet is not None and frame_ticks:
                     first_pts = dts - frame_ticks
-                    wall0 = time.time()
                     ref_seconds = float(first_pts * time_base)
-                    publish(
-                        MediaPacket(
-                            "video",
-                            pending.packet,
-                            first_pts,
-                            first_pts,
-                            time_base,
-                            True,
-                            wall0,
-                            session,
-                        )
-                    )
+                    held.append(("video", pending.packet, first_pts, first_pts, time_base, True))
                     pending.packet = None
                 else:
+                    returned = time.time()
                     continue  # recording starts on a video keyframe
                 started = True
                 self._mark_streaming()
-            assert wall0 is not None
-            wall = wall0 + float(pts * time_base) - ref_seconds
-            if kind == "video":
-                jumped = not last_video_wall <= wall <= last_video_wall + MAX_TIMESTAMP_STEP
-                if jumped and last_video_wall:
-                    # The stream's clock jumped: re-anchor on the server clock so wall time
-                    # stays monotonic (the writer starts a new segment).
-                    wall0 = max(time.time(), last_video_wall)
-                    ref_seconds = float(pts * time_base)
-                    wall = wall0
-                last_video_wall = wall
             self._bytes += packet.size
             data: av.Packet[Any] | bytes = packet
             if strip_adts and kind == "audio":
                 raw = bytes(packet)
                 data = raw[adts_header_length(raw) :]
-            publish(
-                MediaPacket(
-                    kind,
-                    data,
-                    pts,
-                    dts,
-                    time_base,
-                    packet.is_keyframe,
-                    wall,
-                    session,
+            if wall0 is None:
+                # Not dated yet: hold packets until a video packet arrives live, then date
+                # them all from its arrival (the server's clock, without the probe delay).
+                held.append((kind, data, pts, dts, time_base, packet.is_keyframe))
+                if kind == "video" and (drained or len(held) >= MAX_HELD_PACKETS):
+                    wall0 = arrived - (float(pts * time_base) - ref_seconds)
+                    clock = _WallClock(wall0, ref_seconds)
+                    for item in held:
+                        publish(MediaPacket(*item, clock.wall(item[0], item[2] * item[4]), session))
+                    held.clear()
+            else:
+                assert clock is not None
+                wall = clock.wall(kind, pts * time_base)
+                publish(
+                    MediaPacket(kind, data, pts, dts, time_base, packet.is_keyframe, wall, session)
                 )
-            )
             now = time.monotonic()
             if now - self._bytes_since >= 5.0:
                 self.bitrate_bps = self._bytes * 8 / (now - self._bytes_since)
                 self._bytes = 0
                 self._bytes_since = now
+            returned = time.time()
         return started
 
     def _mark_streaming(self) -> None:
@@ -348,6 +355,31 @@ class Ingest:
         self._sessions += 1
         self._session = StreamSession(self._sessions, info, templates, holder, audio_config)
         return self._session
+
+
+class _WallClock:
+    """Maps stream time to the server's wall clock: ``wall0`` at stream second ``ref``.
+
+    A video timestamp step back or of more than MAX_TIMESTAMP_STEP re-anchors on the
+    server clock so wall time stays monotonic (the writer then starts a new segment)."""
+
+    __slots__ = ("last_video", "ref", "wall0")
+
+    def __init__(self, wall0: float, ref: float) -> None:
+        self.wall0 = wall0
+        self.ref = ref
+        self.last_video = 0.0
+
+    def wall(self, kind: StreamKind, stream_time: Fraction) -> float:
+        seconds = float(stream_time)
+        wall = self.wall0 + seconds - self.ref
+        if kind == "video":
+            last = self.last_video
+            if last and not last <= wall <= last + MAX_TIMESTAMP_STEP:
+                self.wall0 = wall = max(time.time(), last)
+                self.ref = seconds
+            self.last_video = wall
+        return wall
 
 
 class _OnePacketLate:
