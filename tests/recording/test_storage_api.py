@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from tests.conftest import bearer
 from vms_core.db.models import Segment
 from vms_core.media.segment_writer import segment_path
 from vms_core.server import VmsServer
+from vms_core.storage import retention
 from vms_core.timeutil import from_us, iso, now_us, parse_time
 
 CAMERAS = """
@@ -57,8 +59,14 @@ async def add_segment(
 
 
 async def test_retention_keeps_locked_and_newest_and_reports_it(
-    make_server: Callable[..., Any], http: aiohttp.ClientSession, tmp_path: Path
+    make_server: Callable[..., Any],
+    http: aiohttp.ClientSession,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Folders are normally left alone for a minute after they change (the recorder may be
+    # creating a segment in one); these were all written just now.
+    monkeypatch.setattr(retention, "DIR_QUIET_SECONDS", 0.0)
     running = await make_server(CAMERAS)
     server: VmsServer = running.server
     ids = {c.name: c.id for c in await server.cameras.visible()}

@@ -44,6 +44,8 @@ LAST_RUN_FILE = "retention-last-run.json"
 # Expected size of a camera's next segment: this much over the largest of its last few.
 HEADROOM_FACTOR = 1.25
 HEADROOM_SAMPLES = 3
+# Empty folders changed more recently than this are left for the next pass.
+DIR_QUIET_SECONDS = 60.0
 
 
 @dataclass(slots=True)
@@ -288,9 +290,11 @@ class RetentionService:
             if not directory.is_relative_to(self.recordings) or directory == self.recordings:
                 return
             try:
+                if time.time() - directory.stat().st_mtime < DIR_QUIET_SECONDS:
+                    return  # the recorder may be about to create a segment in it
                 directory.rmdir()
             except OSError:
-                return  # not empty (or being written to): leave it
+                return  # not empty (or already gone): leave it
             directory = directory.parent
 
     def _save(self, run: RetentionRun) -> None:
