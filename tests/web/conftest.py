@@ -76,10 +76,12 @@ async def start_web(make_server: Callable[..., Any]) -> AsyncIterator[Callable[.
     """Start `cameras` simulated cameras and a server that knows them."""
     sims: list[Simulator] = []
 
-    async def start(cameras: int = 2, record: bool = False) -> WebSetup:
+    async def start(cameras: int = 2, record: bool = False, loop_seconds: int = 2) -> WebSetup:
+        """``loop_seconds=60`` makes the burned-in clock show true seconds of the minute."""
+        scene = {"loop_seconds": loop_seconds}
         sim = Simulator(
             SimulatorConfig(
-                cameras=[small_camera(i + 1, ptz=i == 0) for i in range(cameras)],
+                cameras=[small_camera(i + 1, ptz=i == 0, scene=scene) for i in range(cameras)],
                 discovery=False,
                 discovery_multicast=False,
             )
@@ -111,6 +113,10 @@ async def new_page(browser: Browser, width: int = 1920, height: int = 1080) -> P
     page = await context.new_page()
     page.on("pageerror", lambda exc: print(f"page error: {exc}"))
     page.on("console", lambda msg: print(f"console {msg.type}: {msg.text}"))
+    page.on(
+        "response",
+        lambda r: r.status >= 400 and print(f"http {r.status} {r.request.method} {r.url}"),
+    )
     return page
 
 

@@ -95,8 +95,8 @@ export function cameraPage(root, { id, t }) {
     for (const b of rows) {
       const lock = h(
         "button",
-        { class: "small", type: "button", title: b.locked ? "Unlock (admin)" : "Lock as evidence" },
-        b.locked ? "🔒 Locked" : "Lock",
+        { class: `small${b.locked ? " locked" : ""}`, type: "button", title: b.locked ? "Unlock (admin)" : "Lock as evidence" },
+        b.locked ? "Locked" : "Lock",
       );
       lock.addEventListener("click", async () => {
         try {
@@ -184,6 +184,16 @@ export function cameraPage(root, { id, t }) {
     ["15 min", 15 * 60e3], ["1 h", 3600e3], ["6 h", 6 * 3600e3], ["1 day", 86400e3], ["3 days", 3 * 86400e3], ["7 days", 7 * 86400e3],
   ].map(([label, span]) => button(label, () => timeline.setView(Date.now() - span * 0.9, Date.now() + span * 0.1), "small"));
 
+  const legend = h(
+    "div",
+    { class: "timeline-legend" },
+    h("span", { class: "rec" }, "recorded"),
+    h("span", { class: "gap" }, "gap"),
+    h("span", { class: "ev" }, "event"),
+    h("span", { class: "bm" }, "bookmark"),
+    h("span", { class: "lk" }, "locked evidence"),
+    h("span", {}, "wheel: zoom · drag: pan · click: play · shift-drag: select"),
+  );
   const badge = health(camera);
   const cameraEvents = h("ul", { class: "list events-mini" });
   function renderEvents() {
@@ -211,7 +221,7 @@ export function cameraPage(root, { id, t }) {
         h("span", { class: "spacer" }),
         button("Live", showLive, "primary"),
       ),
-      h("div", { class: "camera-main" }, stage, h("div", { class: "timeline-bar" }, h("div", { class: "zooms" }, zooms), timeline.el)),
+      h("div", { class: "camera-main" }, stage, h("div", { class: "timeline-bar" }, h("div", { class: "zooms" }, zooms, legend), timeline.el)),
       h(
         "aside",
         { class: "camera-side" },

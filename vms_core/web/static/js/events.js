@@ -3,11 +3,12 @@
 import { on, state } from "./store.js";
 import { clear, fmtClock, fmtDate, h } from "./util.js";
 
-const ICONS = { gunshot: "💥", plate: "🚗", lpr: "🚗", person: "🚶", vehicle: "🚗", motion: "〰", door: "🚪", speech: "🗣" };
+// Letters, not emoji: a video-wall PC often has no emoji font.
+const ICONS = { gunshot: "G", plate: "P", lpr: "P", person: "H", vehicle: "V", motion: "M", door: "D", speech: "S", camera: "C" };
 
 function icon(type) {
   const key = Object.keys(ICONS).find((k) => type.includes(k));
-  return key ? ICONS[key] : "•";
+  return key ? ICONS[key] : type.charAt(0).toUpperCase();
 }
 
 export function eventItem(event) {

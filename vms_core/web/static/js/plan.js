@@ -93,7 +93,12 @@ export function planSvg({ focus = null, events = state.events.slice(0, 150), onC
     const { x, y } = proj.at(p);
     const fresh = now - Date.parse(e.time) < 5 * 60e3;
     const g = s("g", { class: `plan-event${fresh ? " fresh" : ""}`, dataset: { event: e.id }, tabindex: 0 });
-    g.append(s("circle", { cx: x + 12 * Math.cos(hash(e.id)), cy: y + 12 * Math.sin(hash(e.id)), r: 6, fill: SEV[e.severity] || SEV.info }));
+    // Events placed at their camera are spread around it so they do not hide each other.
+    const own = e.lat !== null && e.lat !== undefined;
+    const spread = own ? 0 : 14;
+    const cx = x + spread * Math.cos(hash(e.id));
+    const cy = y + spread * Math.sin(hash(e.id));
+    g.append(s("circle", { cx, cy, r: own ? 8 : 6, fill: SEV[e.severity] || SEV.info }));
     g.append(s("title", {}, `${fmtClock(Date.parse(e.time))} ${e.type}`));
     if (onEvent) g.addEventListener("click", () => onEvent(e));
     svg.append(g);

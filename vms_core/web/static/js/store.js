@@ -34,7 +34,8 @@ export const cameraById = (id) => state.cameras.find((c) => c.id === Number(id))
 
 export async function refreshCameras() {
   try {
-    state.cameras = await api("/api/cameras");
+    const list = await api("/api/cameras");
+    state.cameras = list.sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }));
     emit("cameras", state.cameras);
   } catch (err) {
     console.warn("camera list:", err.message);

@@ -110,6 +110,7 @@ export class Timeline {
       drag = null;
       if (!moved) {
         const t = this.xToMs(ev.offsetX);
+        this.el.dataset.seek = String(Math.round(t));
         if (t <= Date.now() && this.onSeek) this.onSeek(t);
       } else if (select && this.selection && this.onSelect) {
         this.onSelect(this.selection);
@@ -138,6 +139,9 @@ export class Timeline {
   }
 
   draw() {
+    // The visible range, for scripts and tests that point at a time.
+    this.el.dataset.viewStart = String(Math.round(this.view.start));
+    this.el.dataset.viewEnd = String(Math.round(this.view.end));
     const c = this.canvas;
     const w = c.clientWidth;
     if (!w) return;
