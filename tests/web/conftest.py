@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, Response, async_playwright
 
 from tests.conftest import REPO, RunningServer
 from tests.simulator.conftest import small_camera
@@ -108,15 +108,17 @@ async def browser() -> AsyncIterator[Browser]:
             await chromium.close()
 
 
+def _log_failure(response: Response) -> None:
+    if response.status >= 400:
+        print(f"http {response.status} {response.request.method} {response.url}")
+
+
 async def new_page(browser: Browser, width: int = 1920, height: int = 1080) -> Page:
     context = await browser.new_context(viewport={"width": width, "height": height})
     page = await context.new_page()
     page.on("pageerror", lambda exc: print(f"page error: {exc}"))
     page.on("console", lambda msg: print(f"console {msg.type}: {msg.text}"))
-    page.on(
-        "response",
-        lambda r: r.status >= 400 and print(f"http {r.status} {r.request.method} {r.url}"),
-    )
+    page.on("response", _log_failure)
     return page
 
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, FloatRect, expect
 
 from tests.web.conftest import PLACES, login, new_page, screenshot
 
@@ -46,7 +46,7 @@ async def test_incident_on_the_plan_opens_nearest_cameras_live_and_at_its_time(
     await expect(marker).to_have_count(1)
 
     # The marker sits nearer the third camera than any other.
-    def centre(box: dict[str, float] | None) -> tuple[float, float]:
+    def centre(box: FloatRect | None) -> tuple[float, float]:
         assert box is not None
         return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
 
