@@ -58,6 +58,7 @@ def camera_config(sim: Simulator) -> str:
             f"""
 [[cameras]]
 name = "{info.name}"
+onvif_url = "{info.onvif_url}"
 rtsp_url = "{info.rtsp_main_url}"
 sub_rtsp_url = "{info.rtsp_sub_url}"
 username = "{info.username}"
@@ -72,9 +73,18 @@ fov = 80
 
 
 @pytest.fixture
-async def start_web(make_server: Callable[..., Any]) -> AsyncIterator[Callable[..., Any]]:
-    """Start `cameras` simulated cameras and a server that knows them."""
+async def simulators() -> AsyncIterator[list[Simulator]]:
+    """Simulators stopped after the servers (set up before make_server, so torn down after
+    it): a server whose cameras vanish under it would spend its stop reconnecting."""
     sims: list[Simulator] = []
+    yield sims
+    for sim in sims:
+        await sim.stop()
+
+
+@pytest.fixture
+def start_web(simulators: list[Simulator], make_server: Callable[..., Any]) -> Callable[..., Any]:
+    """Start `cameras` simulated cameras and a server that knows them."""
 
     async def start(cameras: int = 2, record: bool = False, loop_seconds: int = 2) -> WebSetup:
         """``loop_seconds=60`` makes the burned-in clock show true seconds of the minute."""
@@ -87,13 +97,11 @@ async def start_web(make_server: Callable[..., Any]) -> AsyncIterator[Callable[.
             )
         )
         await sim.start()
-        sims.append(sim)
+        simulators.append(sim)
         running = await make_server(camera_config(sim) + QUIET_PLUGINS, record=record)
         return WebSetup(running, sim, running.url)
 
-    yield start
-    for sim in sims:
-        await sim.stop()
+    return start
 
 
 @pytest.fixture
