@@ -15,7 +15,7 @@ import aiohttp
 import numpy as np
 import pytest
 from PIL import Image
-from playwright.async_api import Browser, Page
+from playwright.async_api import Browser, Page, expect
 
 from tests.web.conftest import WebSetup, has_endpoint, login, new_page, screenshot
 from vms_core.simulator.media.clock import expected_clock, read_clock_stripe
@@ -115,3 +115,9 @@ async def test_timeline_click_plays_back_the_clicked_moment(
     assert seconds_apart(stripe[0], shown_second) <= 2, "the page's clock disagrees with it"
     await page.evaluate(f"() => document.querySelector('{video}').play()")
     await screenshot(page, "camera-page-timeline.png")
+    # The same page on a laptop: nothing may spill off screen.
+    await page.set_viewport_size({"width": 1366, "height": 768})
+    overflow = await page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the page is {overflow}px wider than a laptop screen"
+    await expect(page.locator(".timeline-canvas")).to_be_in_viewport()
+    await screenshot(page, "camera-page-laptop.png")

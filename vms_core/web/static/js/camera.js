@@ -192,7 +192,7 @@ export function cameraPage(root, { id, t }) {
     h("span", { class: "ev" }, "event"),
     h("span", { class: "bm" }, "bookmark"),
     h("span", { class: "lk" }, "locked evidence"),
-    h("span", {}, "wheel: zoom · drag: pan · click: play · shift-drag: select"),
+    h("span", { class: "help" }, "wheel: zoom · drag: pan · click: play · shift-drag: select"),
   );
   const badge = health(camera);
   const cameraEvents = h("ul", { class: "list events-mini" });
