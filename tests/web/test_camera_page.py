@@ -114,6 +114,24 @@ async def test_timeline_click_plays_back_the_clicked_moment(
     assert seconds_apart(stripe[0], clicked_second) <= 2, "picture is not the clicked moment"
     assert seconds_apart(stripe[0], shown_second) <= 2, "the page's clock disagrees with it"
     await page.evaluate(f"() => document.querySelector('{video}').play()")
+
+    if has_endpoint(setup, "POST", "/api/exports"):
+        # Shift-drag a range on the timeline and export it as an evidence package.
+        x0 = (time.time() * 1000 - 10000 - view_start) / (view_end - view_start) * box["width"]
+        x1 = (time.time() * 1000 - 2000 - view_start) / (view_end - view_start) * box["width"]
+        y = box["y"] + box["height"] / 2
+        await page.keyboard.down("Shift")
+        await page.mouse.move(box["x"] + x0, y)
+        await page.mouse.down()
+        await page.mouse.move(box["x"] + x1, y, steps=5)
+        await page.mouse.up()
+        await page.keyboard.up("Shift")
+        await page.fill(".reason", "case 2026-118: export for the prosecutor")
+        await page.click("button:text-is('Export')")
+        link = page.locator(".exports a", has_text="Download evidence package")
+        await link.wait_for(timeout=60000)
+        href = await link.get_attribute("href")
+        assert href is not None and href.startswith("/api/exports/")
     await screenshot(page, "camera-page-timeline.png")
     # The same page on a laptop: nothing may spill off screen.
     await page.set_viewport_size({"width": 1366, "height": 768})

@@ -143,12 +143,18 @@ export function cameraPage(root, { id, t }) {
   const exportsBox = h("ul", { class: "list exports" });
   async function exportRange() {
     const range = currentRange();
+    const text = reason.value.trim();
+    if (!text) {
+      toast("Give a reason for the export (it goes into the signed manifest)", "error");
+      reason.focus();
+      return;
+    }
     try {
       const job = await api("/api/exports", {
         method: "POST",
-        json: { cameras: [camera.id], start: isoZ(range.start), end: isoZ(range.end), reason: reason.value.trim() || "export" },
+        json: { cameras: [camera.id], start: isoZ(range.start), end: isoZ(range.end), reason: text },
       });
-      const item = h("li", {}, `Export ${fmtDateTime(range.start)}: ${job.status || "queued"}`);
+      const item = h("li", { class: "export", dataset: { export: job.id } }, `Export ${fmtDateTime(range.start)}: ${job.state}`);
       exportsBox.prepend(item);
       followExport(job, item);
     } catch (err) {
@@ -157,23 +163,25 @@ export function cameraPage(root, { id, t }) {
   }
 
   async function followExport(job, item) {
-    for (let i = 0; i < 600 && item.isConnected; i++) {
-      const status = job.status || job.state;
-      if (["done", "complete", "completed", "ready"].includes(status)) {
-        const url = job.download || job.url || `/api/exports/${job.id}/download`;
-        clear(item).append(h("a", { href: url, download: "" }, `Download export ${job.id}`));
+    while (item.isConnected) {
+      if (job.state === "done") {
+        const size = (job.files || []).reduce((sum, f) => sum + (f.bytes || 0), 0);
+        clear(item).append(
+          h("a", { href: job.package, download: "" }, `Download evidence package`),
+          h("span", { class: "muted" }, `${(size / 1e6).toFixed(1)} MB`),
+        );
         return;
       }
-      if (["failed", "error"].includes(status)) {
-        item.textContent = `Export ${job.id} failed: ${job.error || job.message || ""}`;
+      if (job.state === "failed") {
+        item.textContent = `Export failed: ${job.error || "unknown error"}`;
         return;
       }
       await new Promise((r) => setTimeout(r, 1000));
       try {
         job = await api(`/api/exports/${job.id}`);
-        item.textContent = `Export ${job.id}: ${job.status || job.state}${job.progress ? ` ${Math.round(job.progress * 100)}%` : ""}`;
+        item.textContent = `Export: ${job.state} ${Math.round((job.progress || 0) * 100)}%`;
       } catch (err) {
-        item.textContent = `Export ${job.id}: ${err.message}`;
+        item.textContent = `Export: ${err.message}`;
         return;
       }
     }

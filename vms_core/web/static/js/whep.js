@@ -38,11 +38,12 @@ export async function openWhep(cameraId, stream, { onTrack, signal } = {}) {
   const pc = new RTCPeerConnection({ iceServers: [] }); // never a public STUN server
   let location = null;
   const close = () => {
-    pc.close();
+    // DELETE first: closing the connection first lets the server end the session itself.
     if (location) {
       fetch(location, { method: "DELETE", credentials: "same-origin", keepalive: true }).catch(() => {});
     }
     location = null;
+    pc.close();
   };
   try {
     const video = pc.addTransceiver("video", { direction: "recvonly" });
