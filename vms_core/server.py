@@ -77,6 +77,7 @@ class VmsServer:
         self.app: web.Application = create_app(self)
         self._runner: web.AppRunner | None = None
         self.url = ""
+        self.plugins.http.add_routes(self.app.router)  # routes of any depth under a plug-in
         # Printed once by the CLI, never stored.
         self.initial_admin_password: str | None = None
         self._reload_lock = asyncio.Lock()

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from vms_core.api import accounts
 from vms_core.api.errors import error_response
+from vms_core.plugins.http import PLUGIN_ROUTE_CANONICAL
 
 if TYPE_CHECKING:
     from vms_core.server import VmsServer
@@ -70,7 +71,11 @@ def auth_middleware(server: VmsServer) -> Any:
                 return error_response(404, f"no such resource: {request.path}")
             response: web.StreamResponse = await handler(request)
             return response
-        if endpoint.role is not None:
+        # A plug-in's webhook declared public checks its own signature instead.
+        public_plugin_route = endpoint.path == PLUGIN_ROUTE_CANONICAL and (
+            server.plugins.http.is_public(request.method, request.path)
+        )
+        if endpoint.role is not None and not public_plugin_route:
             who = await authenticate(server, request)
             if who is None:
                 return error_response(

@@ -17,7 +17,7 @@ from typing import Any
 Handler = Callable[[argparse.Namespace], int]
 
 # Module names under vms_core.commands, one per concern.
-COMMAND_MODULES: tuple[str, ...] = ("storage", "discover", "cameras", "export")
+COMMAND_MODULES: tuple[str, ...] = ("storage", "plugins", "discover", "cameras", "export")
 
 
 def register_all(sub: Any, common: argparse.ArgumentParser) -> dict[str, Handler]:

@@ -177,7 +177,11 @@ class AudioDispatcher(_Dispatcher[AudioChunk, AudioSubscription]):
         return self._manager.audio_subscriptions()
 
     def _accepts(self, lane: _Lane[AudioChunk, AudioSubscription], item: AudioChunk) -> bool:
-        return any(s.wants(item.camera_id) for s in lane.subscriptions)
+        # Chunks are cut once per sample rate; a plug-in gets only the rate it asked for.
+        return any(
+            s.wants(item.camera_id) and s.sample_rate == item.sample_rate
+            for s in lane.subscriptions
+        )
 
     async def _deliver(self, plugin: str, item: AudioChunk) -> None:
         await self._manager.analyze_audio(plugin, item)

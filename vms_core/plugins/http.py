@@ -16,6 +16,11 @@ from vms_core.plugins.isolation import PluginCallError
 from vms_core.plugins.manager import PluginManager, PluginState
 
 PREFIX = "/api/plugins/"
+# The catch-all: aiohttp matches any depth below the plug-in's name; the API table (auth,
+# OpenAPI) knows it by its canonical form.
+PLUGIN_ROUTE = PREFIX + "{plugin}/{tail:.*}"
+PLUGIN_ROUTE_CANONICAL = PREFIX + "{plugin}/{tail}"
+PLUGIN_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
 def error_response(status: int, code: str, message: str) -> web.Response:
@@ -30,8 +35,9 @@ class PluginHttp:
         self._manager = manager
 
     def add_routes(self, router: web.UrlDispatcher) -> None:
-        """Register the catch-all route on an application's router."""
-        router.add_route("*", PREFIX + "{plugin}/{tail:.*}", self.handle)
+        """Register the catch-all route, per method, on an application's router."""
+        for method in PLUGIN_METHODS:
+            router.add_route(method, PLUGIN_ROUTE, self.handle)
 
     def find(self, method: str, path: str) -> tuple[str, Route | None, dict[str, str], bool]:
         """Resolve ``path`` (full URL path) to ``(plugin, route, params, path_known)``."""

@@ -156,6 +156,9 @@ class PluginManager:
     :param failure_threshold: consecutive failures after which a plug-in is unhealthy.
     :param max_threads: sync calls in flight per plug-in.
     :param inbox_size: events/segments queued per plug-in before new ones are dropped.
+    :param allow: when given, only entry-point and folder plug-ins with these names are
+        considered at all (the ``VMS_PLUGINS`` environment allow-list); ``extra`` ones
+        always are.
     """
 
     def __init__(
@@ -170,6 +173,7 @@ class PluginManager:
         failure_threshold: int = 3,
         max_threads: int = 2,
         inbox_size: int = 1000,
+        allow: frozenset[str] | None = None,
     ) -> None:
         self.services = services
         self.config: dict[str, Mapping[str, Any]] = dict(config or {})
@@ -180,6 +184,7 @@ class PluginManager:
         self.failure_threshold = failure_threshold
         self.max_threads = max_threads
         self.inbox_size = inbox_size
+        self.allow = allow
         self._pm = self._new_pluggy()
         self._records: dict[str, PluginRecord] = {}
 
@@ -195,6 +200,8 @@ class PluginManager:
         """Every plug-in found, not yet imported: entry points, folders, extras."""
         found = list(entry_point_candidates()) if self.use_entry_points else []
         found += folder_candidates(self.folders)
+        if self.allow is not None:
+            found = [c for c in found if c.hint in self.allow]
         for source, obj in self.extra:
             found.append(PluginCandidate(_guess_name(obj), source, _constant(obj)))
         return found

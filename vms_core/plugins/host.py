@@ -1,0 +1,161 @@
+"""PluginHost: the plug-in side of a running server, in one object.
+
+It builds the :class:`PluginManager` from ``[plugin_host]`` and ``[plugins.*]``, feeds it
+events (EventBus), closed segments (recording), notifications (rules) and sampled
+frames and audio (FrameSampler over the live feeds), and gives the HTTP layer the
+plug-ins' routes. The server only creates it, starts, reloads and stops it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import TYPE_CHECKING
+
+from vms_sdk import Event, Notification, SegmentInfo
+
+from vms_core.cameras import CameraChange
+from vms_core.config import Settings
+from vms_core.plugins.dispatch import AudioDispatcher, FrameDispatcher
+from vms_core.plugins.frames import FrameSampler
+from vms_core.plugins.host_services import ServerHostServices
+from vms_core.plugins.http import PluginHttp
+from vms_core.plugins.manager import CallBudgets, PluginManager
+from vms_core.plugins.services import HostServices
+
+if TYPE_CHECKING:
+    from vms_core.server import VmsServer
+
+log = logging.getLogger("vms.plugins")
+
+# Comma-separated names: when set, only these installed or folder plug-ins are loaded
+# ("" loads none). For tests and for bisecting a misbehaving plug-in.
+ALLOW_ENV = "VMS_PLUGINS"
+
+
+def allow_list() -> frozenset[str] | None:
+    """The ``VMS_PLUGINS`` allow-list, or ``None`` when the variable is not set."""
+    raw = os.environ.get(ALLOW_ENV)
+    if raw is None:
+        return None
+    return frozenset(name.strip() for name in raw.split(",") if name.strip())
+
+
+def call_budgets(settings: Settings) -> CallBudgets:
+    """Per-call budgets: ``call_timeout_seconds`` bounds event calls; set-up, frames and
+    HTTP keep their larger defaults unless the operator's timeout is larger still."""
+    timeout = settings.plugin_host.call_timeout_seconds
+    base = CallBudgets()
+    return CallBudgets(
+        load=max(base.load, timeout),
+        info=max(base.info, timeout),
+        configure=max(base.configure, timeout),
+        startup=max(base.startup, timeout),
+        shutdown=max(base.shutdown, timeout),
+        setup=max(base.setup, timeout),
+        event=timeout,
+        frame=max(base.frame, timeout),
+        audio=max(base.audio, timeout),
+        segment=max(base.segment, timeout),
+        notify=max(base.notify, timeout),
+        http=max(base.http, timeout),
+    )
+
+
+def manager_for(settings: Settings, services: HostServices) -> PluginManager:
+    """A manager configured from ``settings`` (not loaded yet)."""
+    return PluginManager(
+        services,
+        config=settings.plugins,
+        folders=settings.plugin_dirs,
+        budgets=call_budgets(settings),
+        failure_threshold=settings.plugin_host.max_consecutive_failures,
+        allow=allow_list(),
+    )
+
+
+class PluginHost:
+    """Owns the plug-in manager, its dispatchers and the frame sampler of one server."""
+
+    def __init__(self, server: VmsServer) -> None:
+        self._server = server
+        self.services = ServerHostServices(server)
+        self.manager = manager_for(server.settings, self.services)
+        self.services.manager = self.manager
+        self.http = PluginHttp(self.manager)
+        self.frames = FrameDispatcher(self.manager)
+        self.audio = AudioDispatcher(self.manager)
+        self.sampler = FrameSampler(
+            server.live, self.frames, self.audio, self.services.list_cameras
+        )
+        self._started = False
+        server.events.subscribe("plugins", self._on_event)
+        server.cameras.subscribe(self._on_camera_change)
+        if server.recording is not None:
+            server.recording.segment_listeners.append(self.segment_closed)
+
+    async def start(self) -> None:
+        """Load, configure and start every plug-in, then start feeding them."""
+        await self.services.refresh_cameras()
+        await self.manager.load()
+        await self.manager.start()
+        await self._start_feeds()
+        self._started = True
+        for status in self.manager.list():
+            if status.state not in ("running", "disabled"):
+                log.warning("plug-in %s is %s: %s", status.name, status.state, status.reason)
+
+    async def _start_feeds(self) -> None:
+        self.frames.start()
+        self.audio.start()
+        await self.sampler.refresh()
+
+    async def _stop_feeds(self) -> None:
+        await self.sampler.stop()
+        await self.frames.stop()
+        await self.audio.stop()
+
+    async def stop(self) -> None:
+        """Stop feeding plug-ins, then shut them down."""
+        self._started = False
+        await self._stop_feeds()
+        await self.manager.stop()
+
+    async def reload(self, settings: Settings) -> None:
+        """Apply new ``[plugins]`` / ``[plugin_host]`` settings: a fresh start of every
+        plug-in (health counters reset, so an unhealthy plug-in gets another chance)."""
+        await self._stop_feeds()
+        self.manager.config = dict(settings.plugins)
+        self.manager.folders = list(settings.plugin_dirs)
+        self.manager.budgets = call_budgets(settings)
+        self.manager.failure_threshold = settings.plugin_host.max_consecutive_failures
+        self.manager.allow = allow_list()
+        await self.manager.reload()
+        await self._start_feeds()
+        self._started = True
+
+    # -- feeds from the server ---------------------------------------------------------------
+    async def _on_event(self, event: Event) -> None:
+        self.manager.dispatch_event(event)
+
+    async def _on_camera_change(self, change: CameraChange) -> None:
+        if self._started:  # a subscription to "every camera" covers a new one at once
+            await self.sampler.refresh()
+
+    def segment_closed(self, segment: SegmentInfo) -> None:
+        """Called by the recording service once a segment is written and indexed."""
+        self.manager.segment_closed(segment)
+
+    async def notify(self, notification: Notification) -> None:
+        """The rules' ``notify`` action: hand it to the channel plug-ins."""
+        results = await self.manager.deliver(notification)
+        if not results:
+            log.warning("no plug-in delivers channel %r", notification.channel)
+        for result in results:
+            if not result.delivered:
+                log.warning(
+                    "channel %s did not deliver %r: %s",
+                    result.channel,
+                    notification.title,
+                    result.detail,
+                )

@@ -1,0 +1,194 @@
+"""The server's implementation of ``HostServices``: what ``PluginContext`` calls land on.
+
+Cameras are kept in memory (``list_cameras`` is called from plug-in worker threads and
+must not touch the database); the copy is refreshed when the camera registry changes or
+a ``camera.*`` state event goes by. Everything else forwards to the server's services.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import av
+from sqlalchemy import delete, select
+from vms_sdk import Bookmark, Camera, Event, Notification
+
+from vms_core.bookmarks import BookmarkRequest
+from vms_core.cameras import CameraChange, sdk_camera
+from vms_core.db.models import PluginState as PluginStateRow
+from vms_core.media.hub import Subscription
+from vms_core.timeutil import from_us, to_us
+
+if TYPE_CHECKING:
+    from vms_core.plugins.manager import PluginManager
+    from vms_core.server import VmsServer
+
+log = logging.getLogger("vms.plugins")
+
+SNAPSHOT_READY_SECONDS = 5.0
+PtzHook = Callable[[int, str], Awaitable[None]]
+
+
+class ServerHostServices:
+    """``HostServices`` on top of a running :class:`~vms_core.server.VmsServer`."""
+
+    def __init__(self, server: VmsServer) -> None:
+        self._server = server
+        self._cameras: list[Camera] = []
+        self.manager: PluginManager | None = None  # set once the manager exists
+        server.cameras.subscribe(self._on_camera_change)
+        server.events.subscribe("plugin-cameras", self._on_event)
+
+    async def refresh_cameras(self) -> None:
+        """Reload the in-memory camera list from the catalog."""
+        rows = await self._server.cameras.visible()
+        self._cameras = [sdk_camera(c) for c in sorted(rows, key=lambda c: c.id)]
+
+    async def _on_camera_change(self, change: CameraChange) -> None:
+        await self.refresh_cameras()
+
+    async def _on_event(self, event: Event) -> None:
+        if event.type.startswith("camera."):  # a state change: streaming, lost, ...
+            await self.refresh_cameras()
+
+    # -- HostServices ------------------------------------------------------------------------
+    @property
+    def data_dir(self) -> Path:
+        return self._server.settings.data_dir
+
+    @property
+    def public_base_url(self) -> str:
+        return self._server.settings.server.public_url or self._server.url
+
+    def list_cameras(self) -> Sequence[Camera]:
+        return self._cameras
+
+    async def publish_event(self, event: Event) -> Event:
+        return await self._server.events.publish(event)
+
+    async def create_bookmark(
+        self,
+        camera_ids: Sequence[str],
+        start: datetime,
+        end: datetime,
+        reason: str,
+        lock: bool,
+        created_by: str,
+    ) -> Bookmark:
+        ids = []
+        for camera_id in camera_ids:
+            if not str(camera_id).isdigit():
+                raise ValueError(f"no camera {camera_id!r}")
+            ids.append(int(camera_id))
+        rows = await self._server.bookmarks.create(
+            BookmarkRequest(
+                camera_ids=ids,
+                start_us=to_us(start),
+                end_us=to_us(end),
+                reason=reason,
+                lock=lock,
+                created_by=created_by,
+            )
+        )
+        # One catalog row per camera; the SDK's bookmark covers them all.
+        return Bookmark(
+            id=",".join(str(r.id) for r in rows),
+            camera_ids=tuple(str(r.camera_id) for r in rows),
+            start=from_us(rows[0].start_us),
+            end=from_us(rows[0].end_us),
+            reason=reason,
+            locked=lock,
+        )
+
+    async def snapshot(self, camera_id: str) -> bytes | None:
+        if not str(camera_id).isdigit():
+            return None
+        try:
+            feed = await self._server.live.acquire(int(camera_id), "main")
+        except LookupError:
+            return None
+        try:
+            if not await feed.wait_ready(SNAPSHOT_READY_SECONDS):
+                return None
+            queue = feed.hub.subscribe(f"snapshot-{camera_id}", maxsize=64)
+            try:
+                return await asyncio.to_thread(_first_keyframe_jpeg, queue)
+            finally:
+                queue.close()
+        finally:
+            feed.release()
+
+    async def send_notification(self, notification: Notification, sender: str) -> None:
+        if self.manager is None:
+            raise RuntimeError("plug-ins are not running")
+        results = await self.manager.deliver(notification)
+        if not results:
+            log.warning(
+                "notification from %s: no plug-in handles channel %r",
+                sender,
+                notification.channel,
+            )
+
+    async def ptz_goto_preset(self, camera_id: str, preset: str) -> None:
+        mover: PtzHook | None = getattr(self._server, "ptz_goto_preset", None)
+        if mover is None or not str(camera_id).isdigit():
+            raise ValueError(f"camera {camera_id} has no PTZ")
+        await mover(int(camera_id), preset)
+
+    async def kv_load(self, plugin: str) -> Mapping[str, Any]:
+        async with self._server.db.session() as session:
+            rows = await session.scalars(
+                select(PluginStateRow).where(PluginStateRow.plugin == plugin)
+            )
+            return {row.key: row.value for row in rows}
+
+    async def kv_set(self, plugin: str, key: str, value: Any) -> None:
+        async with self._server.db.session() as session:
+            row = await session.get(PluginStateRow, (plugin, key))
+            if row is None:
+                session.add(PluginStateRow(plugin=plugin, key=key, value=value))
+            else:
+                row.value = value
+
+    async def kv_delete(self, plugin: str, key: str) -> None:
+        async with self._server.db.session() as session:
+            await session.execute(
+                delete(PluginStateRow).where(
+                    PluginStateRow.plugin == plugin, PluginStateRow.key == key
+                )
+            )
+
+
+def _first_keyframe_jpeg(
+    queue: Subscription, timeout: float = SNAPSHOT_READY_SECONDS
+) -> bytes | None:
+    """Decode the first video keyframe that arrives (the hub's cached GOP starts with
+    one) and encode it as JPEG. Runs in a worker thread."""
+    while True:
+        packet = queue.get(timeout)
+        if packet is None:
+            return None
+        if packet.kind != "video" or not packet.keyframe:
+            continue
+        template = packet.session.templates.get("video")
+        if template is None:
+            return None
+        source = template.codec_context
+        decoder = av.CodecContext.create(source.name, "r")
+        if source.extradata:
+            decoder.extradata = source.extradata
+        data = packet.data if isinstance(packet.data, bytes) else bytes(packet.data)
+        frames = list(decoder.decode(av.Packet(data)))
+        frames += list(decoder.decode(None))
+        if not frames:
+            continue
+        image = frames[0].to_image()
+        out = io.BytesIO()
+        image.save(out, format="JPEG", quality=85)
+        return out.getvalue()
