@@ -56,6 +56,13 @@ async def test_login_shows_cameras_with_health_and_live_events(
     await expect(first.locator(".ev-type")).to_have_text("gunshot.detected")
     await expect(first.locator(".ev-where")).to_contain_text(cameras[0].name)
 
+    # The events page filters the same feed by type.
+    await page.click(".nav >> text=Events")
+    await page.fill(".events-page .filter", "gunshot")
+    await expect(page.locator(".events-page .event")).to_have_count(1)
+    await page.fill(".events-page .filter", "no-such-type")
+    await expect(page.locator(".events-page .event")).to_have_count(0)
+
     # Signing out ends the session: a reload shows the login form again.
     await page.click("text=Sign out")
     await page.wait_for_selector("input[name=password]")
