@@ -180,7 +180,8 @@ def _first_keyframe_jpeg(
         if template is None:
             return None
         source = template.codec_context
-        decoder = av.CodecContext.create(source.name, "r")
+        # The template may carry an encoder's name (libx264): decode by the codec's own name.
+        decoder = av.CodecContext.create(source.codec.canonical_name, "r")
         if source.extradata:
             decoder.extradata = source.extradata
         data = packet.data if isinstance(packet.data, bytes) else bytes(packet.data)
