@@ -98,6 +98,8 @@ def test_ranges_are_validated_and_bounded() -> None:
     assert unicast_targets(["10.1.2.3"]) == ["10.1.2.3"]
     with pytest.raises(DiscoveryError, match="not an address"):
         unicast_targets(["camera.local"])
+    with pytest.raises(DiscoveryError, match="IPv4 only"):
+        unicast_targets(["fd00::/126"])
     with pytest.raises(DiscoveryError, match="at most"):
         unicast_targets(["10.0.0.0/8"])
 

@@ -222,6 +222,8 @@ def unicast_targets(specs: Sequence[str]) -> list[str]:
             network = ipaddress.ip_network(spec.strip(), strict=False)
         except ValueError:
             raise DiscoveryError(f"not an address or CIDR range: {spec!r}") from None
+        if network.version != 4:
+            raise DiscoveryError(f"IPv4 only (ONVIF cameras answer on IPv4): {spec!r}")
         if network.num_addresses > MAX_UNICAST_TARGETS:
             raise DiscoveryError(
                 f"range {spec} has {network.num_addresses} addresses; at most "
