@@ -27,6 +27,7 @@ from vms_core.plugins.host import PluginHost
 from vms_core.recording import RecordingService, url_with_credentials
 from vms_core.secrets import SecretBox
 from vms_core.storage import RetentionService
+from vms_core.webrtc import WebRtcService, webrtc_options
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ class VmsServer:
             self.db, self.audit, settings.data_dir, settings.recordings_dir, self.version
         )
         self.live = LiveSources(self._live_url)
+        self.webrtc = WebRtcService(self.live, self.audit, webrtc_options(settings.webrtc))
         # ONVIF health and streams, PTZ, snapshots, discovery scans (vms_core.cameras).
         self.camera_manager = CameraManager(self.cameras, self.events, self.live, settings.onvif)
         self.plugins = PluginHost(self)
@@ -134,6 +136,7 @@ class VmsServer:
         self.events.close_live()
         await self.plugins.stop()
         await self.camera_manager.stop()
+        await self.webrtc.stop()
         await self.live.stop()
         await self.retention.stop()
         await self.exports.stop()

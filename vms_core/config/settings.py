@@ -174,6 +174,12 @@ class DemoSettings(Section):
     main_height: int = Field(default=720, ge=90, le=2160, multiple_of=2)
 
 
+class WebRtcSettings(Section):
+    # Loopback ICE candidates: "auto" (only when there is no other address), "include", "only".
+    ice_loopback: Literal["auto", "include", "only"] = "auto"
+    connect_timeout_seconds: float = Field(default=30.0, gt=0)
+
+
 PluginTable = dict[str, Any]
 
 
@@ -190,6 +196,7 @@ class Settings(Section):
     rules: list[RuleSettings] = Field(default_factory=list)
     demo: DemoSettings = DemoSettings()
     onvif: OnvifSettings = OnvifSettings()
+    webrtc: WebRtcSettings = WebRtcSettings()
 
     # Set by the loader: the folder relative paths are resolved against.
     base_dir: Path = Field(default=Path("."), exclude=True)

@@ -18,6 +18,7 @@ from vms_core.api.routes import (
     storage,
     system,
     users,
+    webrtc,
 )
 
 
@@ -29,4 +30,5 @@ def register_all(api: ApiRegistry) -> None:
     plugins.register(api)
     playback.register(api)
     exports.register(api)
+    webrtc.register(api)
     discovery.register(api)

@@ -1,0 +1,121 @@
+"""A vms server with simulated cameras, and a WHEP client made of aiortc, on loopback only."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamTrack
+
+from tests.conftest import RunningServer
+from tests.simulator.conftest import small_camera
+from vms_core.simulator.config import SimulatorConfig, VideoProfileConfig
+from vms_core.simulator.simulator import Simulator
+
+H265_MAIN = VideoProfileConfig(width=256, height=144, fps=8, codec="H265")
+H265_SUB = VideoProfileConfig(width=128, height=72, fps=4, codec="H265")
+
+
+@pytest.fixture(scope="session")
+def loop_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("webrtc-loops")
+
+
+@pytest.fixture
+async def cameras(loop_cache: Path) -> AsyncIterator[Simulator]:
+    """sim-cam-1: H.264 with G.711 audio; sim-cam-2: H.265 main and sub;
+    sim-cam-3: H.265 main, H.264 sub."""
+    config = SimulatorConfig(
+        cameras=[
+            small_camera(1, audio="PCMU"),
+            small_camera(2, main=H265_MAIN, sub=H265_SUB),
+            small_camera(3, main=H265_MAIN),
+        ],
+        discovery=False,
+        cache_dir=loop_cache,
+    )
+    sim = Simulator(config)
+    await sim.start()
+    try:
+        yield sim
+    finally:
+        await sim.stop()
+
+
+def cameras_toml(sim: Simulator) -> str:
+    text = '[webrtc]\nice_loopback = "only"\n'
+    for info in sim.cameras:
+        text += (
+            f'[[cameras]]\nname = "{info.name}"\nrtsp_url = "{info.rtsp_main_url}"\n'
+            f'sub_rtsp_url = "{info.rtsp_sub_url}"\nusername = "{info.username}"\n'
+            f'password = "{info.password}"\nrecord = false\n'
+        )
+    return text
+
+
+@pytest.fixture
+async def vms(make_server: Callable[..., Any], cameras: Simulator) -> RunningServer:
+    server: RunningServer = await make_server(cameras_toml(cameras))
+    return server
+
+
+async def camera_id(vms: RunningServer, name: str) -> int:
+    for camera in await vms.server.cameras.visible():
+        if camera.name == name:
+            return int(camera.id)
+    raise AssertionError(f"no camera {name}")
+
+
+@dataclass
+class WhepViewer:
+    """One aiortc viewer: offers recvonly video (and audio), keeps what arrives."""
+
+    pc: RTCPeerConnection = field(
+        default_factory=lambda: RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    )
+    tracks: dict[str, MediaStreamTrack] = field(default_factory=dict)
+    status: int = 0
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str = ""
+    location: str = ""
+
+    async def connect(
+        self,
+        http: aiohttp.ClientSession,
+        url: str,
+        headers: dict[str, str],
+        audio: bool = True,
+    ) -> int:
+        self.pc.addTransceiver("video", direction="recvonly")
+        if audio:
+            self.pc.addTransceiver("audio", direction="recvonly")
+
+        @self.pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            self.tracks[track.kind] = track
+
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        offer = self.pc.localDescription.sdp
+        async with http.post(
+            url, data=offer, headers={**headers, "Content-Type": "application/sdp"}
+        ) as response:
+            self.status = response.status
+            self.headers = dict(response.headers)
+            self.body = await response.text()
+        if self.status == 201:
+            self.location = self.headers["Location"]
+            await self.pc.setRemoteDescription(RTCSessionDescription(self.body, "answer"))
+        return self.status
+
+    async def frames(self, count: int, timeout: float = 10.0) -> list[Any]:
+        track = self.tracks["video"]
+        return [await asyncio.wait_for(track.recv(), timeout) for _ in range(count)]
+
+    async def close(self) -> None:
+        await self.pc.close()
