@@ -8,6 +8,7 @@ plug-ins' routes. The server only creates it, starts, reloads and stops it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from typing import TYPE_CHECKING
@@ -42,23 +43,12 @@ def allow_list() -> frozenset[str] | None:
 
 
 def call_budgets(settings: Settings) -> CallBudgets:
-    """Per-call budgets: ``call_timeout_seconds`` bounds event calls; set-up, frames and
-    HTTP keep their larger defaults unless the operator's timeout is larger still."""
-    timeout = settings.plugin_host.call_timeout_seconds
-    base = CallBudgets()
+    """Per-call budgets: ``call_timeout_seconds`` is an event call's budget; every other
+    kind keeps its default proportion to it (start-up and frames 2.5 times, ...)."""
+    defaults = CallBudgets()
+    scale = settings.plugin_host.call_timeout_seconds / defaults.event
     return CallBudgets(
-        load=max(base.load, timeout),
-        info=max(base.info, timeout),
-        configure=max(base.configure, timeout),
-        startup=max(base.startup, timeout),
-        shutdown=max(base.shutdown, timeout),
-        setup=max(base.setup, timeout),
-        event=timeout,
-        frame=max(base.frame, timeout),
-        audio=max(base.audio, timeout),
-        segment=max(base.segment, timeout),
-        notify=max(base.notify, timeout),
-        http=max(base.http, timeout),
+        **{f.name: getattr(defaults, f.name) * scale for f in dataclasses.fields(defaults)}
     )
 
 

@@ -1,0 +1,207 @@
+"""Acceptance: three bad plug-ins cannot hurt recording or a good plug-in."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import bearer
+from tests.plugin_host.conftest import camera_tables, write_plugin
+from vms_core.db.models import Segment
+from vms_core.simulator.simulator import Simulator
+
+FEED = """
+    from vms_sdk import FrameSubscription
+
+    @hookimpl
+    def vms_frame_subscriptions():
+        return [FrameSubscription(fps=2.0, stream="sub", fmt="bgr24")]
+"""
+
+# Raises in every hook the server calls while it runs (its start-up must succeed, or it
+# would only be "failed", never fed at all).
+RAISER = (
+    """
+    from vms_sdk import PluginInfo, hookimpl
+
+    @hookimpl
+    def vms_plugin_info():
+        return PluginInfo("raiser", "1.0.0")
+
+    @hookimpl
+    def vms_on_event(event):
+        raise RuntimeError("raiser: on_event")
+
+    @hookimpl
+    async def vms_analyze_frame(frame):
+        raise RuntimeError("raiser: analyze_frame")
+
+    @hookimpl
+    def vms_on_segment_closed(segment):
+        raise RuntimeError("raiser: on_segment_closed")
+"""
+    + FEED
+)
+
+SLEEPER = (
+    """
+    import time
+    from vms_sdk import PluginInfo, hookimpl
+
+    @hookimpl
+    def vms_plugin_info():
+        return PluginInfo("sleeper", "1.0.0")
+
+    @hookimpl
+    def vms_analyze_frame(frame):
+        time.sleep(10**9)
+"""
+    + FEED
+)
+
+BLOCKER = """
+    import time
+    from vms_sdk import PluginInfo, hookimpl
+
+    @hookimpl
+    def vms_plugin_info():
+        return PluginInfo("blocker", "1.0.0")
+
+    @hookimpl
+    def vms_on_event(event):
+        time.sleep(5)  # blocks its calling thread well past the 1 s budget
+"""
+
+GOOD = (
+    """
+    from vms_sdk import PluginInfo, hookimpl
+
+    EVENTS = []
+    FRAMES = []
+    SEGMENTS = []
+
+    @hookimpl
+    def vms_plugin_info():
+        return PluginInfo("good", "1.0.0")
+
+    @hookimpl
+    def vms_on_event(event):
+        EVENTS.append(event.id)
+
+    @hookimpl
+    def vms_analyze_frame(frame):
+        FRAMES.append((frame.camera_id, frame.image.shape))
+
+    @hookimpl
+    def vms_on_segment_closed(segment):
+        SEGMENTS.append(segment.path)
+"""
+    + FEED
+)
+
+EVENTS = 12
+
+
+async def test_bad_plugins_cannot_stop_recording_or_starve_a_good_one(
+    tmp_path: Path,
+    cameras_sim: Simulator,
+    make_server: Callable[..., Any],
+    http: aiohttp.ClientSession,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("VMS_PLUGINS", "raiser,sleeper,blocker,good")
+    folder = tmp_path / "plugins"
+    for name, source in [("raiser", RAISER), ("sleeper", SLEEPER), ("blocker", BLOCKER)]:
+        write_plugin(folder, name, source)
+    write_plugin(folder, "good", GOOD)
+    # The shared base config ends inside [storage]: the first line lands there.
+    config = (
+        "segment_seconds = 2\n"
+        + camera_tables(cameras_sim)
+        + f"""
+[plugin_host]
+dirs = ["{folder}"]
+call_timeout_seconds = 1
+max_consecutive_failures = 3
+"""
+    )
+    srv = await make_server(config, record=True)
+    token = await srv.admin_token()
+    good = srv.server.plugins.manager.get("good")
+    assert good is not None and good.plugin is not None
+    plugin: Any = good.plugin
+
+    published = []
+    for i in range(EVENTS):
+        async with http.post(
+            srv.url + "/api/events",
+            headers=bearer(token),
+            json={"type": "door.opened", "data": {"n": i}},
+        ) as r:
+            assert r.status == 201
+            published.append((await r.json())["id"])
+        await asyncio.sleep(0.5)
+    for _ in range(50):  # the blocker's timeouts are over within 1 s of the last event
+        if set(published) <= set(plugin.EVENTS) and plugin.SEGMENTS:
+            break
+        await asyncio.sleep(0.2)
+
+    # The good plug-in saw every event, frames of both cameras, and closed segments.
+    assert set(published) <= set(plugin.EVENTS)
+    assert {camera for camera, _ in plugin.FRAMES} == {
+        str(c.id) for c in await srv.server.cameras.visible()
+    }
+    assert all(shape == (90, 160, 3) for _, shape in plugin.FRAMES)
+    assert plugin.SEGMENTS
+
+    # The bad ones become unhealthy (the sleeper once its frame calls have overrun the
+    # 2.5 s frame budget and its two threads are stuck), and say why.
+    bad = ("raiser", "sleeper", "blocker")
+    for _ in range(100):
+        async with http.get(srv.url + "/api/plugins", headers=bearer(token)) as r:
+            listed = {p["name"]: p for p in await r.json()}
+        if all(listed[name]["state"] == "unhealthy" for name in bad):
+            break
+        await asyncio.sleep(0.2)
+    for name in bad:
+        assert listed[name]["state"] == "unhealthy", listed[name]
+        assert listed[name]["health"]["healthy"] is False
+        assert listed[name]["health"]["last_error"]
+    assert "RuntimeError: raiser" in listed["raiser"]["health"]["last_error"]
+    assert listed["blocker"]["health"]["timeouts"] >= 3
+    assert listed["good"]["state"] == "running"
+    assert listed["good"]["health"]["errors"] == listed["good"]["health"]["timeouts"] == 0
+    assert listed["good"]["frames"]["video"]["delivered"] > 0
+
+    # Every camera recorded throughout: closed segments follow each other without a gap.
+    async def segments() -> list[Segment]:
+        async with srv.server.db.session() as session:
+            return list(await session.scalars(select(Segment).order_by(Segment.start_us)))
+
+    cameras = {c.id for c in await srv.server.cameras.visible()}
+    for _ in range(100):  # the stuck threads are still there: keep recording a while
+        rows = await segments()
+        closed = [r.camera_id for r in rows if r.end_us is not None]
+        if all(closed.count(camera) >= 4 for camera in cameras):
+            break
+        await asyncio.sleep(0.2)
+    by_camera: dict[int, list[Segment]] = {}
+    for row in rows:
+        by_camera.setdefault(row.camera_id, []).append(row)
+    assert set(by_camera) == cameras
+    for camera_id, segments in by_camera.items():
+        closed = [s for s in segments if s.end_us is not None]
+        assert len(closed) >= 4, f"camera {camera_id}: only {len(closed)} closed segments"
+        for before, after in itertools.pairwise(segments):
+            assert before.end_us is not None
+            gap_ms = (after.start_us - before.end_us) / 1000
+            assert abs(gap_ms) < 200, f"camera {camera_id}: {gap_ms:.0f} ms between segments"
+        covered_s = (closed[-1].end_us - segments[0].start_us) / 1e6
+        assert covered_s >= EVENTS * 0.5 - 2, f"camera {camera_id}: {covered_s:.1f} s recorded"
