@@ -60,7 +60,11 @@ def cameras_toml(sim: Simulator) -> str:
 
 
 @pytest.fixture
-async def vms(make_server: Callable[..., Any], cameras: Simulator) -> RunningServer:
+async def vms(
+    make_server: Callable[..., Any], cameras: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> RunningServer:
+    # No installed plug-ins: their frame sampling would open decoders on the same feeds.
+    monkeypatch.setenv("VMS_PLUGINS", "")
     server: RunningServer = await make_server(cameras_toml(cameras))
     return server
 
