@@ -309,6 +309,29 @@ async def test_remove_and_config_cameras_are_refused(
     )
     assert status == 409
     assert "exists already" in duplicate["error"]["message"]
+    # Locked evidence keeps the camera from being deleted.
+    async with http.post(
+        f"{running.url}/api/bookmarks",
+        json={
+            "cameras": [camera["id"]],
+            "start": "2026-01-01T00:00:00Z",
+            "end": "2026-01-01T00:01:00Z",
+            "reason": "case 17",
+            "lock": True,
+        },
+        headers=bearer(token),
+    ) as r:
+        assert r.status == 201, await r.text()
+        [bookmark] = await r.json()
+    async with http.delete(f"{running.url}/api/cameras/{camera['id']}", headers=bearer(token)) as r:
+        assert r.status == 409
+        assert "locked evidence" in (await r.json())["error"]["message"]
+    async with http.patch(
+        f"{running.url}/api/bookmarks/{bookmark['id']}",
+        json={"locked": False},
+        headers=bearer(token),
+    ) as r:
+        assert r.status == 200, await r.text()
     async with http.delete(f"{running.url}/api/cameras/{camera['id']}", headers=bearer(token)) as r:
         assert r.status == 204
     async with http.get(f"{running.url}/api/cameras/{camera['id']}", headers=bearer(token)) as r:

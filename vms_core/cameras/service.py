@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from vms_sdk import Camera as SdkCamera
@@ -21,7 +21,7 @@ from vms_sdk import Camera as SdkCamera
 from vms_core.api.accounts import Principal
 from vms_core.config.settings import CameraSettings, Settings
 from vms_core.db.engine import Database
-from vms_core.db.models import Camera, Stream
+from vms_core.db.models import Bookmark, Camera, Stream
 from vms_core.onvif.client import DeviceDescription, MediaProfile
 from vms_core.secrets import SecretBox
 from vms_core.timeutil import iso, now_us
@@ -298,11 +298,22 @@ class CameraService:
 
     async def remove(self, camera_id: int) -> None:
         """Delete a run-time camera: first disabled (so its recording stops), then its row.
-        Files already recorded stay on disk. Raises KeyError if there is no such camera."""
+        Files already recorded stay on disk. Raises KeyError if there is no such camera,
+        ValueError if it has locked evidence (deleting the row would drop the locks)."""
         async with self.db.session() as session:
             camera = await session.get(Camera, camera_id)
             if camera is None:
                 raise KeyError(camera_id)
+            locked = await session.scalar(
+                select(func.count())
+                .select_from(Bookmark)
+                .where(Bookmark.camera_id == camera_id, Bookmark.locked.is_(True))
+            )
+            if locked:
+                raise ValueError(
+                    f"camera {camera.name} has {locked} locked evidence bookmark(s); "
+                    "unlock them first, or disable the camera instead"
+                )
             name, was_enabled = camera.name, camera.enabled
             camera.enabled = False
             camera.updated_us = now_us()

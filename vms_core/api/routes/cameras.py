@@ -263,6 +263,8 @@ def register(api: ApiRegistry) -> None:
             await server.cameras.remove(camera.id)
         except KeyError:
             raise ApiError(404, f"no camera {camera.id}") from None
+        except ValueError as err:
+            raise ApiError(409, str(err)) from None
         await server.audit.record(
             "camera.remove",
             username=principal(request).username,
