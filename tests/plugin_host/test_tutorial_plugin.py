@@ -122,3 +122,9 @@ async def test_tutorial_plugin_installed_with_pip_runs_in_the_server(
     assert all(0 < b < 255 for b in seen["brightness"].values()), seen["brightness"]
     cams = {str(c.id) for c in await srv.server.cameras.visible()}
     assert set(seen["brightness"]) == cams
+    # One grey picture a second from a camera with a 1 s GOP: only keyframes are decoded.
+    taps = srv.server.plugins.sampler.taps()
+    assert set(taps) == {(camera, "sub") for camera in cams}
+    assert all(getattr(tap, "keyframes_only", False) for tap in taps.values()), [
+        getattr(tap, "gop_seconds", None) for tap in taps.values()
+    ]
