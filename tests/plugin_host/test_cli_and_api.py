@@ -1,0 +1,114 @@
+"""`vms plugins list` without a server, and who may see `GET /api/plugins`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.conftest import bearer
+from tests.plugin_host.conftest import write_plugin
+
+PICKY = """
+    from vms_sdk import ConfigError, PluginInfo, hookimpl
+
+    @hookimpl
+    def vms_plugin_info():
+        return PluginInfo("picky", "2.0.1", "1.0", "needs a token")
+
+    @hookimpl
+    def vms_configure(config):
+        if not config.get("token"):
+            raise ConfigError("token", "required")
+"""
+FUTURE = """
+    from vms_sdk import PluginInfo, hookimpl
+
+    @hookimpl
+    def vms_plugin_info():
+        return PluginInfo("future", "9.0.0", "2.0")
+"""
+FINE = """
+    from vms_sdk import PluginInfo, hookimpl
+
+    @hookimpl
+    def vms_plugin_info():
+        return PluginInfo("fine", "1.0.0", "1.0", "does nothing")
+"""
+NAMES = "picky,future,fine,off"
+
+
+def plugin_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "plugins"
+    for name, source in [("picky", PICKY), ("future", FUTURE), ("fine", FINE), ("off", FINE)]:
+        write_plugin(folder, name, source)
+    return folder
+
+
+def test_plugins_list_reports_what_would_load_and_why_not(tmp_path: Path) -> None:
+    folder = plugin_folder(tmp_path)
+    config = tmp_path / "vms.toml"
+    config.write_text(
+        f'[server]\ndata_dir = "data"\n[plugin_host]\ndirs = ["{folder}"]\n'
+        "[plugins.off]\nenabled = false\n"
+    )
+    command = [sys.executable, "-m", "vms_core.cli", "plugins", "list", "--config", str(config)]
+    env = {**os.environ, "VMS_PLUGINS": NAMES}
+    done = subprocess.run([*command, "--json"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    rows = {row["name"]: row for row in json.loads(done.stdout)}
+    assert rows["fine"]["state"] == "ready" and rows["fine"]["version"] == "1.0.0"
+    assert rows["fine"]["source"] == str(folder / "fine.py")
+    assert rows["picky"]["state"] == "refused"
+    assert rows["picky"]["reason"] == "plugins.picky.token: required"
+    assert rows["future"]["state"] == "refused"
+    assert "2.0" in rows["future"]["reason"]
+    assert rows["off"]["state"] == "disabled"
+
+    table = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines[0].split() == ["NAME", "VERSION", "STATE", "SOURCE"]
+    picky = next(i for i, line in enumerate(lines) if line.startswith("picky "))
+    assert lines[picky + 1].strip() == "plugins.picky.token: required"
+
+
+async def test_plugin_list_is_for_administrators_and_routes_need_a_login(
+    tmp_path: Path,
+    make_server: Callable[..., Any],
+    http: aiohttp.ClientSession,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("VMS_PLUGINS", NAMES)
+    folder = plugin_folder(tmp_path)
+    srv = await make_server(
+        f'\n[plugin_host]\ndirs = ["{folder}"]\n[plugins.picky]\ntoken = "t0k3n"\n'
+        "[plugins.off]\nenabled = false\n"
+    )
+    viewer = await srv.token("vera", "viewer")
+    async with http.get(srv.url + "/api/plugins", headers=bearer(viewer)) as r:
+        assert r.status == 403
+    async with http.get(srv.url + "/api/plugins") as r:
+        assert r.status == 401
+    async with http.get(srv.url + "/api/plugins", headers=bearer(await srv.admin_token())) as r:
+        states = {p["name"]: p["state"] for p in await r.json()}
+    assert states == {"picky": "running", "fine": "running", "future": "refused", "off": "disabled"}
+
+    # Below a plug-in's prefix: a login first, then the plug-in's own answer.
+    async with http.get(srv.url + "/api/plugins/fine/nothing/here") as r:
+        assert r.status == 401
+    async with http.get(srv.url + "/api/plugins/fine/nothing/here", headers=bearer(viewer)) as r:
+        assert r.status == 404
+        assert "no such route" in (await r.json())["error"]["message"]
+    async with http.get(srv.url + "/api/plugins/ghost/x", headers=bearer(viewer)) as r:
+        assert r.status == 404
+    # Any other untabled /api path stays a 404.
+    async with http.get(srv.url + "/api/pluginsx/fine/x", headers=bearer(viewer)) as r:
+        assert r.status == 404
