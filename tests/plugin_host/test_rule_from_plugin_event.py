@@ -30,6 +30,25 @@ before_seconds = 30
 after_seconds = 120
 radius_m = 300
 lock = true
+[[rules.actions]]
+type = "notify"
+channel = "chat"
+"""
+CHAT = """
+    from vms_sdk import DeliveryResult, PluginInfo, hookimpl
+
+    SENT = []
+
+    @hookimpl
+    def vms_plugin_info():
+        return PluginInfo("chat", "1.0.0")
+
+    @hookimpl
+    def vms_notify(notification):
+        if notification.channel != "chat":
+            return None
+        SENT.append(notification)
+        return DeliveryResult("chat", True, "posted")
 """
 DETECTOR = """
     from datetime import datetime
@@ -64,8 +83,9 @@ async def test_gunshot_rule_locks_exactly_the_cameras_within_300m_of_a_plugin_ev
     http: aiohttp.ClientSession,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("VMS_PLUGINS", "detector")
+    monkeypatch.setenv("VMS_PLUGINS", "detector,chat")
     folder = write_plugin(tmp_path / "plugins", "detector", DETECTOR)
+    write_plugin(folder, "chat", CHAT)
     srv = await make_server(PLACED + RULE + f'\n[plugin_host]\ndirs = ["{folder}"]\n')
     token = await srv.admin_token()
     url = srv.url + "/api/plugins/detector/report"
@@ -94,3 +114,9 @@ async def test_gunshot_rule_locks_exactly_the_cameras_within_300m_of_a_plugin_ev
             "2026-11-22T03:13:45.000Z",
             "2026-11-22T03:16:15.000Z",
         )
+
+    # The rule's notify action reached the channel plug-in, once, about this shot.
+    chat = srv.server.plugins.manager.get("chat")
+    assert chat is not None
+    sent: Any = chat.plugin
+    assert [(n.event.id, n.severity) for n in sent.SENT] == [(shot, "high")]
