@@ -146,3 +146,28 @@ async def test_reload_makes_an_unhealthy_plugin_callable_again(
     await manager.wait_idle()
     assert services.kv["good"] == {"starts": 2}  # state survived the reload
     await manager.stop()
+
+
+async def test_a_behind_plugin_keeps_each_cameras_newest_frame(
+    services: MemoryServices, plugin_dir: Callable[[str, str], Path]
+) -> None:
+    folder = four_plugins(plugin_dir)
+    manager = await started(
+        PluginManager(services, folders=[folder], use_entry_points=False, budgets=FAST)
+    )
+    frames = FrameDispatcher(manager)
+    frames.start()
+    image = np.zeros((90, 160), np.uint8)
+    t0 = utc_now()
+    # Offered back to back, before the plug-in's worker can run: the lane is behind.
+    first_c1 = Frame("c1", t0, image, 160, 90)
+    only_c2 = Frame("c2", t0, image, 160, 90)
+    newer_c1 = Frame("c1", t0 + timedelta(seconds=0.2), image, 160, 90)
+    for frame in (first_c1, only_c2, newer_c1):
+        frames.offer(frame)
+    lane = frames._lanes["good"]
+    # c1's newer frame replaced its older one; c2's frame was not pushed out by c1's.
+    assert list(lane.queue) == [only_c2, newer_c1]
+    assert frames.stats()["good"].dropped == 1
+    await frames.stop()
+    await manager.stop()

@@ -1,9 +1,11 @@
 """Feeding sampled video frames and audio chunks to plug-ins.
 
-Each subscribed plug-in gets a *lane*: a tiny queue (1-2 items) and a worker task. The
-producer's ``offer`` never blocks and never waits for a plug-in: when a lane is full
-the oldest item is dropped, so a slow analyser always gets the newest frame and never
-backs up decoding, recording or other plug-ins.
+Each subscribed plug-in gets a *lane*: a tiny queue (1-2 items per camera) and a worker
+task. The producer's ``offer`` never blocks and never waits for a plug-in: when a lane
+already holds as many items of the same camera (and stream and format) as it may, the
+oldest of them is dropped, so a slow analyser always gets each camera's newest frame
+and never backs up decoding, recording or other plug-ins; one camera's frame never
+pushes out another camera's.
 """
 
 from __future__ import annotations
@@ -61,6 +63,10 @@ class _Dispatcher(ABC, Generic[Item, Sub]):
     def _accepts(self, lane: _Lane[Item, Sub], item: Item) -> bool: ...
 
     @abstractmethod
+    def _key(self, item: Item) -> tuple[object, ...]:
+        """Items with equal keys replace each other when a lane is behind."""
+
+    @abstractmethod
     async def _deliver(self, plugin: str, item: Item) -> None: ...
 
     def start(self) -> None:
@@ -68,9 +74,7 @@ class _Dispatcher(ABC, Generic[Item, Sub]):
         self._loop = asyncio.get_running_loop()
         for plugin, subs in self._subscriptions().items():
             if subs:
-                lane: _Lane[Item, Sub] = _Lane(
-                    plugin, list(subs), collections.deque(maxlen=self._queue_size)
-                )
+                lane: _Lane[Item, Sub] = _Lane(plugin, list(subs), collections.deque())
                 lane.worker = asyncio.create_task(self._work(lane), name=f"vms-lane-{plugin}")
                 self._lanes[plugin] = lane
 
@@ -96,8 +100,11 @@ class _Dispatcher(ABC, Generic[Item, Sub]):
         for lane in self._lanes.values():
             if not self._manager.is_callable(lane.plugin) or not self._accepts(lane, item):
                 continue
-            if len(lane.queue) == self._queue_size:
-                lane.stats.dropped += 1  # deque(maxlen) discards the oldest
+            key = self._key(item)
+            same = [queued for queued in lane.queue if self._key(queued) == key]
+            if len(same) >= self._queue_size:
+                lane.queue.remove(same[0])  # the oldest of this camera's
+                lane.stats.dropped += 1
             lane.queue.append(item)
             lane.stats.accepted += 1
             lane.wakeup.set()
@@ -159,6 +166,9 @@ class FrameDispatcher(_Dispatcher[Frame, FrameSubscription]):
         lane.last_accepted[item.camera_id] = item.time
         return True
 
+    def _key(self, item: Frame) -> tuple[object, ...]:
+        return (item.camera_id, item.stream, item.fmt)
+
     async def _deliver(self, plugin: str, item: Frame) -> None:
         await self._manager.analyze_frame(plugin, item)
 
@@ -182,6 +192,9 @@ class AudioDispatcher(_Dispatcher[AudioChunk, AudioSubscription]):
             s.wants(item.camera_id) and s.sample_rate == item.sample_rate
             for s in lane.subscriptions
         )
+
+    def _key(self, item: AudioChunk) -> tuple[object, ...]:
+        return (item.camera_id, item.sample_rate)
 
     async def _deliver(self, plugin: str, item: AudioChunk) -> None:
         await self._manager.analyze_audio(plugin, item)
