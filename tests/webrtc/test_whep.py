@@ -6,6 +6,7 @@ import asyncio
 import time
 
 import aiohttp
+import av
 from aiortc.mediastreams import MediaStreamError
 from sqlalchemy import select
 
@@ -58,7 +59,7 @@ async def test_viewer_gets_h264_video_and_g711_audio(
         # 10 fps camera: 15 more frames arrive in ~1.5 s, live, not a stalled picture.
         assert frames[-1].pts > first.pts
         sound = [await asyncio.wait_for(viewer.tracks["audio"].recv(), 5) for _ in range(5)]
-        assert all(s.sample_rate in (8000, 48000) for s in sound)
+        assert all(isinstance(s, av.AudioFrame) and s.samples > 0 for s in sound)
     finally:
         await viewer.close()
 
