@@ -51,6 +51,7 @@ class VmsServer:
             self.bookmarks,
             self.sdk_cameras,
             notify=lambda notification: self.plugins.notify(notification),
+            ptz_goto=self.ptz_goto_preset,
         )
         self.events.subscribe("rules", self.rules.on_event)
         self.recording: RecordingService | None = None

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("vms.plugins")
 
 SNAPSHOT_READY_SECONDS = 5.0
-PtzHook = Callable[[int, str], Awaitable[None]]
+PtzHook = Callable[[str, str], Awaitable[None]]
 
 
 class ServerHostServices:
@@ -137,9 +137,9 @@ class ServerHostServices:
 
     async def ptz_goto_preset(self, camera_id: str, preset: str) -> None:
         mover: PtzHook | None = getattr(self._server, "ptz_goto_preset", None)
-        if mover is None or not str(camera_id).isdigit():
+        if mover is None:
             raise ValueError(f"camera {camera_id} has no PTZ")
-        await mover(int(camera_id), preset)
+        await mover(camera_id, preset)
 
     async def kv_load(self, plugin: str) -> Mapping[str, Any]:
         async with self._server.db.session() as session:
