@@ -78,9 +78,9 @@ class VmsServer:
         self.plugins = PluginHost(self)
         self.api = ApiRegistry()
         self.app: web.Application = create_app(self)
+        self.plugins.http.add_routes(self.app.router)  # routes of any depth under a plug-in
         self._runner: web.AppRunner | None = None
         self.url = ""
-        self.plugins.http.add_routes(self.app.router)  # routes of any depth under a plug-in
         # Printed once by the CLI, never stored.
         self.initial_admin_password: str | None = None
         self._reload_lock = asyncio.Lock()

@@ -27,8 +27,9 @@ async def camera_sim() -> AsyncIterator[Simulator]:
 
 
 async def test_feeds_are_shared_opened_on_demand_and_closed_after_linger(
-    make_server: Callable[..., Any], camera_sim: Simulator
+    make_server: Callable[..., Any], camera_sim: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("VMS_PLUGINS", "")  # installed analysers would hold the feeds open
     info = camera_sim.cameras[0]
     running = await make_server(
         f"""
