@@ -13,6 +13,7 @@ import logging
 import os
 from typing import TYPE_CHECKING
 
+from aiohttp import web
 from vms_sdk import Event, Notification, SegmentInfo
 
 from vms_core.cameras import CameraChange
@@ -72,7 +73,7 @@ class PluginHost:
         self.services = ServerHostServices(server)
         self.manager = manager_for(server.settings, self.services)
         self.services.manager = self.manager
-        self.http = PluginHttp(self.manager)
+        self.http = PluginHttp(self.manager, self._audit_refusal)
         self.frames = FrameDispatcher(self.manager)
         self.audio = AudioDispatcher(self.manager)
         self.sampler = FrameSampler(
@@ -83,6 +84,17 @@ class PluginHost:
         server.cameras.subscribe(self._on_camera_change)
         if server.recording is not None:
             server.recording.segment_listeners.append(self.segment_closed)
+
+    async def _audit_refusal(
+        self, plugin: str, request: web.Request, status: int, reason: str
+    ) -> None:
+        await self._server.audit.record(
+            "plugin.request_refused",
+            target=f"{plugin} {request.method} {request.path}",
+            success=False,
+            remote=request.remote or "",
+            detail={"plugin": plugin, "status": status, "reason": reason},
+        )
 
     async def start(self) -> None:
         """Load, configure and start every plug-in, then start feeding them."""

@@ -9,6 +9,10 @@ server's middleware; it asks :meth:`PluginHttp.is_public` whether a route opted 
 
 from __future__ import annotations
 
+import json
+import logging
+from collections.abc import Awaitable, Callable
+
 from aiohttp import web
 from vms_sdk import HttpRequest, Route
 
@@ -22,6 +26,11 @@ PLUGIN_ROUTE = PREFIX + "{plugin}/{tail:.*}"
 PLUGIN_ROUTE_CANONICAL = PREFIX + "{plugin}/{tail}"
 PLUGIN_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
+log = logging.getLogger(__name__)
+
+# (plug-in name, request, status, reason): told of every 4xx a public route answers.
+RefusalListener = Callable[[str, web.Request, int, str], Awaitable[None]]
+
 
 def error_response(status: int, code: str, message: str) -> web.Response:
     """The project's JSON error shape."""
@@ -31,8 +40,11 @@ def error_response(status: int, code: str, message: str) -> web.Response:
 class PluginHttp:
     """Routes HTTP requests to plug-ins' ``Route`` handlers."""
 
-    def __init__(self, manager: PluginManager) -> None:
+    def __init__(self, manager: PluginManager, on_refused: RefusalListener | None = None) -> None:
         self._manager = manager
+        # Public routes are reached by anyone on the network (webhooks): the server audits
+        # what they refuse, since the plug-in itself cannot write the audit log.
+        self._on_refused = on_refused
 
     def add_routes(self, router: web.UrlDispatcher) -> None:
         """Register the catch-all route, per method, on an application's router."""
@@ -92,6 +104,23 @@ class PluginHttp:
         except TypeError as exc:
             return error_response(500, "plugin_error", str(exc))
         body, content_type = response.payload()
+        if route.public and 400 <= response.status < 500 and self._on_refused is not None:
+            try:
+                await self._on_refused(name, request, response.status, _reason(body))
+            except Exception:
+                log.exception("could not audit a refused request to plug-in %s", name)
         headers = dict(response.headers)
         headers["Content-Type"] = content_type
         return web.Response(status=response.status, body=body, headers=headers)
+
+
+def _reason(body: bytes) -> str:
+    """The message of a JSON error body (the project's shape, or a plain string)."""
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return body[:200].decode(errors="replace")
+    error = parsed.get("error") if isinstance(parsed, dict) else None
+    if isinstance(error, dict):
+        return str(error.get("message") or error.get("code") or "")[:200]
+    return str(error or parsed)[:200]
