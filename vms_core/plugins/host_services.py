@@ -7,22 +7,19 @@ a ``camera.*`` state event goes by. Everything else forwards to the server's ser
 
 from __future__ import annotations
 
-import asyncio
-import io
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import av
 from sqlalchemy import delete, select
 from vms_sdk import Bookmark, Camera, Event, Notification
 
 from vms_core.bookmarks import BookmarkRequest
 from vms_core.cameras import CameraChange, sdk_camera
+from vms_core.cameras.snapshot import SnapshotError
 from vms_core.db.models import PluginState as PluginStateRow
-from vms_core.media.hub import Subscription
 from vms_core.timeutil import from_us, to_us
 
 if TYPE_CHECKING:
@@ -31,7 +28,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("vms.plugins")
 
-SNAPSHOT_READY_SECONDS = 5.0
 PtzHook = Callable[[str, str], Awaitable[None]]
 
 
@@ -107,22 +103,14 @@ class ServerHostServices:
         )
 
     async def snapshot(self, camera_id: str) -> bytes | None:
+        # The camera's own snapshot where it has one, else a keyframe of its live feed.
         if not str(camera_id).isdigit():
             return None
         try:
-            feed = await self._server.live.acquire(int(camera_id), "main")
-        except LookupError:
+            return await self._server.camera_manager.snapshots.jpeg(int(camera_id))
+        except SnapshotError as err:
+            log.info("no snapshot of camera %s: %s", camera_id, err.message)
             return None
-        try:
-            if not await feed.wait_ready(SNAPSHOT_READY_SECONDS):
-                return None
-            queue = feed.hub.subscribe(f"snapshot-{camera_id}", maxsize=64)
-            try:
-                return await asyncio.to_thread(_first_keyframe_jpeg, queue)
-            finally:
-                queue.close()
-        finally:
-            feed.release()
 
     async def send_notification(self, notification: Notification, sender: str) -> None:
         if self.manager is None:
@@ -163,33 +151,3 @@ class ServerHostServices:
                     PluginStateRow.plugin == plugin, PluginStateRow.key == key
                 )
             )
-
-
-def _first_keyframe_jpeg(
-    queue: Subscription, timeout: float = SNAPSHOT_READY_SECONDS
-) -> bytes | None:
-    """Decode the first video keyframe that arrives (the hub's cached GOP starts with
-    one) and encode it as JPEG. Runs in a worker thread."""
-    while True:
-        packet = queue.get(timeout)
-        if packet is None:
-            return None
-        if packet.kind != "video" or not packet.keyframe:
-            continue
-        template = packet.session.templates.get("video")
-        if template is None:
-            return None
-        source = template.codec_context
-        # The template may carry an encoder's name (libx264): decode by the codec's own name.
-        decoder = av.CodecContext.create(source.codec.canonical_name, "r")
-        if source.extradata:
-            decoder.extradata = source.extradata
-        data = packet.data if isinstance(packet.data, bytes) else bytes(packet.data)
-        frames = list(decoder.decode(av.Packet(data)))
-        frames += list(decoder.decode(None))
-        if not frames:
-            continue
-        image = frames[0].to_image()
-        out = io.BytesIO()
-        image.save(out, format="JPEG", quality=85)
-        return out.getvalue()
