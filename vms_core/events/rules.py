@@ -72,7 +72,7 @@ class RuleEngine:
                 Notification(
                     channel=action.channel,
                     title=f"{event.type} ({rule.name})",
-                    text=_describe(event),
+                    text=_describe(event, {c.id: c.name for c in await self._cameras()}),
                     severity=event.severity,
                     event=event,
                     camera_ids=event.camera_ids,
@@ -110,11 +110,20 @@ class RuleEngine:
         )
 
 
-def _describe(event: Event) -> str:
+def _describe(event: Event, names: dict[str, str]) -> str:
+    """One line a person on shift can act on: what, where, which cameras, and the event's
+    own facts (plate, list, rounds...)."""
     where = (
         f" at {event.lat:.5f},{event.lon:.5f}"
         if event.lat is not None and event.lon is not None
         else ""
     )
-    cams = f" cameras {', '.join(event.camera_ids)}" if event.camera_ids else ""
-    return f"{event.type}{where}{cams} ({event.severity})"
+    shown = [names.get(c, c) for c in event.camera_ids]
+    cams = f" on {', '.join(shown)}" if shown else ""
+    facts = [
+        f"{key}: {value}"
+        for key, value in event.data.items()
+        if isinstance(value, str | int | float | bool) and len(str(value)) <= 80
+    ][:8]
+    details = f" — {'; '.join(facts)}" if facts else ""
+    return f"{event.type}{where}{cams} ({event.severity}){details}"
