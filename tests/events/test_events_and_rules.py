@@ -105,6 +105,17 @@ async def test_events_query_filters(make_server, http) -> None:
     viewer = await srv.token("vic", "viewer", [cams["c1"]])
     async with http.get(srv.url + "/api/events", headers=bearer(viewer)) as r:
         assert {e["type"] for e in await r.json()} == {"motion.start", "motion.end"}
+    # Newer events about a camera the viewer may not see do not crowd out theirs.
+    for minute in range(3, 8):
+        body = {
+            "type": "lpr.read",
+            "camera_ids": [cams["c5"]],
+            "time": (base + timedelta(minutes=minute)).isoformat(),
+        }
+        async with http.post(srv.url + "/api/events", headers=bearer(token), json=body) as r:
+            assert r.status == 201
+    async with http.get(srv.url + "/api/events?limit=2", headers=bearer(viewer)) as r:
+        assert [e["type"] for e in await r.json()] == ["motion.end", "motion.start"]
     async with http.get(srv.url + "/api/events?near=1,2", headers=bearer(token)) as r:
         assert r.status == 400
         assert "near" in (await r.json())["error"]["message"]

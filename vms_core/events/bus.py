@@ -163,6 +163,16 @@ class EventBus:
                     select(EventCamera.event_id).where(EventCamera.camera_id == camera_id)
                 )
             )
+        if visible is not None:
+            # In SQL, before the LIMIT: a filter applied afterwards would return fewer
+            # events than asked for to a user who may not see every camera.
+            about_cameras = select(EventCamera.event_id).where(EventCamera.event_id == EventRow.id)
+            query = query.where(
+                ~about_cameras.exists()
+                | EventRow.id.in_(
+                    select(EventCamera.event_id).where(EventCamera.camera_id.in_(visible))
+                )
+            )
         if since_us is not None:
             query = query.where(EventRow.time_us >= since_us)
         if until_us is not None:
@@ -183,11 +193,5 @@ class EventBus:
                 if e.lat is not None
                 and e.lon is not None
                 and haversine_m(lat, lon, e.lat, e.lon) <= radius
-            ]
-        if visible is not None:
-            events = [
-                e
-                for e in events
-                if not e.camera_ids or any(int(c) in visible for c in e.camera_ids)
             ]
         return events[:limit]
