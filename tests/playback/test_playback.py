@@ -71,7 +71,7 @@ async def test_range_across_segments_plays_from_the_asked_second(
     media_start = parse_time(headers["X-Vms-Start"])
     # Starts at the keyframe at or before the asked-for time (keyframes every 0.5 s;
     # RTP jitter and the header's millisecond precision make room for 0.1 s more).
-    assert start - 600_000 <= media_start <= start
+    assert start - 600_000 <= media_start <= start + 1000
     assert headers["X-Vms-Gaps"] == ""
     assert decode_errors(out) == ""
     info = probe(out)
@@ -99,7 +99,7 @@ async def test_seeking_is_asking_again_with_a_new_start(
         status, headers = await fetch(site, token, "cam-b", start, start + 4_000_000, out)
         assert status == 200
         media_start = parse_time(headers["X-Vms-Start"])
-        assert start - 600_000 <= media_start <= start
+        assert start - 600_000 <= media_start <= start + 1000
         clock = first_clock(out)
         assert clock is not None
         shown = clock_seconds(clock) + recording_bias(site, "cam-b", media_start)
