@@ -116,6 +116,15 @@ def test_payload_cache_packetizes_a_repeated_unit_once() -> None:
     assert len(calls) == 11
 
 
+def test_payload_cache_switches_itself_off_when_units_never_repeat() -> None:
+    cache = PayloadCache(lambda data: [RtpPayload(data, True)], probe_units=16)
+    for index in range(16):  # every unit new, like pictures stamped with a send time
+        cache.payloads(index.to_bytes(4, "big") * 100)
+    assert not cache.enabled
+    unit = bytes(400)
+    assert cache.payloads(unit) is not cache.payloads(unit), "nothing is kept any more"
+
+
 def test_sender_report_layout() -> None:
     report = sender_report(0x11223344, 1_700_000_000.5, 123456, 10, 2000, b"vms")
     version, pt, length, ssrc, ntp_s, ntp_f, rtp_ts, packets, octets = struct.unpack(
