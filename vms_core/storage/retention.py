@@ -44,6 +44,7 @@ LAST_RUN_FILE = "retention-last-run.json"
 # Expected size of a camera's next segment: this much over the largest of its last few.
 HEADROOM_FACTOR = 1.25
 HEADROOM_SAMPLES = 3
+RECENTLY_RECORDING_US = 60_000_000
 # Empty folders changed more recently than this are left for the next pass.
 DIR_QUIET_SECONDS = 60.0
 
@@ -209,7 +210,11 @@ class RetentionService:
                 )
             ):
                 locks.setdefault(int(camera_id), []).append((int(start), int(end)))
-        recording = {r.camera_id for r in rows if r.end_us is None}
+        # Room for the segment being written. A camera that has just rolled over has no
+        # open row yet (it appears after the new file's first fsync), so "recording" also
+        # means a segment that ended within the last minute.
+        recent = now_us() - RECENTLY_RECORDING_US
+        recording = {r.camera_id for r in rows if r.end_us is None or r.end_us >= recent}
         headroom = {c: h for c, h in self.headroom().items() if c in recording}
         free = await self._blocking(free_disk_bytes, self.recordings)
         return plan_deletions(rows, locks, limits_from(settings, cameras), now_us(), free, headroom)
