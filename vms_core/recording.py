@@ -180,9 +180,10 @@ class RecordingService:
             # Settings changed: restart its recording with the new ones.
             await self._blocking(self.pool.remove_camera, change.name)
             self._recording.pop(change.camera_id, None)
-        await self._sync_camera(change.camera_id)
+        # A removed camera is gone from the catalog: its name comes with the change.
+        await self._sync_camera(change.camera_id, known_name=change.name)
 
-    async def _sync_camera(self, camera_id: int) -> None:
+    async def _sync_camera(self, camera_id: int, known_name: str | None = None) -> None:
         camera = await self.cameras.get(camera_id)
         url = None
         if camera is not None and camera.enabled and camera.record:
@@ -196,12 +197,13 @@ class RecordingService:
         name = (
             camera.name
             if camera is not None
-            else next((n for n, i in self._ids.items() if i == camera_id), None)
+            else known_name or next((n for n, i in self._ids.items() if i == camera_id), None)
         )
         if current is not None and name is not None:
             await self._blocking(self.pool.remove_camera, name)
             self._recording.pop(camera_id, None)
-            await self.cameras.set_state(camera_id, "idle", "not recording")
+            if camera is not None:
+                await self.cameras.set_state(camera_id, "idle", "not recording")
         if url is not None and camera is not None and not self._stopping:
             await self._ensure_pool()
             await self._blocking(self.pool.add_camera, camera.name, url)
