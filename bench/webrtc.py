@@ -295,6 +295,7 @@ async def start_clients(
                 str(seconds),
                 stdout=subprocess.PIPE,
                 cwd=REPO,
+                limit=1 << 24,  # one JSON line carries every latency sample
             )
         )
     return children
