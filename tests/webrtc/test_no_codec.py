@@ -13,6 +13,7 @@ import av
 
 from tests.conftest import RunningServer
 from tests.webrtc.conftest import camera_id
+from vms_core.webrtc.rtpsend import DirectRtpSender
 from vms_core.webrtc.tracks import PrepackedPacker
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,6 +58,9 @@ async def test_live_view_opens_no_decoder_or_encoder(vms: RunningServer) -> None
         for transceiver in session.pc.getTransceivers():
             encoder = getattr(transceiver.sender, "_RTCRtpSender__encoder", None)
             assert isinstance(encoder, PrepackedPacker)
+            # ... and our own RTP loop sends them (aiortc's per-packet loop is bypassed).
+            direct = getattr(transceiver.sender._run_rtp, "__self__", None)
+            assert isinstance(direct, DirectRtpSender) and direct.sent_packets > 0
         assert all(track.sent > 0 for track in session.tracks)
     finally:
         child.stdin.write(b"\n")

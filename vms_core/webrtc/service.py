@@ -30,6 +30,7 @@ from vms_core.webrtc.negotiation import (
     forwarded_audio,
 )
 from vms_core.webrtc.relay import CameraRelay
+from vms_core.webrtc.rtpsend import DirectRtpSender
 from vms_core.webrtc.tracks import PassthroughTrack, install_packer
 
 log = logging.getLogger(__name__)
@@ -232,14 +233,14 @@ class WebRtcService:
             )
         ]
         video = pc.addTransceiver(tracks[0], direction="sendonly")
-        install_packer(video.sender, tracks[0].packer)
+        _install_sender(video.sender, tracks[0])
         if audio_queue is not None and relay.audio_codec is not None:
             tracks.append(PassthroughTrack("audio", audio_queue))
             audio = pc.addTransceiver(tracks[1], direction="sendonly")
             audio.setCodecPreferences(
                 [RTCRtpCodecCapability(f"audio/{relay.audio_codec}", 8000, 1)]
             )
-            install_packer(audio.sender, tracks[1].packer)
+            _install_sender(audio.sender, tracks[1])
         session = WhepSession(session_id, 0, "", "", "", pc, relay, tracks)
         try:
             await pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
@@ -298,6 +299,13 @@ def _traits(feed: LiveFeed) -> StreamTraits:
         profile_level_id=profile_level_id(params.sps[0]) if params.sps else None,
         audio_codec=info.audio_codec if info else None,
     )
+
+
+def _install_sender(sender: Any, track: PassthroughTrack) -> None:
+    """Our lean RTP loop on ``sender``, else aiortc's with the relay's payloads. The
+    packer goes in either way, so aiortc never creates an encoder of its own."""
+    install_packer(sender, track.packer)
+    DirectRtpSender(sender, track).install()
 
 
 def _set_codecs(transceiver: RTCRtpTransceiver, codecs: list[Any]) -> None:

@@ -39,20 +39,28 @@ class PassthroughTrack(MediaStreamTrack):
         self._backlog_last = backlog_last  # timestamp of the newest backlog frame
         self.sent = 0
 
-    async def recv(self) -> av.Packet[Any]:
+    async def next_frame(self) -> tuple[Relayed, int] | None:
+        """The next relayed item and the timestamp to send it with; None once ended."""
         if self.readyState != "live":
-            raise MediaStreamError
+            return None
         item = await self.queue.get()
         if item is None:
             self.stop()
-            raise MediaStreamError
+            return None
         timestamp = item.timestamp
         if self._backlog and timestamp <= self._backlog_last:
             self._backlog -= 1
             timestamp = self._backlog_last - self._backlog * BACKLOG_TICK
-        self.packer.next = (item, timestamp)
         self.sent += 1
-        return item.packet
+        return item, timestamp
+
+    async def recv(self) -> av.Packet[Any]:
+        """aiortc's own send loop (when ``DirectRtpSender`` cannot be installed)."""
+        prepared = await self.next_frame()
+        if prepared is None:
+            raise MediaStreamError
+        self.packer.next = prepared
+        return prepared[0].packet
 
 
 class PrepackedPacker:
