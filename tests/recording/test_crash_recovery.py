@@ -85,7 +85,9 @@ async def test_kill_9_then_restart_recovers_every_camera(
     )
     db = Database(settings.database_url)
     try:
-        # Wait until every camera has a closed segment and is a few seconds into the next.
+        # Wait until every camera has a closed segment and is some seconds into the next,
+        # not near its rollover. The windows are wide so that cameras whose segments are
+        # out of phase (one connected later) still share a moment inside them.
         async def mid_segment() -> bool:
             if not settings.database_url or not (settings.data_dir / "vms.db").exists():
                 return False
@@ -97,7 +99,7 @@ async def test_kill_9_then_restart_recovers_every_camera(
             per_camera = {n: [r for r in found if f"/{n}/" in r[0]] for n in NAMES}
             return all(
                 any(r[2] is not None for r in mine)
-                and any(r[2] is None and 3e6 < now - r[1] < 7e6 for r in mine)
+                and any(r[2] is None and 2e6 < now - r[1] < 8.5e6 for r in mine)
                 for mine in per_camera.values()
             )
 
