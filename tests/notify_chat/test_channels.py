@@ -63,8 +63,8 @@ async def test_slack_block_kit_with_snapshot_and_deep_links(receiver: ChatReceiv
         assert await fetch_snapshot(host, image["image_url"]) == JPEG
         buttons = next(b for b in body["blocks"] if b["type"] == "actions")["elements"]
         assert [b["url"] for b in buttons] == [
-            "http://vms.test/#/cameras/1?t=2026-11-22T09:30:05Z",
-            "http://vms.test/#/cameras/2?t=2026-11-22T09:30:05Z",
+            "http://vms.test/#/camera/1?t=2026-11-22T09:30:05Z",
+            "http://vms.test/#/camera/2?t=2026-11-22T09:30:05Z",
         ]
         assert (await host.request("GET", "/snapshots/../../etc.jpg")).status == 404
 
@@ -77,8 +77,8 @@ async def test_slack_compatible_attachments(kind: str, receiver: ChatReceiver) -
         assert (await host.deliver(alert("ops"))).delivered  # type: ignore[union-attr]
         [got] = await receiver.wait_for(1)
         [attachment] = got.json()["attachments"]
-        assert attachment["title_link"].endswith("#/cameras/1?t=2026-11-22T09:30:05Z")
-        assert "[Ogden north](http://vms.test/#/cameras/2" in attachment["text"]
+        assert attachment["title_link"].endswith("#/camera/1?t=2026-11-22T09:30:05Z")
+        assert "[Ogden north](http://vms.test/#/camera/2" in attachment["text"]
         assert await fetch_snapshot(host, attachment["image_url"]) == JPEG
 
 
@@ -133,7 +133,7 @@ async def test_email_with_snapshot_attached() -> None:
         assert sorted(rcpt) == ["sergeant@city.example", "watch@city.example"]
         assert message["Subject"] == "[HIGH] Gunshot: 3 rounds near 1500 W Madison St"
         text = message.get_body(("plain",)).get_content()
-        assert "Madison & Ogden: http://vms.test/#/cameras/1?t=2026-11-22T09:30:05Z" in text
+        assert "Madison & Ogden: http://vms.test/#/camera/1?t=2026-11-22T09:30:05Z" in text
         [picture] = list(message.iter_attachments())
         assert picture.get_content_type() == "image/jpeg"
         assert picture.get_content() == JPEG

@@ -139,3 +139,13 @@ async def test_timeline_click_plays_back_the_clicked_moment(
     assert overflow <= 0, f"the page is {overflow}px wider than a laptop screen"
     await expect(page.locator(".timeline-canvas")).to_be_in_viewport()
     await screenshot(page, "camera-page-laptop.png")
+
+    # The link a chat alert carries (ISO time in the URL) opens playback at that moment.
+    alert_ms = int(time.time() * 1000) - 9000
+    iso = datetime.fromtimestamp(alert_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    await page.goto(f"{setup.url}/#/camera/{camera.id}?t={iso}")
+    shows_alert_time = f"""() => {{
+      const box = document.querySelector('.camera-page .video-box[data-state="playing"]');
+      return box !== null && Math.abs(Number(box.dataset.wall) - {alert_ms}) < 4000;
+    }}"""
+    await page.wait_for_function(shows_alert_time, timeout=15000)

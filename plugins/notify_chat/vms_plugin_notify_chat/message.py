@@ -1,7 +1,7 @@
 """``Message``: a notification made ready for people, whatever the channel.
 
 Built once per channel delivery: camera names instead of ids, deep links into the web
-client (``<web>/#/cameras/<id>?t=<iso time>``), and the snapshot both as bytes (for
+client (``<web>/#/camera/<id>?t=<iso time>``), and the snapshot both as bytes (for
 e-mail) and as a URL (chat services fetch images themselves).
 """
 
@@ -54,7 +54,7 @@ def iso_z(when: datetime) -> str:
 
 
 def camera_link(web: str, camera_id: str, when: datetime) -> str:
-    return f"{web}#/cameras/{camera_id}?t={iso_z(when)}"
+    return f"{web}#/camera/{camera_id}?t={iso_z(when)}"
 
 
 def build_message(ctx: PluginContext, notification: Notification, web: str) -> Message:

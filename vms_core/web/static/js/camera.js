@@ -249,7 +249,8 @@ export function cameraPage(root, { id, t }) {
     ),
   );
 
-  const t0 = t ? Number(t) : null;
+  // `t` is epoch milliseconds or an ISO 8601 time; an unreadable one opens live view.
+  const t0 = !t ? null : /^\d+$/.test(t) ? Number(t) : Date.parse(decodeURIComponent(t)) || null;
   timeline.setView(Date.now() - 3 * 3600e3, Date.now() + 600e3);
   if (t0) {
     timeline.setView(t0 - 1800e3, t0 + 1800e3);

@@ -16,7 +16,8 @@ let main = null;
 let unmount = () => {};
 
 const ROUTES = [
-  [/^#\/camera\/(\d+)(?:\?t=(\d+))?$/, (root, m) => cameraPage(root, { id: Number(m[1]), t: m[2] })],
+  // `#/cameras/<id>?t=<ISO time>` too: the form chat alerts and other tools link to.
+  [/^#\/cameras?\/(\d+)(?:\?t=([^&]+))?$/, (root, m) => cameraPage(root, { id: Number(m[1]), t: m[2] })],
   [/^#\/incident\/(.+)$/, (root, m) => incidentPage(root, { id: decodeURIComponent(m[1]) })],
   [/^#\/plan$/, (root) => planPage(root)],
   [/^#\/events$/, (root) => eventsPage(root)],
