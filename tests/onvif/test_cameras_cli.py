@@ -1,4 +1,4 @@
-"""`vms cameras add|list|remove` against a running server, with an API token."""
+"""`vms cameras add|login|list|remove` against a running server, with an API token."""
 
 from __future__ import annotations
 
@@ -74,6 +74,23 @@ async def test_add_list_remove_through_the_server(cameras: Simulator, make_serve
     )
     assert code == 3  # added, but the camera refused the login
     assert "unauthorized" in out
+    assert "vms cameras login" in out  # the reason says how to fix it
+
+    # Correcting the login brings the camera online with its streams.
+    code, out, err = await _vms(
+        "cameras",
+        "login",
+        "bad",
+        "--username",
+        cameras.cameras[0].username,
+        "--json",
+        *conn,
+        env={"VMS_CAMERA_PASSWORD": cameras.cameras[0].password},
+    )
+    assert code == 0, err
+    fixed = json.loads(out)
+    assert fixed["state"] == "online"
+    assert {s["role"] for s in fixed["streams"]} == {"main", "sub"}
 
     code, out, err = await _vms("cameras", "list", *conn)
     assert code == 0, err

@@ -36,8 +36,7 @@ log = logging.getLogger(__name__)
 ONVIF_STATES = frozenset({"unknown", "idle", "online", "unauthorized", "unreachable", "error"})
 RETRY_STATES = frozenset({"unknown", "unreachable", "error"})
 UNAUTHORIZED_HINT = (
-    "the camera refused the username or password; correct them with "
-    "PATCH /api/cameras/{id} or `vms cameras add`"
+    "correct them with `vms cameras login {id} --username USER` or PATCH /api/cameras/{id}"
 )
 
 
@@ -154,7 +153,7 @@ class CameraHealth:
     async def _failed(self, camera: Camera, err: OnvifError) -> None:
         reason = err.reason
         if err.state == "unauthorized":
-            reason = f"{reason}: {UNAUTHORIZED_HINT.format(id=camera.id)}"
+            reason = f"{reason}; {UNAUTHORIZED_HINT.format(id=camera.id)}"
         await self.set_state(camera.id, err.state, reason)
 
     async def set_state(self, camera_id: int, state: str, reason: str) -> None:

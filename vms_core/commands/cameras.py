@@ -1,10 +1,12 @@
-"""`vms cameras list|add|remove`: manage cameras through the running server's API.
+"""`vms cameras list|add|login|remove`: manage cameras through the running server's API.
 
 They talk to the server (not to the catalog directly) so that a change takes effect at
 once: the server fills in ONVIF profiles, starts or stops recording and reports health.
 The server URL is ``--server`` or ``$VMS_URL`` (default: ``[server]`` of the config);
 the token is ``--token`` or ``$VMS_TOKEN`` (an admin's API token, ``POST /api/tokens``).
-The password of ``add`` is read from ``--password``, ``$VMS_CAMERA_PASSWORD`` or a prompt.
+The password of ``add`` and ``login`` is read from ``--password``, ``$VMS_CAMERA_PASSWORD``
+or a prompt. ``login`` corrects the credentials of a camera that refused them (state
+``unauthorized``); the server checks them again at once.
 """
 
 from __future__ import annotations
@@ -47,6 +49,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> dict[str, Handler]:
     add.add_argument("--lat", type=float)
     add.add_argument("--lon", type=float)
     add.add_argument("--no-record", action="store_true", help="add without recording")
+
+    login = actions.add_parser(
+        "login", parents=[common, conn], help="change a camera's username and password"
+    )
+    login.add_argument("camera", help="camera id or name")
+    login.add_argument("--username", help="camera login (default: keep it)")
+    login.add_argument("--password", help="camera password (default $VMS_CAMERA_PASSWORD/ask)")
 
     remove = actions.add_parser("remove", parents=[common, conn], help="remove a camera")
     remove.add_argument("camera", help="camera id or name")
@@ -108,21 +117,42 @@ async def _run(args: argparse.Namespace) -> int:
             print(json.dumps(camera, indent=2) if args.json else format_table([camera]))
             return 0 if camera["state"] not in ("unauthorized", "unreachable", "error") else 3
         camera_id = await _camera_id(http, base, args.camera)
+        if args.cameras_command == "login":
+            body = _login(args)
+            camera = await _request(http, "PATCH", f"{base}/api/cameras/{camera_id}", body)
+            print(json.dumps(camera, indent=2) if args.json else format_table([camera]))
+            return 0 if camera["state"] not in ("unauthorized", "unreachable", "error") else 3
         await _request(http, "DELETE", f"{base}/api/cameras/{camera_id}")
         if not args.json:
             print(f"removed camera {camera_id}")
         return 0
 
 
-def _new_camera(args: argparse.Namespace) -> dict[str, Any]:
-    password = args.password
+def _password(args: argparse.Namespace, username: str) -> str | None:
+    password: str | None = args.password
     if password is None:
         password = os.environ.get("VMS_CAMERA_PASSWORD")
-    if password is None and args.username and sys.stdin.isatty():
-        password = getpass.getpass(f"password of {args.username}: ")
+    if password is None and username and sys.stdin.isatty():
+        password = getpass.getpass(f"password of {username}: ")
+    return password
+
+
+def _login(args: argparse.Namespace) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    if args.username is not None:
+        body["username"] = args.username
+    password = _password(args, args.username or args.camera)
+    if password is not None:
+        body["password"] = password
+    if not body:
+        raise CommandError("give --username and/or a password (--password, $VMS_CAMERA_PASSWORD)")
+    return body
+
+
+def _new_camera(args: argparse.Namespace) -> dict[str, Any]:
     body: dict[str, Any] = {
         "username": args.username,
-        "password": password or "",
+        "password": _password(args, args.username) or "",
         "record": not args.no_record,
     }
     if args.name:
