@@ -230,11 +230,8 @@ async def run_until_signalled(
 
     async def reload() -> object:
         try:
-            changes = await server.reload_config()
-            log.info(
-                "configuration reloaded: %s",
-                ", ".join(f"{c.kind} {c.name}" for c in changes) or "no camera changes",
-            )
+            report = await server.reload_config()
+            log.info("configuration reloaded: %s", report.summary())
         except ConfigError as exc:
             log.error("configuration not reloaded:\n%s", exc.report())
         return None

@@ -16,7 +16,7 @@ from vms_core.api.app import create_app
 from vms_core.api.registry import ApiRegistry
 from vms_core.audit import AuditLog
 from vms_core.bookmarks import BookmarkService
-from vms_core.cameras import CameraChange, CameraService, sdk_camera
+from vms_core.cameras import CameraService, sdk_camera
 from vms_core.cameras.manager import CameraManager
 from vms_core.config import ConfigError, Settings, load_config
 from vms_core.db import Database, upgrade_schema
@@ -25,6 +25,7 @@ from vms_core.exports import ExportService
 from vms_core.live import LiveSources
 from vms_core.plugins.host import PluginHost
 from vms_core.recording import RecordingService, url_with_credentials
+from vms_core.reload import ReloadReport, compare
 from vms_core.secrets import SecretBox
 from vms_core.storage import RetentionService
 from vms_core.webrtc import WebRtcService, webrtc_options
@@ -149,11 +150,12 @@ class VmsServer:
             self._runner = None
         await self.db.close()
 
-    async def reload_config(self, username: str = "system") -> list[CameraChange]:
-        """Re-read vms.toml and apply camera and plug-in changes without a restart.
+    async def reload_config(self, username: str = "system") -> ReloadReport:
+        """Re-read vms.toml and apply camera, rule, retention and plug-in changes without a
+        restart.
 
-        An invalid file changes nothing and raises ConfigError. Server, database and storage
-        settings need a restart; a change to them is reported, not applied.
+        An invalid file changes nothing and raises ConfigError. A change to a section read
+        only at start (``RESTART_SECTIONS``) is reported, not applied.
         """
         if self.config_path is None:
             raise ConfigError("<none>", ["the server was started without a config file"])
@@ -169,24 +171,16 @@ class VmsServer:
                 )
                 raise
             changes = await self.cameras.sync_from_config(new)
-            restart_needed = [
-                section
-                for section in ("server", "database", "storage")
-                if getattr(new, section) != getattr(self.settings, section)
-            ]
+            report = compare(self.settings, new, changes)
             self.settings = new
             await self.plugins.reload(new)
-            await self.audit.record(
-                "config.reload",
-                username=username,
-                detail={
-                    "cameras": [f"{c.kind} {c.name}" for c in changes],
-                    "restart_needed": restart_needed,
-                },
-            )
-            if restart_needed:
+            detail = report.as_json()
+            detail["cameras"] = [f"{c.kind} {c.name}" for c in changes]
+            del detail["changes"]
+            await self.audit.record("config.reload", username=username, detail=detail)
+            if report.restart_needed:
                 log.warning(
                     "config sections %s changed; they apply after a restart",
-                    ", ".join(restart_needed),
+                    ", ".join(report.restart_needed),
                 )
-            return changes
+            return report

@@ -153,3 +153,32 @@ async def test_live_event_stream(make_server, http) -> None:
             lines.append(await asyncio.wait_for(stream.content.readline(), 5))
         data = json.loads(next(line for line in lines if line.startswith(b"data:"))[5:])
         assert data["type"] == "analytics.intrusion" and data["severity"] == "high"
+
+
+async def test_reload_reports_and_applies_a_new_rule(make_server, http, tmp_path) -> None:
+    srv = await make_server(PLACED)
+    token = await srv.admin_token()
+    shot = {"type": "gunshot.detected", "lat": 41.76580, "lon": -72.67340, "severity": "high"}
+    async with http.post(srv.url + "/api/events", headers=bearer(token), json=shot) as r:
+        assert r.status == 201
+    await srv.server.events.drain()
+    async with http.get(srv.url + "/api/bookmarks", headers=bearer(token)) as r:
+        assert await r.json() == []  # no rule yet
+
+    config = tmp_path / "vms.toml"
+    config.write_text(
+        config.read_text() + RULE + "\n[retention]\nmax_days = 7\n[onvif]\ntimeout_seconds = 5\n"
+    )
+    async with http.post(srv.url + "/api/config/reload", headers=bearer(token)) as r:
+        assert r.status == 200, await r.text()
+        report = await r.json()
+    assert report["changes"] == []
+    assert report["rules"] == {"added": ["gunshot evidence"]}
+    assert report["retention_changed"] is True
+    assert report["restart_needed"] == ["onvif"]  # read once at start: said, not hidden
+
+    async with http.post(srv.url + "/api/events", headers=bearer(token), json=shot) as r:
+        assert r.status == 201
+    await srv.server.events.drain()
+    async with http.get(srv.url + "/api/bookmarks", headers=bearer(token)) as r:
+        assert len(await r.json()) == 3  # the new rule acted on the next shot

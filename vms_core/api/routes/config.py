@@ -20,19 +20,19 @@ def register(api: ApiRegistry) -> None:
         role="admin",
         response={
             "type": "object",
-            "properties": {"changes": {"type": "array", "items": {"type": "object"}}},
+            "properties": {
+                "changes": {"type": "array", "items": {"type": "object"}},
+                "rules": {"type": "object"},
+                "plugins": {"type": "array", "items": {"type": "string"}},
+                "retention_changed": {"type": "boolean"},
+                "restart_needed": {"type": "array", "items": {"type": "string"}},
+            },
         },
     )
     async def reload(request: web.Request) -> web.Response:
         server = server_of(request)
         try:
-            changes = await server.reload_config(principal(request).username)
+            report = await server.reload_config(principal(request).username)
         except ConfigError as exc:
             raise ApiError(422, exc.report(), "invalid_config") from None
-        return web.json_response(
-            {
-                "changes": [
-                    {"kind": c.kind, "camera_id": c.camera_id, "name": c.name} for c in changes
-                ]
-            }
-        )
+        return web.json_response(report.as_json())
