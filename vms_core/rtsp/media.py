@@ -39,8 +39,11 @@ class AccessUnit:
     (a raw AAC frame without ADTS header, or a run of G.711 bytes).
 
     ``timestamp`` counts in the track's ``clock_rate`` and increases monotonically;
-    the server adds its own random RTP offset. ``wallclock`` is the sender's
-    ``time.time()`` for this unit: RTCP sender reports map RTP time to it.
+    the server adds its own random RTP offset. ``wallclock`` is the unit's capture time
+    (``time.time()`` scale): RTCP sender reports map RTP time to it, so it must advance
+    exactly with ``timestamp``. A send time would not: a receiver with audio and video
+    re-bases its timestamps on every report, and the jitter of the send times becomes
+    timestamps that step backward or bunch up.
     """
 
     track: int

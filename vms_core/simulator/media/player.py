@@ -152,6 +152,8 @@ class LoopPlayer:
                 await self._task
             self._task = None
 
+    # ``wallclock`` is the slot the unit is due in (its "capture time"), which moves in exact
+    # step with its timestamp; the SEI carries the moment it was actually sent.
     def _video_unit(self, cursor: _Cursor, now: float) -> AccessUnit:
         picture = self._pictures[cursor.j]
         sei = START_CODE + send_time_sei(self._sei_header, now)
@@ -159,17 +161,17 @@ class LoopPlayer:
             track=VIDEO_TRACK,
             data=picture.head + sei + picture.slices,
             timestamp=cursor.timestamp(),
-            wallclock=now,
+            wallclock=cursor.due,
             keyframe=cursor.track.units[cursor.j].keyframe,
         )
 
-    def _audio_unit(self, cursor: _Cursor, now: float) -> AccessUnit:
+    def _audio_unit(self, cursor: _Cursor) -> AccessUnit:
         unit = cursor.track.units[cursor.j]
         return AccessUnit(
             track=AUDIO_TRACK,
             data=unit.data,
             timestamp=cursor.timestamp(),
-            wallclock=now,
+            wallclock=cursor.due,
             keyframe=True,
         )
 
@@ -193,9 +195,7 @@ class LoopPlayer:
                 log.warning("loop player %.3fs late; skipping ahead", now - due)
                 cursor.seek(now, keyframes_only=cursor is video)
                 continue
-            unit = (
-                self._video_unit(cursor, now) if cursor is video else self._audio_unit(cursor, now)
-            )
+            unit = self._video_unit(cursor, now) if cursor is video else self._audio_unit(cursor)
             try:
                 self.publish(unit)
             except Exception:
