@@ -115,8 +115,8 @@ async def test_tutorial_plugin_installed_with_pip_runs_in_the_server(
         return data if done else None
 
     # Frames of both cameras (grey, one a second) and the events reach it.
-    seen = await _poll(status, 20.0)
-    assert seen is not None, "no frames from both cameras, or no event, within 20 s"
+    seen = await _poll(status, 60.0)  # a hang guard: on a busy CI machine feeds open slowly
+    assert seen is not None, "no frames from both cameras, or no event, within 60 s"
     assert seen["alerts"] == 1
     assert seen["events_seen"]["gunshot.detected"] == 1
     assert all(0 < b < 255 for b in seen["brightness"].values()), seen["brightness"]
