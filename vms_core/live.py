@@ -126,7 +126,9 @@ class LiveSources:
                 feed = None
             if feed is None:
                 hub = StreamHub(f"live-{camera_id}-{stream}")
-                ingest = Ingest(f"{camera_id}/{stream}", url, hub, options=self._options)
+                ingest = Ingest(
+                    f"{camera_id}/{stream}", url, hub, options=self._options, on_state=_log_state
+                )
                 ingest.start()
                 feed = LiveFeed(self, key, ingest)
                 self._feeds[key] = feed
@@ -179,3 +181,11 @@ class LiveSources:
         async with self._lock:
             for feed in list(self._feeds.values()):
                 await self._close(feed)
+
+
+def _log_state(feed: str, status: IngestStatus) -> None:
+    """Called on the ingest thread: why a live feed is not streaming is worth a log line."""
+    if status.state in (IngestState.LOST, IngestState.ERROR):
+        log.info("live feed %s %s: %s", feed, status.state, status.reason)
+    else:
+        log.debug("live feed %s %s", feed, status.state)

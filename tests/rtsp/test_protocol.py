@@ -252,6 +252,35 @@ async def test_tcp_play_starts_at_keyframe_with_sender_reports(
     assert len(reports) >= 2
 
 
+async def test_audio_starts_with_the_first_picture(
+    rtsp_server: RtspServer, h264_clip: Clip, client: RawRtspClient
+) -> None:
+    # Audio ahead of the first keyframe would end a client's probe (FFmpeg counts any
+    # stream towards analyzeduration) before it has seen the picture size.
+    stream = rtsp_server.add_stream("cam", h264_clip.tracks)
+    url = rtsp_server.url("cam")
+    async with publishing(stream, h264_clip):
+        await asyncio.sleep(0.35)  # join mid-GOP: the next keyframe is ~0.65 s away
+        assert (await client.request("DESCRIBE", url)).status == 200
+        setup = await client.request("SETUP", url + "/trackID=0", {"Transport": TCP_TRANSPORT})
+        session = (setup.header("session") or "").split(";")[0]
+        audio = await client.request(
+            "SETUP",
+            url + "/trackID=1",
+            {"Transport": "RTP/AVP/TCP;unicast;interleaved=2-3", "Session": session},
+        )
+        assert audio.status == 200
+        assert (await client.request("PLAY", url, {"Session": session})).status == 200
+        channels: list[int] = []
+        while len(channels) < 40:
+            frame = await asyncio.wait_for(client.read_frame(), 3)
+            if frame.channel in (0, 2):  # RTP of video, of audio
+                channels.append(frame.channel)
+        await client.request("TEARDOWN", url, {"Session": session})
+    assert channels[0] == 0, "audio arrived before the first picture"
+    assert 2 in channels, "audio follows once the picture has started"
+
+
 async def test_udp_delivers_rtp_and_rtcp_to_client_ports(
     rtsp_server: RtspServer, h264_clip: Clip, client: RawRtspClient
 ) -> None:

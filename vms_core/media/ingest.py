@@ -107,6 +107,9 @@ class Ingest:
         self._bytes_since = time.monotonic()
         self.bitrate_bps: float | None = None
         self._container: Any = None
+        # Grows after a probe that ended before the picture size was known (a camera that
+        # sends audio first, or a loaded machine); back to the option once connected.
+        self._analyzeduration = self.options.analyzeduration
 
     # -- public -------------------------------------------------------------------------
 
@@ -154,7 +157,7 @@ class Ingest:
         # takes the GIL on every I/O check and doubles CPU at scale.
         result = {
             "probesize": str(opts.probesize),
-            "analyzeduration": str(int(opts.analyzeduration * 1_000_000)),
+            "analyzeduration": str(int(self._analyzeduration * 1_000_000)),
         }
         if self.url.startswith(("rtsp://", "rtsps://")):
             result["rtsp_transport"] = opts.transport
@@ -350,8 +353,13 @@ class Ingest:
                 )
         if not info.width or not info.height:
             # Probing ended before the picture size was known (a loaded machine, a large
-            # first keyframe): the MP4 muxer cannot write such a track. Try again.
+            # first keyframe): the MP4 muxer cannot write such a track. Try again, probing
+            # longer.
+            self._analyzeduration = min(
+                max(2.0, self.options.analyzeduration), self._analyzeduration * 2
+            )
             raise ConnectionError("stream parameters incomplete (no picture size)")
+        self._analyzeduration = self.options.analyzeduration
         self._sessions += 1
         self._session = StreamSession(self._sessions, info, templates, holder, audio_config)
         return self._session

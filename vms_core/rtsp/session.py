@@ -115,7 +115,7 @@ class RtspSession:
 
     def play(self) -> None:
         for track in self.tracks.values():
-            # Video starts at the next keyframe; audio can start at once.
+            # Video starts at the next keyframe, and audio with it (see deliver).
             track.waiting_for_keyframe = track.kind == "video"
         self.playing = True
 
@@ -141,12 +141,19 @@ class RtspSession:
             if not unit.keyframe:
                 return
             track.waiting_for_keyframe = False
+        elif track.kind != "video" and self._video_waiting():
+            # Audio before the first picture would make a client's probe (FFmpeg's
+            # analyzeduration counts any stream) end before it has seen the picture size.
+            return
         timestamp = (unit.timestamp + track.timestamp_offset) & 0xFFFFFFFF
         report_due = time.monotonic() - track.last_report >= SENDER_REPORT_INTERVAL_S
         if track.interleaved is not None:
             self._deliver_tcp(track, unit, payloads, timestamp, report_due)
         elif track.udp is not None:
             self._deliver_udp(track, unit, payloads, timestamp, report_due)
+
+    def _video_waiting(self) -> bool:
+        return any(t.kind == "video" and t.waiting_for_keyframe for t in self.tracks.values())
 
     def _report(self, track: ClientTrack, unit: AccessUnit, timestamp: int) -> bytes:
         track.last_report = time.monotonic()
