@@ -89,8 +89,10 @@ export class LiveView {
         const permanent = err.status && err.status >= 400 && err.status < 500 && err.status !== 429;
         this.setState("error", err.unavailable ? "Live view is not available on this server" : err.message);
         if (permanent) return;
-        await sleep(delay);
-        delay = Math.min(delay * 2, 15000);
+        // 503: the server already waited for the camera's stream before answering, which
+        // paces the retries; backing off on top would leave a slow-starting tile dark.
+        await sleep(err.status === 503 ? 1000 : delay);
+        if (err.status !== 503) delay = Math.min(delay * 2, 15000);
         continue;
       }
       done();
