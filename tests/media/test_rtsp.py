@@ -70,10 +70,12 @@ def test_rtsp_recording_is_clean_contiguous_and_resumes(
     segments = catalog.segments()
     resumed = [s for s in segments if s.start.timestamp() >= back_at]
     before = [s for s in segments if s.start.timestamp() < back_at]
-    assert len(before) >= 2 and len(resumed) == 1
+    # After the comeback: one segment, or two when the grid cut falls before the test stops.
+    assert len(before) >= 2 and len(resumed) in (1, 2)
     assert resumed[0].start.timestamp() - back_at < 2.0  # recording back within 2 s
-    for earlier, later in itertools.pairwise(before):
-        assert earlier.end == later.start  # no gap, no overlap
+    for run in (before, resumed):
+        for earlier, later in itertools.pairwise(run):
+            assert earlier.end == later.start  # no gap, no overlap
     for segment in segments:
         assert segment.closed and segment.end is not None
         assert decode_errors(segment.path) == ""
