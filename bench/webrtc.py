@@ -381,7 +381,14 @@ def ensure_janus() -> bool:
     if shutil.which("janus"):
         return True
     print("janus is not installed: apt-get install -y janus", flush=True)
-    done = subprocess.run(["apt-get", "install", "-y", "janus"], capture_output=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "-qq", "janus"]
+    done = subprocess.run(install, capture_output=True, text=True, env=env)
+    if done.returncode != 0:  # a fresh machine may have no package lists yet
+        subprocess.run(["apt-get", "update", "-qq"], capture_output=True, env=env)
+        done = subprocess.run(install, capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        print(f"apt-get install janus failed: {done.stderr.strip()[-500:]}", flush=True)
     return done.returncode == 0 and shutil.which("janus") is not None
 
 
