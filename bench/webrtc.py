@@ -623,6 +623,8 @@ def main() -> None:
     elif args.role == "clients":
         asyncio.run(run_clients(args.target, args.address, args.token, args.viewers))
     elif os.environ.get(NETNS_ENV) != "1":
+        if not args.skip_janus:
+            ensure_janus()  # here: the namespace the bench runs in has no route to Debian
         reexec_in_namespace()
     else:
         setup_namespace()
