@@ -37,6 +37,13 @@ class ReloadReport:
             "restart_needed": self.restart_needed,
         }
 
+    def audit_detail(self) -> dict[str, Any]:
+        """The audit entry's detail: like ``as_json`` with cameras as "kind name" lines."""
+        detail = self.as_json()
+        del detail["changes"]
+        detail["cameras"] = [f"{c.kind} {c.name}" for c in self.cameras]
+        return detail
+
     def summary(self) -> str:
         parts = [f"camera {c.kind} {c.name}" for c in self.cameras]
         parts += [f"rule {kind} {name}" for kind, names in self.rules.items() for name in names]

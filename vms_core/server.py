@@ -174,10 +174,9 @@ class VmsServer:
             report = compare(self.settings, new, changes)
             self.settings = new
             await self.plugins.reload(new)
-            detail = report.as_json()
-            detail["cameras"] = [f"{c.kind} {c.name}" for c in changes]
-            del detail["changes"]
-            await self.audit.record("config.reload", username=username, detail=detail)
+            await self.audit.record(
+                "config.reload", username=username, detail=report.audit_detail()
+            )
             if report.restart_needed:
                 log.warning(
                     "config sections %s changed; they apply after a restart",

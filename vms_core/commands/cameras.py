@@ -114,18 +114,22 @@ async def _run(args: argparse.Namespace) -> int:
             return 0
         if args.cameras_command == "add":
             camera = await _request(http, "POST", f"{base}/api/cameras", _new_camera(args))
-            print(json.dumps(camera, indent=2) if args.json else format_table([camera]))
-            return 0 if camera["state"] not in ("unauthorized", "unreachable", "error") else 3
+            return _show_checked(camera, args.json)
         camera_id = await _camera_id(http, base, args.camera)
         if args.cameras_command == "login":
             body = _login(args)
             camera = await _request(http, "PATCH", f"{base}/api/cameras/{camera_id}", body)
-            print(json.dumps(camera, indent=2) if args.json else format_table([camera]))
-            return 0 if camera["state"] not in ("unauthorized", "unreachable", "error") else 3
+            return _show_checked(camera, args.json)
         await _request(http, "DELETE", f"{base}/api/cameras/{camera_id}")
         if not args.json:
             print(f"removed camera {camera_id}")
         return 0
+
+
+def _show_checked(camera: dict[str, Any], as_json: bool) -> int:
+    """Print a camera the server has just checked; exit code 3 if the check failed."""
+    print(json.dumps(camera, indent=2) if as_json else format_table([camera]))
+    return 0 if camera["state"] not in ("unauthorized", "unreachable", "error") else 3
 
 
 def _password(args: argparse.Namespace, username: str) -> str | None:
