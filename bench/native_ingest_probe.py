@@ -456,13 +456,8 @@ class Writer:
         packet.dts = dts
         packet.pts = dts
         packet.is_keyframe = keyframe
-        try:
-            segment.container.mux_one(packet)
-        except (av.FFmpegError, ValueError) as exc:
-            self.errors += 1
-            log.warning("%s: video mux failed: %s", self.camera, exc)
+        if not self._mux(segment, packet, "video"):
             return
-        self.units += 1
         segment.end_wall = wall
         if (keyframe or wall - segment.last_sync >= 1.0) and (
             segment.pending is None or segment.pending.done()
@@ -492,13 +487,17 @@ class Writer:
         packet.time_base = self.audio_time_base
         packet.dts = dts
         packet.pts = dts
+        self._mux(segment, packet, "audio")
+
+    def _mux(self, segment: Segment, packet: av.Packet[Any], kind: str) -> bool:
         try:
             segment.container.mux_one(packet)
         except (av.FFmpegError, ValueError) as exc:
             self.errors += 1
-            log.warning("%s: audio mux failed: %s", self.camera, exc)
-            return
+            log.warning("%s: %s mux failed: %s", self.camera, kind, exc)
+            return False
         self.units += 1
+        return True
 
     def close(self) -> None:
         segment, self.segment = self.segment, None
@@ -1214,19 +1213,8 @@ def main() -> None:
     import record
 
     from vms_core.rtsp.auth import Credentials
-    from vms_core.simulator.media.cache import load_or_encode
-    from vms_core.simulator.media.encoder import LoopSpec
-    from vms_core.simulator.media.profiles import AudioProfile, VideoProfile
-    from vms_core.simulator.media.scene import SceneConfig
 
-    spec = LoopSpec(
-        SceneConfig(loop_seconds=10),
-        VideoProfile(1920, 1080, 25, 4_000_000),
-        AudioProfile("AAC", 16000),
-    )
-    args.cache.mkdir(parents=True, exist_ok=True)
-    encoded = load_or_encode(spec, args.cache)
-    cameras = record.Cameras(encoded, args.cameras)
+    cameras = record.Cameras(record.camera_loop(args.cache), args.cameras)
     urls = dict(cameras.urls)
     if args.auth:
         for name, url in urls.items():
