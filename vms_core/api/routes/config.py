@@ -15,7 +15,7 @@ def register(api: ApiRegistry) -> None:
     @api.route(
         "POST",
         "/api/config/reload",
-        summary="Re-read vms.toml and apply camera and plug-in changes",
+        summary="Re-read vms.toml; apply cameras, rules, retention, plug-ins; report the rest",
         tag="config",
         role="admin",
         response={
