@@ -18,6 +18,7 @@ from typing import Any
 
 from vms_core.media.hub import StreamHub
 from vms_core.media.ingest import Ingest, IngestOptions, IngestState, IngestStatus
+from vms_core.media.native_ingest import make_ingest
 from vms_core.media.stream_info import StreamInfo, StreamSession
 
 log = logging.getLogger(__name__)
@@ -126,7 +127,7 @@ class LiveSources:
                 feed = None
             if feed is None:
                 hub = StreamHub(f"live-{camera_id}-{stream}")
-                ingest = Ingest(
+                ingest = make_ingest(
                     f"{camera_id}/{stream}", url, hub, options=self._options, on_state=_log_state
                 )
                 ingest.start()

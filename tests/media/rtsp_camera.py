@@ -7,6 +7,7 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from vms_core.rtsp.auth import Credentials
 from vms_core.rtsp.server import RtspServer
 from vms_core.simulator.media.encoder import EncodedLoop, LoopSpec, encode_loop
 from vms_core.simulator.media.player import LoopPlayer
@@ -17,14 +18,15 @@ from vms_core.simulator.media.tracks import audio_track_info, video_track_info
 T = TypeVar("T")
 
 
-def small_loop(audio: str | None = "AAC") -> EncodedLoop:
+def small_loop(audio: str | None = "AAC", video: str = "H264") -> EncodedLoop:
     """4 s, 320x180, 10 fps, keyframe every second."""
     profile = None
     if audio == "AAC":
         profile = AudioProfile("AAC", 16000)
     elif audio == "PCMU":
         profile = AudioProfile("PCMU", 8000)
-    spec = LoopSpec(SceneConfig(loop_seconds=4), VideoProfile(320, 180, 10, 200_000), profile)
+    picture = VideoProfile(320, 180, 10, 200_000, codec=video)  # type: ignore[arg-type]
+    spec = LoopSpec(SceneConfig(loop_seconds=4), picture, profile)
     return encode_loop(spec)
 
 
@@ -42,14 +44,14 @@ class RtspCameras:
     def run(self, coroutine: Coroutine[Any, Any, T], timeout: float = 10) -> T:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
 
-    def add(self, path: str, encoded: EncodedLoop) -> str:
+    def add(self, path: str, encoded: EncodedLoop, credentials: Credentials | None = None) -> str:
         tracks = [video_track_info(encoded)]
         audio = audio_track_info(encoded)
         if audio is not None:
             tracks.append(audio)
 
         async def start() -> None:
-            stream = self.server.add_stream(path, tracks)
+            stream = self.server.add_stream(path, tracks, credentials)
             player = LoopPlayer(encoded, stream.publish)
             player.start()
             self.players.append(player)

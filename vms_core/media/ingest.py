@@ -66,6 +66,12 @@ class IngestOptions:
     probesize: int = 1024 * 1024
     analyzeduration: float = 1.0
     extra: tuple[tuple[str, str], ...] = ()
+    # RTSP over TCP with H.264 is received natively (RtspIngest); False: FFmpeg's demuxer.
+    native: bool = True
+    # > 0: once streaming, read the socket every this many seconds, all that arrived at
+    # once (native ingest). Recording does not mind the delay and saves CPU; live view
+    # reads each packet as it arrives (0).
+    read_interval: float = 0.0
 
 
 class SourceError(Exception):
@@ -378,7 +384,7 @@ class _WallClock:
         self.ref = ref
         self.last_video = 0.0
 
-    def wall(self, kind: StreamKind, stream_time: Fraction) -> float:
+    def wall(self, kind: StreamKind, stream_time: Fraction | float) -> float:
         seconds = float(stream_time)
         wall = self.wall0 + seconds - self.ref
         if kind == "video":

@@ -31,6 +31,11 @@ from vms_core.media.stream_info import StreamInfo
 log = logging.getLogger(__name__)
 
 M_ARENA_MAX = -8  # glibc mallopt parameter
+# Recording reads each camera's socket this often (native ingest), everything that arrived
+# at once: a tenth of the wake-ups and reads of reading every packet as it comes, for
+# about half the CPU (vms_core/media/README.md); the writer dates by stream time, so the
+# delay does not show in the recording.
+RECORDING_READ_INTERVAL = 0.1
 PR_SET_PDEATHSIG = 1  # Linux prctl option
 
 
@@ -227,7 +232,10 @@ class RecorderPool:
         if workers < 1:
             raise ValueError("workers must be at least 1")
         self.config = WorkerConfig(
-            recordings, policy or SegmentPolicy(), ingest_options or IngestOptions(), open_interval
+            recordings,
+            policy or SegmentPolicy(),
+            ingest_options or IngestOptions(read_interval=RECORDING_READ_INTERVAL),
+            open_interval,
         )
         self._context = mp.get_context("spawn")
         self._events: Any = self._context.Queue()

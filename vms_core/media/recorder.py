@@ -11,7 +11,8 @@ from pathlib import Path
 
 from vms_core.media.catalog import SegmentCatalog
 from vms_core.media.hub import StreamHub
-from vms_core.media.ingest import Ingest, IngestOptions, StateCallback
+from vms_core.media.ingest import IngestOptions, StateCallback
+from vms_core.media.native_ingest import make_ingest
 from vms_core.media.segment_writer import SegmentPolicy, SegmentWriter
 
 
@@ -33,7 +34,9 @@ class CameraRecorder:
         self.hub = StreamHub(camera_id)
         self.writer = SegmentWriter(camera_id, recordings, catalog, policy)
         self.hub.add_sink(self.writer)
-        self.ingest = Ingest(camera_id, url, self.hub, options=ingest_options, on_state=on_state)
+        self.ingest = make_ingest(
+            camera_id, url, self.hub, options=ingest_options, on_state=on_state
+        )
 
     def start(self) -> None:
         self.ingest.start()

@@ -1,0 +1,202 @@
+"""The native RTSP/TCP ingest: depacketizing against the project's own packetizer, auth,
+G.711, and the hand-over to FFmpeg's demuxer for what it does not handle."""
+
+from __future__ import annotations
+
+import itertools
+import struct
+import threading
+from pathlib import Path
+
+from tests.media.mediatools import decode_errors, probe
+from tests.media.rtsp_camera import RtspCameras, small_loop
+from vms_core.media.catalog import MemoryCatalog
+from vms_core.media.hub import StreamHub
+from vms_core.media.ingest import IngestOptions, IngestState, IngestStatus
+from vms_core.media.native.depacketize import AacDepacketizer, H264Depacketizer
+from vms_core.media.native_ingest import RtspIngest, make_ingest
+from vms_core.media.packet import MediaPacket
+from vms_core.media.recorder import CameraRecorder
+from vms_core.media.segment_writer import SegmentPolicy
+from vms_core.rtsp.auth import Credentials
+from vms_core.rtsp.codecs import split_annexb
+from vms_core.rtsp.rtp import packetize_aac, packetize_h264, rtp_header
+
+
+def _rtp(payloads: list[tuple[bytes, bool]], timestamp: int, seq: int) -> list[bytes]:
+    return [
+        rtp_header(96, marker, (seq + i) & 0xFFFF, timestamp, 1234) + data
+        for i, (data, marker) in enumerate(payloads)
+    ]
+
+
+def test_h264_units_come_back_exactly_as_the_server_packetized_them() -> None:
+    loop = small_loop(None)
+    sets = [loop.parameter_sets["sps"], loop.parameter_sets["pps"]]
+    out: list[tuple[bytes, int, bool]] = []
+    depacketizer = H264Depacketizer(lambda data, ts, key: out.append((data, ts, key)))
+    seq = 65000  # crosses the 16-bit wrap
+    sent: list[list[bytes]] = []
+    for index, unit in enumerate(loop.video.units[:25]):
+        payloads = packetize_h264(unit.data, sets)
+        sent.append([p.data for p in payloads])
+        for packet in _rtp([(p.data, p.marker) for p in payloads], 3000 * index, seq):
+            depacketizer.packet(memoryview(packet))
+        seq += len(payloads)
+    assert len(out) == 25
+    assert any(len(p) > 1 for p in sent), "no unit was fragmented (FU-A untested)"
+    for index, (data, ts, keyframe) in enumerate(out):
+        unit = loop.video.units[index]
+        expected = split_annexb(unit.data)
+        if unit.keyframe and not any(n[0] & 0x1F == 7 for n in expected):
+            expected = sets + expected
+        assert split_annexb(data) == expected
+        assert (ts, keyframe) == (3000 * index, unit.keyframe)
+    assert depacketizer.sps == sets[0] and depacketizer.pps == sets[1]
+
+
+def test_a_lost_packet_drops_pictures_until_the_next_keyframe() -> None:
+    loop = small_loop(None)
+    sets = [loop.parameter_sets["sps"], loop.parameter_sets["pps"]]
+    out: list[bool] = []
+    depacketizer = H264Depacketizer(lambda data, ts, key: out.append(key))
+    seq = 0
+    for index, unit in enumerate(loop.video.units[:25]):
+        packets = _rtp([(p.data, p.marker) for p in packetize_h264(unit.data, sets)], index, seq)
+        seq += len(packets)
+        for number, packet in enumerate(packets):
+            if index == 3 and number == 0:
+                continue  # lost
+            depacketizer.packet(memoryview(packet))
+    keyframes = [i for i, u in enumerate(loop.video.units[:25]) if u.keyframe]
+    resumed = next(k for k in keyframes if k > 3)
+    assert len(out) == 3 + (25 - resumed)
+    assert out[3] is True  # the first picture after the loss is a keyframe
+
+
+def test_stap_a_and_aac_fragments() -> None:
+    out: list[bytes] = []
+    depacketizer = H264Depacketizer(lambda data, ts, key: out.append(data))
+    sps, pps, idr = b"\x67\x42\x00\x1e\xab", b"\x68\xce\x38\x80", b"\x65\x88\x84\x21"
+    stap = b"\x18" + b"".join(struct.pack("!H", len(n)) + n for n in (sps, pps))
+    for packet in _rtp([(stap, False), (idr, True)], 90000, 7):
+        depacketizer.packet(memoryview(packet))
+    assert split_annexb(out[0]) == [sps, pps, idr]
+
+    frames: list[tuple[bytes, int]] = []
+    aac = AacDepacketizer(lambda data, ts: frames.append((data, ts)), {})
+    for index, frame in enumerate((b"\x21" * 300, b"\x22" * 200)):
+        for packet in _rtp([(p.data, p.marker) for p in packetize_aac(frame)], 1024 * index, 0):
+            aac.packet(memoryview(packet))
+    # Two AUs in one packet (AU-headers-length 32 bits), then one AU in two fragments.
+    two = struct.pack("!HHH", 32, 3 << 3, 2 << 3) + b"abc" + b"de"
+    big = b"x" * 1000
+    header = struct.pack("!HH", 16, len(big) << 3)
+    aac.packet(memoryview(rtp_header(97, True, 5, 4096, 1) + two))
+    aac.packet(memoryview(rtp_header(97, False, 6, 6144, 1) + header + big[:600]))
+    aac.packet(memoryview(rtp_header(97, True, 7, 6144, 1) + header + big[600:]))
+    assert frames == [
+        (b"\x21" * 300, 0), (b"\x22" * 200, 1024), (b"abc", 4096), (b"de", 5120), (big, 6144),
+    ]  # fmt: skip
+
+
+class States:
+    def __init__(self) -> None:
+        self.seen: list[IngestStatus] = []
+        self.changed = threading.Condition()
+
+    def __call__(self, camera_id: str, status: IngestStatus) -> None:
+        with self.changed:
+            self.seen.append(status)
+            self.changed.notify_all()
+
+    def wait(self, state: IngestState, timeout: float = 10.0) -> IngestStatus:
+        with self.changed:
+            assert self.changed.wait_for(
+                lambda: bool(self.seen) and self.seen[-1].state == state, timeout
+            ), [(s.state, s.reason) for s in self.seen]
+            return self.seen[-1]
+
+
+def test_digest_login_and_a_refused_password_names_the_problem(
+    rtsp_cameras: RtspCameras,
+) -> None:
+    url = rtsp_cameras.add("locked", small_loop("AAC"), Credentials("admin", "s3cret"))
+    good = url.replace("rtsp://", "rtsp://admin:s3cret@")
+    bad = url.replace("rtsp://", "rtsp://admin:wrong@")
+    states, refused = States(), States()
+    ingest = make_ingest("locked", good, StreamHub("locked"), on_state=states)
+    wrong = make_ingest("wrong", bad, StreamHub("wrong"), on_state=refused)
+    assert isinstance(ingest, RtspIngest)
+    ingest.start()
+    wrong.start()
+    try:
+        states.wait(IngestState.STREAMING)
+        status = refused.wait(IngestState.ERROR)
+        assert status.reason is not None
+        assert "401" in status.reason and "password" in status.reason
+        assert ingest.uses_ffmpeg is None
+    finally:
+        ingest.stop()
+        wrong.stop()
+
+
+def test_g711_camera_records_video_and_offers_its_audio_live(
+    rtsp_cameras: RtspCameras, tmp_path: Path
+) -> None:
+    url = rtsp_cameras.add("pcmu", small_loop("PCMU"))
+    states = States()
+    recorder = CameraRecorder(
+        "pcmu",
+        url,
+        tmp_path,
+        MemoryCatalog(),
+        policy=SegmentPolicy(segment_seconds=2.0, stagger_seconds=0.0),
+        ingest_options=IngestOptions(read_interval=0.1),
+        on_state=states,
+    )
+    audio: list[MediaPacket] = []
+    subscription = recorder.hub.subscribe("audio-tap", 500)
+    recorder.start()
+    try:
+        states.wait(IngestState.STREAMING)
+        info = recorder.ingest.stream_info
+        assert info is not None
+        assert (info.video_codec, info.audio_codec, info.audio_sample_rate) == (
+            "h264", "pcm_mulaw", 8000,
+        )  # fmt: skip
+        while len(audio) < 50:
+            packet = subscription.get(timeout=5)
+            assert packet is not None
+            if packet.kind == "audio":
+                audio.append(packet)
+        assert all(len(bytes(p.data)) == 160 for p in audio)  # 20 ms of samples each
+        ticks = [b.pts - a.pts for a, b in itertools.pairwise(audio)]
+        assert set(ticks) == {160}
+    finally:
+        recorder.stop()
+    files = sorted(tmp_path.rglob("*.mp4"))
+    assert files
+    assert probe(files[0]).codecs == ["h264"]  # G.711 is not recorded (see media README)
+    assert not decode_errors(files[0])
+
+
+def test_h265_camera_is_handed_to_ffmpeg_and_recorded(
+    rtsp_cameras: RtspCameras, tmp_path: Path
+) -> None:
+    url = rtsp_cameras.add("hevc", small_loop("AAC", video="H265"))
+    states = States()
+    hub = StreamHub("hevc")
+    ingest = make_ingest("hevc", url, hub, on_state=states)
+    assert isinstance(ingest, RtspIngest)
+    subscription = hub.subscribe("tap", 100)
+    ingest.start()
+    try:
+        states.wait(IngestState.STREAMING, 15)
+        assert ingest.uses_ffmpeg is not None and "H265" in ingest.uses_ffmpeg
+        info = ingest.stream_info
+        assert info is not None and info.video_codec == "hevc"
+        packet = subscription.get(timeout=5)
+        assert packet is not None and packet.kind in ("video", "audio")
+    finally:
+        ingest.stop()

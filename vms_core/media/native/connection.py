@@ -1,0 +1,277 @@
+"""One RTSP session over one TCP connection with interleaved RTP/RTCP (RFC 2326 10.12),
+on a blocking socket owned by the calling thread.
+
+Reads go into one preallocated buffer (``recv_into``); ``$`` frames are handed to the
+handler of their channel as memoryviews into that buffer (valid only during the call).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+from collections.abc import Callable
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from vms_core.media.native.messages import Auth, MediaDesc, Response, parse_response_head, parse_sdp
+
+BUFFER_BYTES = 256 * 1024  # an interleaved frame is < 64 KiB
+MIN_FREE = 64 * 1024 + 4  # compact when less than a largest frame fits after the data
+MAX_HEAD = 16 * 1024
+RECEIVE_BUFFER = 2 * 1024 * 1024  # kernel buffer: room for batched reads of a keyframe
+# A recv that had to wait at least this long returned data that came off the wire just now.
+LIVE_WAIT = 0.004
+
+FrameHandler = Callable[[memoryview], None]
+
+
+class StreamEnded(ConnectionError):
+    """The camera closed the connection."""
+
+
+class RtspRefused(ConnectionError):
+    """The camera answered a request with an error status."""
+
+
+class RtspConnection:
+    """Blocking RTSP/TCP client: ``open``, ``describe``, ``setup``, ``play``, then
+    ``receive`` in a loop; ``interrupt`` (from another thread) wakes a blocked receive."""
+
+    def __init__(self, url: str, timeout: float, user_agent: str = "vms") -> None:
+        parts = urlsplit(url)
+        if parts.scheme != "rtsp":
+            raise ValueError(f"not an rtsp:// URL: {parts.scheme}://")
+        self.auth = (
+            Auth(unquote(parts.username or ""), unquote(parts.password or ""))
+            if parts.username is not None
+            else None
+        )
+        netloc = parts.hostname or ""
+        if ":" in netloc:
+            netloc = f"[{netloc}]"
+        if parts.port:
+            netloc += f":{parts.port}"
+        # The URL without credentials: what requests name and what logs may show.
+        self.url = urlunsplit(("rtsp", netloc, parts.path or "/", parts.query, ""))
+        self.host = parts.hostname or ""
+        self.port = parts.port or 554
+        self.timeout = timeout
+        self.user_agent = user_agent
+        self.buffer = bytearray(BUFFER_BYTES)
+        self.view = memoryview(self.buffer)
+        self.start = 0
+        self.end = 0
+        self.sock: socket.socket | None = None
+        self.cseq = 0
+        self.session: str | None = None
+        self.session_timeout = 60.0
+        self.control_url = self.url
+        self.public: set[str] = set()
+        self.handlers: dict[int, FrameHandler] = {}
+        self.responses: dict[int, Response] = {}
+        # Set before frames of a receive are handled: when its bytes arrived and whether
+        # the read had to wait for them (then they are live, not a backlog).
+        self.recv_time = 0.0
+        self.recv_live = False
+        self.bytes_received = 0
+        self.last_error: str | None = None
+        self._closed = False
+
+    # -- connection ---------------------------------------------------------------------
+
+    def open(self) -> None:
+        sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+        self.sock = sock
+        if self._closed:  # interrupted while connecting
+            self.close()
+            raise ConnectionError("stopped")
+
+    def interrupt(self) -> None:
+        """Wake a thread blocked in a read on this connection (it then sees an error)."""
+        self._closed = True
+        sock = self.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self._closed = True
+        sock, self.sock = self.sock, None
+        if sock is None:
+            return
+        if self.session is not None:
+            try:  # polite, best effort: the camera frees the session at once
+                sock.settimeout(0.2)
+                sock.sendall(self._request_bytes("TEARDOWN", self.control_url, {}))
+            except OSError:
+                pass
+        sock.close()
+
+    # -- requests -----------------------------------------------------------------------
+
+    def _request_bytes(self, method: str, uri: str, headers: dict[str, str]) -> bytes:
+        self.cseq += 1
+        lines = [f"{method} {uri} RTSP/1.0", f"CSeq: {self.cseq}", f"User-Agent: {self.user_agent}"]
+        if self.auth is not None:
+            authorization = self.auth.header(method, uri)
+            if authorization:
+                lines.append(f"Authorization: {authorization}")
+        if self.session is not None:
+            lines.append(f"Session: {self.session}")
+        lines.extend(f"{name}: {value}" for name, value in headers.items())
+        return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+    def request(self, method: str, uri: str, headers: dict[str, str] | None = None) -> Response:
+        """Send a request and wait for its answer (answering one auth challenge)."""
+        for _attempt in range(2):
+            self._send(self._request_bytes(method, uri, headers or {}))
+            cseq = self.cseq
+            deadline = time.monotonic() + self.timeout
+            while cseq not in self.responses:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"no answer to {method} within {self.timeout:g} s")
+                self.receive()
+            response = self.responses.pop(cseq)
+            challenge = response.headers.get("www-authenticate")
+            retry = (
+                response.status == 401
+                and self.auth is not None
+                and self.auth.scheme is None
+                and challenge is not None
+                and self.auth.challenge(challenge)
+            )
+            if not retry:
+                break
+        if response.status != 200:
+            hint = ""
+            if response.status == 401:
+                hint = " (check the camera's username and password)"
+            raise RtspRefused(f"{method} refused: {response.status} {response.reason}{hint}")
+        return response
+
+    def send_keepalive(self) -> None:
+        """Keep the session alive without waiting (the answer is read with the media)."""
+        method = "GET_PARAMETER" if "GET_PARAMETER" in self.public else "OPTIONS"
+        self._send(self._request_bytes(method, self.control_url, {}))
+
+    def _send(self, data: bytes) -> None:
+        if self.sock is None:
+            raise ConnectionError("not connected")
+        self.sock.sendall(data)
+
+    def describe(self) -> list[MediaDesc]:
+        options = self.request("OPTIONS", self.url)
+        self.public = {m.strip().upper() for m in options.headers.get("public", "").split(",")}
+        described = self.request("DESCRIBE", self.url, {"Accept": "application/sdp"})
+        base = described.headers.get("content-base") or described.headers.get("content-location")
+        self.control_url = (base or self.url).rstrip("/") if base else self.url
+        sdp = described.body.decode("utf-8", "replace")
+        session_control = _session_control(sdp)
+        if session_control and session_control != "*":
+            self.control_url = self._resolve(session_control)
+        return parse_sdp(sdp)
+
+    def _resolve(self, control: str) -> str:
+        if "://" in control:
+            return control
+        if control in ("", "*"):
+            return self.control_url
+        return self.control_url.rstrip("/") + "/" + control.lstrip("/")
+
+    def setup(self, media: MediaDesc, channel: int) -> None:
+        transport = f"RTP/AVP/TCP;unicast;interleaved={channel}-{channel + 1}"
+        response = self.request("SETUP", self._resolve(media.control), {"Transport": transport})
+        session, _, params = response.headers.get("session", "").partition(";")
+        self.session = session.strip() or self.session
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.lower() == "timeout" and value.strip().isdigit():
+                self.session_timeout = float(value)
+        answered = response.headers.get("transport", "")
+        if "interleaved=" in answered:
+            first = answered.split("interleaved=")[1].split(";")[0].split("-")[0]
+            if first.strip().isdigit() and int(first) != channel:
+                raise ConnectionError(f"camera moved the track to channel {first}")
+
+    def play(self) -> None:
+        self.request("PLAY", self.control_url, {"Range": "npt=0.000-"})
+
+    # -- reading ------------------------------------------------------------------------
+
+    def receive(self) -> bool:
+        """One read from the socket and every complete frame or response in the buffer.
+        True when the read filled the free space (more data is probably waiting)."""
+        sock = self.sock
+        if sock is None:
+            raise ConnectionError("not connected")
+        free = len(self.buffer) - self.end
+        began = time.monotonic()
+        count = sock.recv_into(self.view[self.end :], free)
+        now = time.monotonic()
+        if count == 0:
+            raise StreamEnded("the camera closed the connection")
+        self.recv_time = time.time()
+        self.recv_live = now - began > LIVE_WAIT
+        self.bytes_received += count
+        self.end += count
+        self._parse()
+        return count == free
+
+    def _parse(self) -> None:
+        buf, view = self.buffer, self.view
+        pos, end = self.start, self.end
+        handlers = self.handlers
+        while pos < end:
+            first = buf[pos]
+            if first == 0x24:  # '$' channel, length
+                if end - pos < 4:
+                    break
+                stop = pos + 4 + ((buf[pos + 2] << 8) | buf[pos + 3])
+                if stop > end:
+                    break
+                handler = handlers.get(buf[pos + 1])
+                if handler is not None:
+                    handler(view[pos + 4 : stop])
+                pos = stop
+            elif first in (0x0D, 0x0A):
+                pos += 1
+            else:
+                head_end = buf.find(b"\r\n\r\n", pos, end)
+                if head_end < 0:
+                    if end - pos > MAX_HEAD:
+                        raise ConnectionError("the camera sent something that is not RTSP")
+                    break
+                response = parse_response_head(bytes(buf[pos:head_end]))
+                stop = head_end + 4 + int(response.headers.get("content-length", "0") or 0)
+                if stop > end:
+                    break
+                response.body = bytes(buf[head_end + 4 : stop])
+                pos = stop
+                cseq = response.headers.get("cseq", "")
+                if cseq.isdigit():
+                    self.responses[int(cseq)] = response
+                    if response.status == 454:  # Session Not Found (a keep-alive's answer)
+                        raise ConnectionError("the camera ended the RTSP session")
+                    if len(self.responses) > 8:  # answers to keep-alives nobody reads
+                        self.responses.pop(min(self.responses))
+        if pos >= end:
+            self.start = self.end = 0
+        elif len(buf) - end < MIN_FREE:
+            remaining = end - pos
+            buf[:remaining] = buf[pos:end]
+            self.start, self.end = 0, remaining
+        else:
+            self.start = pos
+
+
+def _session_control(sdp: str) -> str | None:
+    """The session-level ``a=control`` (before the first ``m=`` line), if any."""
+    for line in sdp.splitlines():
+        line = line.strip()
+        if line.startswith("m="):
+            return None
+        if line.startswith("a=control:"):
+            return line[len("a=control:") :].strip()
+    return None

@@ -1,0 +1,193 @@
+"""RTP payloads to access units: H.264 (RFC 6184) as Annex-B, AAC (RFC 3640 AAC-hbr) as
+raw frames, G.711 as is. Each depacketizer takes one RTP packet (header included) and
+calls its sink with whole access units and their 32-bit RTP timestamp."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+
+RTP_HEADER = struct.Struct("!BBHII")
+_U16 = struct.Struct("!H")
+START_CODE = b"\x00\x00\x00\x01"
+H264_IDR = 5
+H264_SPS = 7
+H264_PPS = 8
+_STAP_A = 24
+_FU_A = 28
+
+VideoSink = Callable[[bytes, int, bool], None]  # (annex-b unit, rtp timestamp, keyframe)
+AudioSink = Callable[[bytes, int], None]  # (frame, rtp timestamp)
+
+
+def rtp_payload_bounds(mv: memoryview) -> tuple[int, int]:
+    """(start, end) of the payload: after CSRCs and any extension, before padding."""
+    length = len(mv)
+    b0 = mv[0]
+    offset = 12 + 4 * (b0 & 0x0F)
+    if b0 & 0x10 and offset + 4 <= length:
+        offset += 4 + 4 * _U16.unpack_from(mv, offset + 2)[0]
+    end = length - mv[length - 1] if b0 & 0x20 else length
+    return offset, end
+
+
+class H264Depacketizer:
+    """Single NAL units, STAP-A and FU-A to Annex-B access units, split on the marker bit
+    (or a timestamp change, for senders that do not set it). A lost packet drops its unit
+    and everything up to the next keyframe (the decoder could not use them)."""
+
+    __slots__ = (
+        "au", "broken", "fu_open", "keyframe", "pps", "seq", "sink", "sps", "ts", "waiting",
+    )  # fmt: skip
+
+    def __init__(self, sink: VideoSink) -> None:
+        self.sink = sink
+        self.au = bytearray()
+        self.ts: int | None = None
+        self.seq = -1  # -1: none yet
+        self.keyframe = False
+        self.broken = False
+        self.fu_open = False  # inside an FU-A (the connection's fast path appends to au)
+        self.waiting = False
+        # The latest in-band parameter sets (None until the camera sends them in band).
+        self.sps: bytes | None = None
+        self.pps: bytes | None = None
+
+    def packet(self, mv: memoryview) -> None:
+        if len(mv) < 13:
+            return
+        _b0, b1, seq, ts, _ssrc = RTP_HEADER.unpack_from(mv)
+        offset, end = rtp_payload_bounds(mv)
+        if self.seq >= 0 and seq != (self.seq + 1) & 0xFFFF:
+            self.broken = True  # on TCP only after the sender skipped packets
+        self.seq = seq
+        if ts != self.ts and self.au:
+            self.flush()
+        self.ts = ts
+        if offset < end:
+            self._payload(mv, offset, end)
+        if b1 & 0x80:
+            self.flush()
+
+    def _payload(self, mv: memoryview, offset: int, end: int) -> None:
+        au = self.au
+        header = mv[offset]
+        nal_type = header & 0x1F
+        if 1 <= nal_type <= 23:
+            self._nal(mv[offset:end], nal_type)
+        elif nal_type == _FU_A:
+            if offset + 2 > end:
+                return
+            fu = mv[offset + 1]
+            if fu & 0x80:
+                if self.fu_open:
+                    self.broken = True  # the previous FU-A never ended
+                au += START_CODE
+                au.append((header & 0xE0) | (fu & 0x1F))
+                self.fu_open = True
+                if fu & 0x1F == H264_IDR:
+                    self.keyframe = True
+            elif not self.fu_open:
+                self.broken = True
+                return
+            au += mv[offset + 2 : end]
+            if fu & 0x40:
+                self.fu_open = False
+        elif nal_type == _STAP_A:
+            pos = offset + 1
+            while pos + 2 <= end:
+                size = _U16.unpack_from(mv, pos)[0]
+                pos += 2
+                if size == 0 or pos + size > end:
+                    self.broken = True
+                    return
+                self._nal(mv[pos : pos + size], mv[pos] & 0x1F)
+                pos += size
+
+    def _nal(self, nal: memoryview, nal_type: int) -> None:
+        self.au += START_CODE
+        self.au += nal
+        if nal_type == H264_IDR:
+            self.keyframe = True
+        elif nal_type == H264_SPS:
+            self.sps = bytes(nal)
+        elif nal_type == H264_PPS:
+            self.pps = bytes(nal)
+
+    def flush(self) -> None:
+        au, ts = self.au, self.ts
+        self.au = bytearray()
+        keyframe, self.keyframe = self.keyframe, False
+        broken = self.broken or self.fu_open
+        self.broken = self.fu_open = False
+        if not au or ts is None:
+            return
+        if broken or (self.waiting and not keyframe):
+            self.waiting = True
+            return
+        self.waiting = False
+        self.sink(bytes(au), ts, keyframe)
+
+
+class AacDepacketizer:
+    """RFC 3640 AAC-hbr / AAC-lbr: AU headers (sizelength + indexlength bits), one or more
+    access units per packet, or one access unit fragmented over several (until the marker)."""
+
+    __slots__ = ("frame_samples", "index_bits", "partial", "partial_ts", "sink", "size_bits")
+
+    def __init__(self, sink: AudioSink, fmtp: dict[str, str], frame_samples: int = 1024) -> None:
+        self.sink = sink
+        self.size_bits = int(fmtp.get("sizelength", "13"))
+        self.index_bits = int(fmtp.get("indexlength", "3"))
+        self.frame_samples = frame_samples
+        self.partial = bytearray()
+        self.partial_ts = -1
+
+    def packet(self, mv: memoryview) -> None:
+        if len(mv) < 14:
+            return
+        _b0, b1, _seq, ts, _ssrc = RTP_HEADER.unpack_from(mv)
+        offset, end = rtp_payload_bounds(mv)
+        if offset + 2 > end:
+            return
+        header_bits = _U16.unpack_from(mv, offset)[0]
+        header_bytes = (header_bits + 7) // 8
+        headers = int.from_bytes(mv[offset + 2 : offset + 2 + header_bytes], "big")
+        pos = offset + 2 + header_bytes
+        per = self.size_bits + self.index_bits
+        if per <= 0:
+            return
+        count = header_bits // per
+        if self.partial and ts != self.partial_ts:
+            self.partial.clear()  # the fragmented unit never completed
+        for index in range(count):
+            shift = header_bytes * 8 - (index + 1) * per
+            size = (headers >> (shift + self.index_bits)) & ((1 << self.size_bits) - 1)
+            if pos + size > end or self.partial:
+                # A fragment (RFC 3640 3.2.3): gather until the marker bit.
+                self.partial += mv[pos:end]
+                self.partial_ts = ts
+                if b1 & 0x80:
+                    data = bytes(self.partial)
+                    self.partial.clear()
+                    self.sink(data, ts)
+                return
+            self.sink(bytes(mv[pos : pos + size]), (ts + self.frame_samples * index) & 0xFFFFFFFF)
+            pos += size
+
+
+class G711Depacketizer:
+    """PCMU/PCMA (RFC 3551): the payload is the samples."""
+
+    __slots__ = ("sink",)
+
+    def __init__(self, sink: AudioSink) -> None:
+        self.sink = sink
+
+    def packet(self, mv: memoryview) -> None:
+        if len(mv) < 13:
+            return
+        ts = RTP_HEADER.unpack_from(mv)[3]
+        offset, end = rtp_payload_bounds(mv)
+        if offset < end:
+            self.sink(bytes(mv[offset:end]), ts)

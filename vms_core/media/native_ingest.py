@@ -1,0 +1,470 @@
+"""RtspIngest: the native RTSP/TCP ingest for H.264 cameras (AAC or G.711 audio).
+
+Same contract as ``Ingest`` (thread per camera, reconnect with backoff, state events,
+``MediaPacket`` with server wall-clock times into the hub) but it speaks RTSP and
+depacketizes RTP itself instead of running FFmpeg's RTSP demuxer. Measured against that
+demuxer it halves recording CPU, and each picture is published when its last RTP packet
+(marker bit) arrives instead of when the next one starts (FFmpeg's H.264 parser holds
+every picture one frame interval: 40 ms of live-view latency at 25 fps).
+
+Streams it does not handle (H.265, B-frames, no H.264 parameter sets, UDP, RTSPS) go to
+FFmpeg's demuxer: ``Ingest``'s pump, for good, for that camera.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import logging
+import struct
+import time
+from fractions import Fraction
+
+from vms_core.media.hub import StreamHub
+from vms_core.media.ingest import (
+    MAX_HELD_PACKETS,
+    Ingest,
+    IngestOptions,
+    SourceError,
+    StateCallback,
+    _WallClock,
+)
+from vms_core.media.native.connection import FrameHandler, RtspConnection, StreamEnded
+from vms_core.media.native.depacketize import (
+    H264_PPS,
+    H264_SPS,
+    AacDepacketizer,
+    G711Depacketizer,
+    H264Depacketizer,
+)
+from vms_core.media.native.messages import MediaDesc
+from vms_core.media.native.templates import (
+    Template,
+    aac_config_fields,
+    aac_template,
+    g711_template,
+    h264_template,
+)
+from vms_core.media.packet import MediaPacket, StreamKind
+from vms_core.media.stream_info import StreamInfo, StreamSession
+
+log = logging.getLogger(__name__)
+
+VIDEO_RATE = 90000
+NTP_UNIX_OFFSET = 2_208_988_800
+_SR = struct.Struct("!IIII")  # ssrc, NTP seconds, NTP fraction, RTP timestamp
+# Move audio onto the sender-report alignment when arrival-based alignment was further off.
+AUDIO_REALIGN_SECONDS = 0.02
+
+
+class UseFFmpeg(Exception):
+    """This stream needs FFmpeg's demuxer (the reason is logged once)."""
+
+
+def make_ingest(
+    camera_id: str,
+    url: str,
+    hub: StreamHub,
+    *,
+    options: IngestOptions | None = None,
+    on_state: StateCallback | None = None,
+) -> Ingest:
+    """The ingest for ``url``: native for RTSP over TCP, FFmpeg's demuxer otherwise."""
+    opts = options or IngestOptions()
+    native = url.startswith("rtsp://") and opts.transport == "tcp" and opts.native
+    kind = RtspIngest if native else Ingest
+    return kind(camera_id, url, hub, options=opts, on_state=on_state)
+
+
+class RtspIngest(Ingest):
+    """``Ingest`` that receives RTSP/TCP natively (see the module docstring)."""
+
+    def __init__(
+        self,
+        camera_id: str,
+        url: str,
+        hub: StreamHub,
+        *,
+        options: IngestOptions | None = None,
+        on_state: StateCallback | None = None,
+    ) -> None:
+        super().__init__(camera_id, url, hub, options=options, on_state=on_state)
+        self._ffmpeg_reason: str | None = None
+        self._connection: RtspConnection | None = None
+
+    @property
+    def uses_ffmpeg(self) -> str | None:
+        """Why this camera fell back to FFmpeg's demuxer, or None while native."""
+        return self._ffmpeg_reason
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        connection = self._connection
+        if connection is not None:
+            connection.interrupt()  # a blocked read returns now, not at the I/O timeout
+        super().stop(timeout)
+
+    def _connect_and_pump(self) -> bool:
+        if self._ffmpeg_reason is not None:
+            return super()._connect_and_pump()
+        connection = RtspConnection(self.url, self.options.io_timeout)
+        self._connection = connection
+        self._container = connection  # Ingest closes it after every attempt
+        if self._stop.is_set():
+            return False
+        try:
+            connection.open()
+            medias = connection.describe()
+            return _NativeRun(self, connection, medias).run()
+        except UseFFmpeg as exc:
+            self._ffmpeg_reason = str(exc)
+            log.info("%s: %s; using FFmpeg's RTSP demuxer", self.camera_id, exc)
+            self._close_container()
+            return super()._connect_and_pump()
+        finally:
+            self._connection = None
+
+    def _native_session(
+        self, info: StreamInfo, video: Template, audio: Template | None, audio_config: bytes | None
+    ) -> StreamSession:
+        templates: dict[StreamKind, object] = {"video": video.stream}
+        if audio is not None:
+            templates["audio"] = audio.stream
+        self._sessions += 1
+        holder = (video, audio)  # keeps the templates' containers alive
+        self._session = StreamSession(self._sessions, info, templates, holder, audio_config)
+        return self._session
+
+
+class _Track:
+    """Timestamp bookkeeping of one RTP stream: 32-bit extension, sender reports, and the
+    shift that keeps DTS increasing."""
+
+    __slots__ = ("last", "last_ext", "last_out", "rate", "shift", "sr_ext", "sr_wall", "step")
+
+    def __init__(self, rate: int, step: int) -> None:
+        self.rate = rate
+        self.step = step
+        self.last: int | None = None
+        self.last_ext = 0
+        self.last_out: int | None = None
+        self.shift = 0
+        self.sr_ext: int | None = None
+        self.sr_wall = 0.0
+
+    def extend(self, ts: int) -> int:
+        last = self.last
+        if last is None:
+            self.last = self.last_ext = ts
+            return ts
+        self.last = ts
+        self.last_ext += ((ts - last + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+        return self.last_ext
+
+    def peek(self, ts: int) -> int:
+        """``ts`` extended without moving the reference (for sender reports)."""
+        if self.last is None:
+            return ts
+        return self.last_ext + ((ts - self.last + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+
+    def monotonic(self, ext: int) -> int:
+        """``ext`` shifted so it never repeats or goes back (a clock step back, or
+        FFmpeg-style re-basing on the sender's side): no cut, no lost keyframe wait."""
+        value = ext + self.shift
+        last = self.last_out
+        if last is not None and value <= last:
+            self.shift += last + self.step - value
+            value = last + self.step
+        self.last_out = value
+        return value
+
+
+class _NativeRun:
+    """One connection: SETUP, PLAY, then receive until stop or loss."""
+
+    def __init__(self, ingest: RtspIngest, connection: RtspConnection, medias: list[MediaDesc]):
+        self.ingest = ingest
+        self.connection = connection
+        self.video_media, self.audio_media = self._choose(medias)
+        self.video = _Track(VIDEO_RATE, 1)
+        self.depacketizer = H264Depacketizer(self._video_unit)
+        fmtp = self.video_media.fmtp
+        self.sprop_sps, self.sprop_pps = _sprop(fmtp.get("sprop-parameter-sets", ""))
+        self.audio: _Track | None = None
+        self.audio_config: bytes | None = None
+        self.audio_depacketizer: AacDepacketizer | G711Depacketizer | None = None
+        self.audio_offset: int | None = None
+        self.audio_aligned_by_reports = False
+        if self.audio_media is not None:
+            self._prepare_audio(self.audio_media)
+        self.started = False
+        self.ref_seconds = 0.0
+        self.clock: _WallClock | None = None
+        self.held: list[tuple[bytes, int, bool, bool, float]] = []  # data, pts, key, live, at
+        self.session: StreamSession | None = None
+        self.session_sps: bytes | None = None
+        self.last_video = time.monotonic()
+        self.batched = False
+
+    def _choose(self, medias: list[MediaDesc]) -> tuple[MediaDesc, MediaDesc | None]:
+        ingest = self.ingest
+        videos = [m for m in medias if m.kind == "video"]
+        if not videos:
+            if ingest._session is not None:
+                had = ingest._session.info.video_codec
+                raise SourceError(f"camera came back without its {had} video track")
+            raise SourceError("stream has no video track")
+        video = next((m for m in videos if m.encoding == "H264"), None)
+        if video is None:
+            raise UseFFmpeg(f"video is {videos[0].encoding or 'unknown'}, not H.264")
+        audio = next(
+            (
+                m
+                for m in medias
+                if m.kind == "audio"
+                and (
+                    (m.encoding == "MPEG4-GENERIC" and "config" in m.fmtp)
+                    or m.encoding in ("PCMU", "PCMA")
+                )
+            ),
+            None,
+        )
+        return video, audio
+
+    def _prepare_audio(self, media: MediaDesc) -> None:
+        if media.encoding == "MPEG4-GENERIC":
+            try:
+                self.audio_config = bytes.fromhex(media.fmtp["config"])
+                _type, _index, channels = aac_config_fields(self.audio_config)
+            except ValueError:
+                log.warning(
+                    "%s: AAC config %r unreadable; video only",
+                    self.ingest.camera_id,
+                    media.fmtp.get("config"),
+                )
+                self.audio_media = None
+                return
+            media.channels = channels or media.channels
+            self.audio_depacketizer = AacDepacketizer(self._audio_unit, media.fmtp)
+            self.audio = _Track(media.clock_rate, 1024)
+        else:
+            self.audio_depacketizer = G711Depacketizer(self._audio_unit)
+            self.audio = _Track(media.clock_rate, 1)
+
+    # -- connection ---------------------------------------------------------------------
+
+    def run(self) -> bool:
+        connection = self.connection
+        connection.handlers[0] = self.depacketizer.packet
+        connection.handlers[1] = self._reports(self.video)
+        connection.setup(self.video_media, 0)
+        if self.audio_media is not None and self.audio_depacketizer is not None:
+            assert self.audio is not None
+            connection.handlers[2] = self.audio_depacketizer.packet
+            connection.handlers[3] = self._reports(self.audio)
+            connection.setup(self.audio_media, 2)
+        connection.play()
+        with contextlib.suppress(StreamEnded):  # end of stream: a disconnect like any other
+            self._receive_until_stopped()
+        return self.started
+
+    def _receive_until_stopped(self) -> None:
+        connection, ingest = self.connection, self.ingest
+        keepalive_every = max(5.0, connection.session_timeout / 2)
+        next_keepalive = time.monotonic() + keepalive_every
+        interval = ingest.options.read_interval
+        io_timeout = ingest.options.io_timeout
+        stop = ingest._stop
+        counted = connection.bytes_received
+        bitrate_since = time.monotonic()
+        while not stop.is_set():
+            if self.batched:
+                # Recording: sleep, then take everything that arrived in one go (a few
+                # large reads instead of hundreds of small ones per second).
+                time.sleep(interval)
+                while connection.receive():
+                    pass
+            else:
+                connection.receive()
+            now = time.monotonic()
+            if now - self.last_video > io_timeout:
+                raise TimeoutError(f"no video for {io_timeout:g} s")
+            if now >= next_keepalive:
+                next_keepalive = now + keepalive_every
+                connection.send_keepalive()
+            if now - bitrate_since >= 5.0:
+                received = connection.bytes_received
+                ingest.bitrate_bps = (received - counted) * 8 / (now - bitrate_since)
+                counted, bitrate_since = received, now
+
+    def _reports(self, track: _Track) -> FrameHandler:
+        def handle(mv: memoryview) -> None:
+            pos, end = 0, len(mv)
+            while pos + 8 <= end:
+                size = (((mv[pos + 2] << 8) | mv[pos + 3]) + 1) * 4
+                if mv[pos + 1] == 200 and pos + 24 <= end:
+                    _ssrc, seconds, fraction, rtp_ts = _SR.unpack_from(mv, pos + 4)
+                    track.sr_ext = track.peek(rtp_ts)
+                    track.sr_wall = seconds - NTP_UNIX_OFFSET + fraction / 2**32
+                pos += size
+
+        return handle
+
+    # -- video --------------------------------------------------------------------------
+
+    def _video_unit(self, data: bytes, ts: int, keyframe: bool) -> None:
+        self.last_video = time.monotonic()
+        track = self.video
+        previous = track.last_ext if track.last is not None else None
+        ext = track.extend(ts)
+        if previous is not None and previous - VIDEO_RATE < ext < previous:
+            # A picture older than the one before: B-frames (RTP carries presentation
+            # times; decode times would have to be derived).
+            raise UseFFmpeg("the camera sends B-frames")
+        if not self.started:
+            if not keyframe:
+                return  # recording starts on a keyframe
+            self.started = True
+            self.ref_seconds = ext / VIDEO_RATE
+        pts = track.monotonic(ext)
+        clock = self.clock
+        if clock is None:
+            connection = self.connection
+            self.held.append((data, pts, keyframe, connection.recv_live, connection.recv_time))
+            self._date_if_live()
+            return
+        session = self.session
+        assert session is not None
+        sps = self.depacketizer.sps
+        if keyframe and sps is not None and sps != self.session_sps:
+            session = self._new_session(data)  # parameters changed in band: new files
+        wall = clock.wall("video", pts / VIDEO_RATE)
+        self.ingest.hub.publish(
+            MediaPacket("video", data, pts, pts, _VIDEO_TB, keyframe, wall, session)
+        )
+
+    def _date_if_live(self) -> None:
+        """Date the stream from the first picture that came off the wire live (not out of
+        a backlog), once two pictures give the frame rate; then publish what was held."""
+        held = self.held
+        _data, pts, _key, live, arrived = held[-1]
+        if len(held) < MAX_HELD_PACKETS and (len(held) < 2 or not live):
+            return
+        clock = _WallClock(arrived - (pts / VIDEO_RATE - self.ref_seconds), self.ref_seconds)
+        session = self._new_session(held[0][0])
+        self.clock = clock
+        self.ingest._mark_streaming()
+        publish = self.ingest.hub.publish
+        for data, pts, keyframe, _live, _at in held:
+            wall = clock.wall("video", pts / VIDEO_RATE)
+            publish(MediaPacket("video", data, pts, pts, _VIDEO_TB, keyframe, wall, session))
+        held.clear()
+        self.batched = self.ingest.options.read_interval > 0
+
+    def _frame_rate(self) -> float | None:
+        if self.video_media.framerate:
+            return self.video_media.framerate
+        if len(self.held) >= 2:
+            ticks = self.held[1][1] - self.held[0][1]
+            if ticks > 0:
+                return round(VIDEO_RATE / ticks, 3)
+        return self.session.info.fps if self.session is not None else None
+
+    def _new_session(self, keyframe: bytes) -> StreamSession:
+        sps = self.depacketizer.sps or self.sprop_sps
+        pps = self.depacketizer.pps or self.sprop_pps
+        if sps is None or pps is None:
+            raise UseFFmpeg("no H.264 parameter sets in the SDP or the keyframe")
+        video = h264_template(sps, pps, keyframe)
+        context = video.stream.codec_context
+        if not context.width or not context.height:
+            raise ConnectionError("stream parameters incomplete (no picture size)")
+        audio, audio_codec = self._audio_template()
+        media = self.audio_media
+        info = StreamInfo(
+            video_codec="h264",
+            width=context.width,
+            height=context.height,
+            fps=self._frame_rate(),
+            audio_codec=audio_codec,
+            audio_sample_rate=media.clock_rate if audio is not None and media else None,
+            audio_channels=media.channels if audio is not None and media else None,
+        )
+        self.session_sps = sps
+        self.session = self.ingest._native_session(info, video, audio, self.audio_config)
+        return self.session
+
+    def _audio_template(self) -> tuple[Template | None, str | None]:
+        media = self.audio_media
+        if media is None:
+            return None, None
+        try:
+            if media.encoding == "MPEG4-GENERIC" and self.audio_config is not None:
+                return aac_template(self.audio_config, media.clock_rate, media.channels), "aac"
+            template = g711_template(media.encoding, media.clock_rate, media.channels)
+            return template, template.stream.codec_context.name
+        except (ValueError, OSError) as exc:  # av errors are OSErrors
+            log.warning(
+                "%s: audio %s unusable (%s); video only", self.ingest.camera_id, media.encoding, exc
+            )
+            self.audio_media = None
+            return None, None
+
+    # -- audio --------------------------------------------------------------------------
+
+    def _audio_unit(self, data: bytes, ts: int) -> None:
+        clock, session, track = self.clock, self.session, self.audio
+        if clock is None or session is None or track is None or self.audio_media is None:
+            return  # audio starts with the first dated picture
+        ext = track.extend(ts)
+        rate = track.rate
+        offset = self.audio_offset
+        if not self.audio_aligned_by_reports:
+            by_reports = self._offset_from_reports()
+            if by_reports is not None:
+                if offset is None or abs(by_reports - offset) > AUDIO_REALIGN_SECONDS * rate:
+                    offset = by_reports
+                self.audio_aligned_by_reports = True
+            elif offset is None:
+                # No sender reports yet: align by arrival, like the first picture.
+                seconds = clock.ref + (self.connection.recv_time - clock.wall0)
+                offset = round(seconds * rate) - ext
+            self.audio_offset = offset
+        assert offset is not None
+        pts = track.monotonic(ext + offset)
+        wall = clock.wall("audio", pts / rate)
+        time_base = _AUDIO_TB.get(rate) or _AUDIO_TB.setdefault(rate, Fraction(1, rate))
+        self.ingest.hub.publish(
+            MediaPacket("audio", data, pts, pts, time_base, True, wall, session)
+        )
+
+    def _offset_from_reports(self) -> int | None:
+        """Audio ticks to add so audio shares the video's timeline, from the two tracks'
+        RTCP sender reports (the camera's common clock)."""
+        video, audio = self.video, self.audio
+        if audio is None or video.sr_ext is None or audio.sr_ext is None:
+            return None
+        video_seconds = (video.sr_ext + video.shift) / VIDEO_RATE + (audio.sr_wall - video.sr_wall)
+        return round(video_seconds * audio.rate) - audio.sr_ext
+
+
+_VIDEO_TB = Fraction(1, VIDEO_RATE)
+_AUDIO_TB: dict[int, Fraction] = {}
+
+
+def _sprop(value: str) -> tuple[bytes | None, bytes | None]:
+    """SPS and PPS from an RFC 6184 ``sprop-parameter-sets`` value."""
+    sps = pps = None
+    for item in value.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        try:
+            nal = base64.b64decode(item + "=" * (-len(item) % 4))
+        except ValueError:
+            continue
+        if nal and nal[0] & 0x1F == H264_SPS:
+            sps = sps or nal
+        elif nal and nal[0] & 0x1F == H264_PPS:
+            pps = pps or nal
+    return sps, pps
