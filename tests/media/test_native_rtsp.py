@@ -8,11 +8,14 @@ import struct
 import threading
 from pathlib import Path
 
+import pytest
+
 from tests.media.mediatools import decode_errors, probe
 from tests.media.rtsp_camera import RtspCameras, small_loop
 from vms_core.media.catalog import MemoryCatalog
 from vms_core.media.hub import StreamHub
 from vms_core.media.ingest import IngestOptions, IngestState, IngestStatus
+from vms_core.media.native.connection import RtspConnection
 from vms_core.media.native.depacketize import AacDepacketizer, H264Depacketizer
 from vms_core.media.native_ingest import RtspIngest, make_ingest
 from vms_core.media.packet import MediaPacket
@@ -30,21 +33,54 @@ def _rtp(payloads: list[tuple[bytes, bool]], timestamp: int, seq: int) -> list[b
     ]
 
 
-def test_h264_units_come_back_exactly_as_the_server_packetized_them() -> None:
+class Interleaved:
+    """Feeds RTP packets through RtspConnection's ``$``-frame parser (and its FU-A fast
+    path) in odd-sized chunks, as TCP delivers them."""
+
+    def __init__(self, depacketizer: H264Depacketizer) -> None:
+        self.connection = RtspConnection("rtsp://127.0.0.1/x", 1.0)
+        self.connection.handlers[0] = depacketizer.packet
+        self.connection.video_channel, self.connection.video = 0, depacketizer
+        self.pending = b""
+
+    def packet(self, packet: memoryview) -> None:
+        self.pending += b"$\x00" + struct.pack("!H", len(packet)) + bytes(packet)
+        connection = self.connection
+        while len(self.pending) >= 997:
+            chunk, self.pending = self.pending[:997], self.pending[997:]
+            connection.buffer[connection.end : connection.end + len(chunk)] = chunk
+            connection.end += len(chunk)
+            connection._parse()
+
+    def flush(self) -> None:
+        self.pending += b"\r\n"  # an RTSP-level byte: pushes the last frame through
+        while self.pending:
+            chunk, self.pending = self.pending, b""
+            connection = self.connection
+            connection.buffer[connection.end : connection.end + len(chunk)] = chunk
+            connection.end += len(chunk)
+            connection._parse()
+
+
+@pytest.mark.parametrize("path", ["direct", "interleaved"])
+def test_h264_units_come_back_exactly_as_the_server_packetized_them(path: str) -> None:
     loop = small_loop(None)
     sets = [loop.parameter_sets["sps"], loop.parameter_sets["pps"]]
     out: list[tuple[bytes, int, bool]] = []
     depacketizer = H264Depacketizer(lambda data, ts, key: out.append((data, ts, key)))
+    feed = Interleaved(depacketizer) if path == "interleaved" else depacketizer
     seq = 65000  # crosses the 16-bit wrap
     sent: list[list[bytes]] = []
     for index, unit in enumerate(loop.video.units[:25]):
         payloads = packetize_h264(unit.data, sets)
         sent.append([p.data for p in payloads])
         for packet in _rtp([(p.data, p.marker) for p in payloads], 3000 * index, seq):
-            depacketizer.packet(memoryview(packet))
+            feed.packet(memoryview(packet))
         seq += len(payloads)
+    if isinstance(feed, Interleaved):
+        feed.flush()
     assert len(out) == 25
-    assert any(len(p) > 1 for p in sent), "no unit was fragmented (FU-A untested)"
+    assert any(len(p) > 2 for p in sent), "no middle FU-A fragment (fast path untested)"
     for index, (data, ts, keyframe) in enumerate(out):
         unit = loop.video.units[index]
         expected = split_annexb(unit.data)

@@ -31,7 +31,9 @@ class CameraRecorder:
         on_state: StateCallback | None = None,
     ) -> None:
         self.camera_id = camera_id
-        self.hub = StreamHub(camera_id)
+        # No GOP kept: the writer is a sink and sees every packet; a late subscriber (a
+        # test, a tool) starts at the next keyframe. Saves a GOP of memory per camera.
+        self.hub = StreamHub(camera_id, keep_gop=False)
         self.writer = SegmentWriter(camera_id, recordings, catalog, policy)
         self.hub.add_sink(self.writer)
         self.ingest = make_ingest(

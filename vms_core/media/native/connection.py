@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import struct
 import time
 from collections.abc import Callable
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from vms_core.media.native.depacketize import H264Depacketizer
 from vms_core.media.native.messages import Auth, MediaDesc, Response, parse_response_head, parse_sdp
 
-BUFFER_BYTES = 256 * 1024  # an interleaved frame is < 64 KiB
+BUFFER_BYTES = 128 * 1024  # an interleaved frame is < 64 KiB
 MIN_FREE = 64 * 1024 + 4  # compact when less than a largest frame fits after the data
 MAX_HEAD = 16 * 1024
 RECEIVE_BUFFER = 2 * 1024 * 1024  # kernel buffer: room for batched reads of a keyframe
@@ -23,6 +25,8 @@ RECEIVE_BUFFER = 2 * 1024 * 1024  # kernel buffer: room for batched reads of a k
 LIVE_WAIT = 0.004
 
 FrameHandler = Callable[[memoryview], None]
+# '$', channel, length, RTP V/P/X/CC, M/PT, sequence, timestamp, SSRC, FU indicator, FU header
+_FU_A = struct.Struct("!BBHBBHIIBB")
 
 
 class StreamEnded(ConnectionError):
@@ -68,6 +72,9 @@ class RtspConnection:
         self.control_url = self.url
         self.public: set[str] = set()
         self.handlers: dict[int, FrameHandler] = {}
+        # The H.264 track's channel and depacketizer, for the fast path in _parse.
+        self.video_channel = -1
+        self.video: H264Depacketizer | None = None
         self.responses: dict[int, Response] = {}
         # Set before frames of a receive are handled: when its bytes arrived and whether
         # the read had to wait for them (then they are live, not a backlog).
@@ -219,10 +226,25 @@ class RtspConnection:
         self._parse()
         return count == free
 
+    def nonblocking(self) -> None:
+        """From now on ``drain`` reads; ``receive`` would raise BlockingIOError."""
+        if self.sock is None:
+            raise ConnectionError("not connected")
+        self.sock.setblocking(False)
+
+    def drain(self) -> None:
+        """Read and handle everything that has arrived (non-blocking socket)."""
+        try:
+            while self.receive():
+                pass
+        except BlockingIOError:
+            pass
+
     def _parse(self) -> None:
         buf, view = self.buffer, self.view
         pos, end = self.start, self.end
         handlers = self.handlers
+        video, video_channel = self.video, self.video_channel
         while pos < end:
             first = buf[pos]
             if first == 0x24:  # '$' channel, length
@@ -231,7 +253,34 @@ class RtspConnection:
                 stop = pos + 4 + ((buf[pos + 2] << 8) | buf[pos + 3])
                 if stop > end:
                     break
-                handler = handlers.get(buf[pos + 1])
+                channel = buf[pos + 1]
+                # Fast path for most packets of a camera: a middle or last FU-A fragment
+                # of the picture being built (plain 12-byte RTP header, the next sequence
+                # number, same timestamp): append its payload, finish the picture on the
+                # marker bit. Measured: about a third of the ingest's CPU at 64 cameras.
+                if (
+                    channel == video_channel
+                    and video is not None
+                    and video.fu_open
+                    and stop - pos > 18
+                ):
+                    _d, _c, _n, b0, b1, seq, ts, _s, indicator, fu = _FU_A.unpack_from(buf, pos)
+                    if (
+                        b0 == 0x80
+                        and indicator & 0x1F == 28
+                        and not fu & 0x80
+                        and seq == (video.seq + 1) & 0xFFFF
+                        and ts == video.ts
+                    ):
+                        video.seq = seq
+                        video.au += view[pos + 18 : stop]
+                        if fu & 0x40:
+                            video.fu_open = False
+                            if b1 & 0x80:
+                                video.flush()
+                        pos = stop
+                        continue
+                handler = handlers.get(channel)
                 if handler is not None:
                     handler(view[pos + 4 : stop])
                 pos = stop
