@@ -4,35 +4,17 @@ an error with a reason, not a recording."""
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
 
 from tests.media.rtsp_camera import RtspCameras, small_loop
+from tests.media.states import States
 from vms_core.media.catalog import MemoryCatalog
-from vms_core.media.ingest import IngestState, IngestStatus
+from vms_core.media.ingest import IngestState
 from vms_core.media.recorder import CameraRecorder
 from vms_core.media.segment_writer import SegmentPolicy
 from vms_core.rtsp.media import AccessUnit
 from vms_core.simulator.media.player import LoopPlayer
 from vms_core.simulator.media.tracks import audio_track_info
-
-
-class States:
-    def __init__(self) -> None:
-        self.seen: list[IngestStatus] = []
-        self.changed = threading.Condition()
-
-    def __call__(self, camera_id: str, status: IngestStatus) -> None:
-        with self.changed:
-            self.seen.append(status)
-            self.changed.notify_all()
-
-    def wait(self, state: IngestState, timeout: float) -> IngestStatus:
-        with self.changed:
-            assert self.changed.wait_for(
-                lambda: bool(self.seen) and self.seen[-1].state == state, timeout
-            ), [(s.state, s.reason) for s in self.seen]
-            return self.seen[-1]
 
 
 def test_resumes_within_2_s_and_refuses_an_audio_only_comeback(

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import itertools
 import struct
-import threading
 from pathlib import Path
 
 import pytest
 
 from tests.media.mediatools import decode_errors, probe
 from tests.media.rtsp_camera import RtspCameras, small_loop
+from tests.media.states import States
 from vms_core.media.catalog import MemoryCatalog
 from vms_core.media.hub import StreamHub
-from vms_core.media.ingest import IngestOptions, IngestState, IngestStatus
+from vms_core.media.ingest import IngestOptions, IngestState
 from vms_core.media.native.connection import RtspConnection
 from vms_core.media.native.depacketize import AacDepacketizer, H264Depacketizer
 from vms_core.media.native_ingest import RtspIngest, make_ingest
@@ -134,24 +134,6 @@ def test_stap_a_and_aac_fragments() -> None:
     assert frames == [
         (b"\x21" * 300, 0), (b"\x22" * 200, 1024), (b"abc", 4096), (b"de", 5120), (big, 6144),
     ]  # fmt: skip
-
-
-class States:
-    def __init__(self) -> None:
-        self.seen: list[IngestStatus] = []
-        self.changed = threading.Condition()
-
-    def __call__(self, camera_id: str, status: IngestStatus) -> None:
-        with self.changed:
-            self.seen.append(status)
-            self.changed.notify_all()
-
-    def wait(self, state: IngestState, timeout: float = 10.0) -> IngestStatus:
-        with self.changed:
-            assert self.changed.wait_for(
-                lambda: bool(self.seen) and self.seen[-1].state == state, timeout
-            ), [(s.state, s.reason) for s in self.seen]
-            return self.seen[-1]
 
 
 def test_digest_login_and_a_refused_password_names_the_problem(

@@ -3,35 +3,16 @@
 from __future__ import annotations
 
 import itertools
-import threading
 import time
 from pathlib import Path
 
 from tests.media.mediatools import decode_errors, probe
 from tests.media.rtsp_camera import RtspCameras, small_loop
+from tests.media.states import States
 from vms_core.media.catalog import MemoryCatalog
-from vms_core.media.ingest import IngestOptions, IngestState, IngestStatus
+from vms_core.media.ingest import IngestOptions, IngestState
 from vms_core.media.recorder import CameraRecorder
 from vms_core.media.segment_writer import SegmentPolicy
-
-
-class StateLog:
-    def __init__(self) -> None:
-        self.states: list[IngestStatus] = []
-        self.changed = threading.Condition()
-
-    def __call__(self, camera_id: str, status: IngestStatus) -> None:
-        with self.changed:
-            self.states.append(status)
-            self.changed.notify_all()
-
-    def wait(self, state: IngestState, timeout: float) -> IngestStatus:
-        with self.changed:
-            ok = self.changed.wait_for(
-                lambda: bool(self.states) and self.states[-1].state == state, timeout
-            )
-            assert ok, [(s.state, s.reason) for s in self.states]
-            return self.states[-1]
 
 
 def test_rtsp_recording_is_clean_contiguous_and_resumes(
@@ -39,7 +20,7 @@ def test_rtsp_recording_is_clean_contiguous_and_resumes(
 ) -> None:
     url = rtsp_cameras.add("cam1", small_loop("AAC"))
     catalog = MemoryCatalog()
-    log = StateLog()
+    log = States()
     recorder = CameraRecorder(
         "cam1",
         url,
@@ -89,7 +70,7 @@ def test_rtsp_recording_is_clean_contiguous_and_resumes(
 def test_rtsp_g711_camera_records_video(rtsp_cameras: RtspCameras, tmp_path: Path) -> None:
     url = rtsp_cameras.add("cam-g711", small_loop("PCMU"))
     catalog = MemoryCatalog()
-    log = StateLog()
+    log = States()
     recorder = CameraRecorder("cam-g711", url, tmp_path, catalog, on_state=log)
     recorder.start()
     try:

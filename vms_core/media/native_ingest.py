@@ -82,18 +82,10 @@ def make_ingest(
 class RtspIngest(Ingest):
     """``Ingest`` that receives RTSP/TCP natively (see the module docstring)."""
 
-    def __init__(
-        self,
-        camera_id: str,
-        url: str,
-        hub: StreamHub,
-        *,
-        options: IngestOptions | None = None,
-        on_state: StateCallback | None = None,
-    ) -> None:
-        super().__init__(camera_id, url, hub, options=options, on_state=on_state)
-        self._ffmpeg_reason: str | None = None
-        self._connection: RtspConnection | None = None
+    # Why this camera went to FFmpeg's demuxer (set once, never cleared).
+    _ffmpeg_reason: str | None = None
+    # The connection being set up or read, for stop() to interrupt.
+    _connection: RtspConnection | None = None
 
     @property
     def uses_ffmpeg(self) -> str | None:
