@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import struct
+import time
 from pathlib import Path
 
 import pytest
@@ -17,13 +18,17 @@ from vms_core.media.hub import StreamHub
 from vms_core.media.ingest import IngestOptions, IngestState
 from vms_core.media.native.connection import RtspConnection
 from vms_core.media.native.depacketize import AacDepacketizer, H264Depacketizer
-from vms_core.media.native_ingest import RtspIngest, make_ingest
+from vms_core.media.native.messages import parse_sdp
+from vms_core.media.native_ingest import RtspIngest, UseFFmpeg, _NativeRun, make_ingest
 from vms_core.media.packet import MediaPacket
 from vms_core.media.recorder import CameraRecorder
 from vms_core.media.segment_writer import SegmentPolicy
 from vms_core.rtsp.auth import Credentials
 from vms_core.rtsp.codecs import split_annexb
 from vms_core.rtsp.rtp import packetize_aac, packetize_h264, rtp_header
+from vms_core.simulator.media.encoder import LoopSpec, encode_loop
+from vms_core.simulator.media.profiles import VideoProfile
+from vms_core.simulator.media.scene import SceneConfig
 
 
 def _rtp(payloads: list[tuple[bytes, bool]], timestamp: int, seq: int) -> list[bytes]:
@@ -218,3 +223,63 @@ def test_h265_camera_is_handed_to_ffmpeg_and_recorded(
         assert packet is not None and packet.kind in ("video", "audio")
     finally:
         ingest.stop()
+
+
+VIDEO_ONLY_SDP = "v=0\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=control:v\r\n"
+
+
+class Fed:
+    """One native connection's state, fed RTP packets directly (no socket): the units
+    arrive 'live' so the stream is dated at once."""
+
+    def __init__(self) -> None:
+        self.hub = StreamHub("unit", keep_gop=False)
+        self.subscription = self.hub.subscribe("tap", 1000)
+        ingest = RtspIngest("unit", "rtsp://127.0.0.1:9/unit", self.hub)
+        self.connection = RtspConnection(ingest.url, 1.0)
+        self.run = _NativeRun(ingest, self.connection, parse_sdp(VIDEO_ONLY_SDP))
+        self.seq = 0
+
+    def send(self, data: bytes, sets: list[bytes], timestamp: int) -> None:
+        self.connection.recv_live, self.connection.recv_time = True, time.time()
+        payloads = [(p.data, p.marker) for p in packetize_h264(data, sets)]
+        for packet in _rtp(payloads, timestamp, self.seq):
+            self.run.depacketizer.packet(memoryview(packet))
+        self.seq += len(payloads)
+
+    def published(self) -> list[MediaPacket]:
+        out = []
+        while (packet := self.subscription.get(timeout=0)) is not None:
+            out.append(packet)
+        return out
+
+
+def test_b_frames_hand_the_camera_to_ffmpeg() -> None:
+    loop = small_loop(None)
+    sets = [loop.parameter_sets["sps"], loop.parameter_sets["pps"]]
+    fed = Fed()
+    units = loop.video.units
+    fed.send(units[0].data, sets, 0)
+    fed.send(units[1].data, sets, 18000)
+    with pytest.raises(UseFFmpeg, match="B-frames"):
+        fed.send(units[2].data, sets, 9000)  # presented before the picture sent before it
+
+
+def test_new_parameter_sets_in_band_start_a_new_session() -> None:
+    first = small_loop(None)
+    second = encode_loop(
+        LoopSpec(SceneConfig(loop_seconds=2), VideoProfile(160, 96, 10, 100_000), None)
+    )
+    fed = Fed()
+    timestamp = 0
+    for loop in (first, second):
+        sets = [loop.parameter_sets["sps"], loop.parameter_sets["pps"]]
+        for unit in loop.video.units[:12]:
+            fed.send(unit.data, sets, timestamp)
+            timestamp += 9000
+    packets = fed.published()
+    sizes = [(p.session.number, p.session.info.width, p.session.info.height) for p in packets]
+    assert sizes[0] == (1, 320, 180) and sizes[-1] == (2, 160, 96)
+    switch = next(i for i, p in enumerate(packets) if p.session.number == 2)
+    assert packets[switch].keyframe  # the new session starts on the new keyframe
+    assert all(b.wall > a.wall for a, b in itertools.pairwise(packets))
