@@ -490,7 +490,13 @@ class _BatchReader:
                     target=self._loop, name="ingest-batch-reader", daemon=True
                 )
                 self._thread.start()
-        served.done.wait()
+        while not served.done.wait(1.0):
+            thread = self._thread
+            if thread is None or not thread.is_alive():  # never expected; never silent
+                with self._lock:
+                    if served in self._served:
+                        self._served.remove(served)
+                raise ConnectionError("the batch reader stopped; reconnecting")
         if served.error is not None:
             raise served.error
 
