@@ -71,6 +71,10 @@ def test_h264_fmtp_round_trips_parameter_sets() -> None:
         base64.b64encode(n).decode() for n in (SPS, PPS)
     )
     assert parameter_sets_from_fmtp("H264", fmtp) == [SPS, PPS]
+    # As cameras write it at times: unpadded, spaced, with an entry that is not base64.
+    unpadded = [base64.b64encode(n).decode().rstrip("=") for n in (SPS, PPS)]
+    sloppy = {"sprop-parameter-sets": f" {unpadded[0]}, %%, {unpadded[1]}"}
+    assert parameter_sets_from_fmtp("H264", sloppy) == [SPS, PPS]
 
 
 def test_h265_fragmentation_units_keep_the_two_byte_header() -> None:

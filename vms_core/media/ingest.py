@@ -236,12 +236,8 @@ class Ingest:
         held: list[tuple[StreamKind, Any, int, int, Fraction, bool]] = []
         drained = False
         returned = time.time()
-        # Per-track shift that keeps DTS increasing when the stream's clock steps back
-        # (FFmpeg re-bases RTSP timestamps on the first RTCP sender report): the recording
-        # then goes on without a cut and without waiting for the next keyframe.
-        shift: dict[StreamKind, int] = {"video": 0, "audio": 0}
-        last_dts: dict[StreamKind, int | None] = {"video": None, "audio": None}
-        steps: dict[StreamKind, int] = {"video": frame_ticks or 1, "audio": 1}
+        # FFmpeg re-bases RTSP timestamps on the first RTCP sender report (a step back).
+        repairs = {"video": MonotonicDts(frame_ticks or 1), "audio": MonotonicDts(1)}
         for packet in container.demux(streams):
             if stop.is_set():
                 return started
@@ -260,14 +256,9 @@ class Ingest:
             assert pts is not None and dts is not None
             kind = kinds[packet.stream_index]
             time_base: Fraction = packet.time_base
-            dts += shift[kind]
-            last = last_dts[kind]
-            if last is not None and dts <= last:
-                step = last + (packet.duration or steps[kind]) - dts
-                shift[kind] += step
-                dts += step
-            pts += shift[kind]
-            last_dts[kind] = dts
+            repair = repairs[kind]
+            dts = repair.repair(dts, packet.duration or 0)
+            pts += repair.shift
             arrived = time.time()
             # The demuxer blocked for this packet: it came off the wire, not out of what
             # probing buffered during av.open. Only such a packet dates the stream.
@@ -369,6 +360,29 @@ class Ingest:
         self._sessions += 1
         self._session = StreamSession(self._sessions, info, templates, holder, audio_config)
         return self._session
+
+
+class MonotonicDts:
+    """Per-track shift that keeps DTS increasing when the stream's clock steps back: the
+    recording then goes on without a cut and without waiting for the next keyframe."""
+
+    __slots__ = ("last", "shift", "step")
+
+    def __init__(self, step: int) -> None:
+        self.step = step  # ticks to put between a repeated or earlier DTS and the last
+        self.shift = 0  # add it to the PTS too
+        self.last: int | None = None
+
+    def repair(self, dts: int, step: int = 0) -> int:
+        """``dts`` shifted past the last one (``step`` ticks on, default ``self.step``)."""
+        dts += self.shift
+        last = self.last
+        if last is not None and dts <= last:
+            jump = last + (step or self.step) - dts
+            self.shift += jump
+            dts += jump
+        self.last = dts
+        return dts
 
 
 class _WallClock:

@@ -13,7 +13,6 @@ FFmpeg's demuxer: ``Ingest``'s pump, for good, for that camera.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import logging
 import struct
@@ -26,14 +25,13 @@ from vms_core.media.ingest import (
     MAX_HELD_PACKETS,
     Ingest,
     IngestOptions,
+    MonotonicDts,
     SourceError,
     StateCallback,
     _WallClock,
 )
 from vms_core.media.native.connection import FrameHandler, RtspConnection, StreamEnded
 from vms_core.media.native.depacketize import (
-    H264_PPS,
-    H264_SPS,
     AacDepacketizer,
     G711Depacketizer,
     H264Depacketizer,
@@ -48,11 +46,17 @@ from vms_core.media.native.templates import (
 )
 from vms_core.media.packet import MediaPacket, StreamKind
 from vms_core.media.stream_info import StreamInfo, StreamSession
+from vms_core.rtsp.codecs import (
+    H264_NAL_PPS,
+    H264_NAL_SPS,
+    h264_nal_type,
+    parameter_sets_from_fmtp,
+)
+from vms_core.rtsp.rtp import NTP_EPOCH_OFFSET
 
 log = logging.getLogger(__name__)
 
 VIDEO_RATE = 90000
-NTP_UNIX_OFFSET = 2_208_988_800
 _SR = struct.Struct("!IIII")  # ssrc, NTP seconds, NTP fraction, RTP timestamp
 # Move audio onto the sender-report alignment when arrival-based alignment was further off.
 AUDIO_REALIGN_SECONDS = 0.02
@@ -135,26 +139,15 @@ class _Track:
     """Timestamp bookkeeping of one RTP stream: 32-bit extension, sender reports, and the
     shift that keeps DTS increasing."""
 
-    __slots__ = ("last", "last_ext", "last_out", "rate", "shift", "sr_ext", "sr_wall", "step")
+    __slots__ = ("dts", "last", "last_ext", "rate", "sr_ext", "sr_wall")
 
     def __init__(self, rate: int, step: int) -> None:
         self.rate = rate
-        self.step = step
+        self.dts = MonotonicDts(step)
         self.last: int | None = None
         self.last_ext = 0
-        self.last_out: int | None = None
-        self.shift = 0
         self.sr_ext: int | None = None
         self.sr_wall = 0.0
-
-    def extend(self, ts: int) -> int:
-        last = self.last
-        if last is None:
-            self.last = self.last_ext = ts
-            return ts
-        self.last = ts
-        self.last_ext += ((ts - last + 0x80000000) & 0xFFFFFFFF) - 0x80000000
-        return self.last_ext
 
     def peek(self, ts: int) -> int:
         """``ts`` extended without moving the reference (for sender reports)."""
@@ -162,16 +155,11 @@ class _Track:
             return ts
         return self.last_ext + ((ts - self.last + 0x80000000) & 0xFFFFFFFF) - 0x80000000
 
-    def monotonic(self, ext: int) -> int:
-        """``ext`` shifted so it never repeats or goes back (a clock step back, or
-        FFmpeg-style re-basing on the sender's side): no cut, no lost keyframe wait."""
-        value = ext + self.shift
-        last = self.last_out
-        if last is not None and value <= last:
-            self.shift += last + self.step - value
-            value = last + self.step
-        self.last_out = value
-        return value
+    def extend(self, ts: int) -> int:
+        """``ts`` extended past 32-bit wraps, relative to the previous one."""
+        ext = self.peek(ts)
+        self.last, self.last_ext = ts, ext
+        return ext
 
 
 class _NativeRun:
@@ -183,8 +171,9 @@ class _NativeRun:
         self.video_media, self.audio_media = self._choose(medias)
         self.video = _Track(VIDEO_RATE, 1)
         self.depacketizer = H264Depacketizer(self._video_unit)
-        fmtp = self.video_media.fmtp
-        self.sprop_sps, self.sprop_pps = _sprop(fmtp.get("sprop-parameter-sets", ""))
+        announced = parameter_sets_from_fmtp("H264", self.video_media.fmtp)
+        self.sprop_sps = next((n for n in announced if h264_nal_type(n) == H264_NAL_SPS), None)
+        self.sprop_pps = next((n for n in announced if h264_nal_type(n) == H264_NAL_PPS), None)
         self.audio: _Track | None = None
         self.audio_config: bytes | None = None
         self.audio_depacketizer: AacDepacketizer | G711Depacketizer | None = None
@@ -200,7 +189,7 @@ class _NativeRun:
         self.session_sps: bytes | None = None
         self.last_video = time.monotonic()
         self.dated_at = 0.0
-        self.keepalive_every = max(5.0, connection.session_timeout / 2)
+        self.keepalive_every = 0.0  # from the session timeout, known after SETUP
         self.next_keepalive = 0.0
         self.bitrate_since = 0.0
         self.counted = 0
@@ -264,15 +253,15 @@ class _NativeRun:
             connection.handlers[3] = self._reports(self.audio)
             connection.setup(self.audio_media, 2)
         connection.play()
-        self.keepalive_every = max(5.0, connection.session_timeout / 2)
         with contextlib.suppress(StreamEnded):  # end of stream: a disconnect like any other
             self._receive_until_stopped()
         return self.started
 
     def _receive_until_stopped(self) -> None:
         connection, ingest = self.connection, self.ingest
-        self.next_keepalive = time.monotonic() + self.keepalive_every
+        self.keepalive_every = max(5.0, connection.session_timeout / 2)
         self.bitrate_since = time.monotonic()
+        self.next_keepalive = self.bitrate_since + self.keepalive_every
         self.counted = connection.bytes_received
         interval = ingest.options.read_interval
         stop = ingest._stop
@@ -312,7 +301,7 @@ class _NativeRun:
                 if mv[pos + 1] == 200 and pos + 24 <= end:
                     _ssrc, seconds, fraction, rtp_ts = _SR.unpack_from(mv, pos + 4)
                     track.sr_ext = track.peek(rtp_ts)
-                    track.sr_wall = seconds - NTP_UNIX_OFFSET + fraction / 2**32
+                    track.sr_wall = seconds - NTP_EPOCH_OFFSET + fraction / 2**32
                 pos += size
 
         return handle
@@ -333,7 +322,7 @@ class _NativeRun:
                 return  # recording starts on a keyframe
             self.started = True
             self.ref_seconds = ext / VIDEO_RATE
-        pts = track.monotonic(ext)
+        pts = track.dts.repair(ext)
         clock = self.clock
         if clock is None:
             connection = self.connection
@@ -438,7 +427,7 @@ class _NativeRun:
                 offset = round(seconds * rate) - ext
             self.audio_offset = offset
         assert offset is not None
-        pts = track.monotonic(ext + offset)
+        pts = track.dts.repair(ext + offset)
         wall = clock.wall("audio", pts / rate)
         time_base = _AUDIO_TB.get(rate) or _AUDIO_TB.setdefault(rate, Fraction(1, rate))
         self.ingest.hub.publish(
@@ -451,7 +440,9 @@ class _NativeRun:
         video, audio = self.video, self.audio
         if audio is None or video.sr_ext is None or audio.sr_ext is None:
             return None
-        video_seconds = (video.sr_ext + video.shift) / VIDEO_RATE + (audio.sr_wall - video.sr_wall)
+        video_seconds = (video.sr_ext + video.dts.shift) / VIDEO_RATE + (
+            audio.sr_wall - video.sr_wall
+        )
         return round(video_seconds * audio.rate) - audio.sr_ext
 
 
@@ -540,21 +531,3 @@ def _batch_reader(interval: float) -> _BatchReader:
 
 _VIDEO_TB = Fraction(1, VIDEO_RATE)
 _AUDIO_TB: dict[int, Fraction] = {}
-
-
-def _sprop(value: str) -> tuple[bytes | None, bytes | None]:
-    """SPS and PPS from an RFC 6184 ``sprop-parameter-sets`` value."""
-    sps = pps = None
-    for item in value.split(","):
-        item = item.strip()
-        if not item:
-            continue
-        try:
-            nal = base64.b64decode(item + "=" * (-len(item) % 4))
-        except ValueError:
-            continue
-        if nal and nal[0] & 0x1F == H264_SPS:
-            sps = sps or nal
-        elif nal and nal[0] & 0x1F == H264_PPS:
-            pps = pps or nal
-    return sps, pps

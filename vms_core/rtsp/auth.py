@@ -32,6 +32,24 @@ def _md5(text: str) -> str:
     return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
+def digest_response(
+    username: str,
+    realm: str,
+    password: str,
+    method: str,
+    uri: str,
+    nonce: str,
+    qop_auth: tuple[str, str] | None = None,
+) -> str:
+    """The RFC 2617 MD5 ``response``; ``qop_auth`` is (nc, cnonce) for qop=auth."""
+    ha1 = _md5(f"{username}:{realm}:{password}")
+    ha2 = _md5(f"{method}:{uri}")
+    if qop_auth is None:
+        return _md5(f"{ha1}:{nonce}:{ha2}")
+    nc, cnonce = qop_auth
+    return _md5(f"{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}")
+
+
 def parse_auth_params(text: str) -> dict[str, str]:
     """``key=value, key="quoted value"`` pairs of an Authorization header."""
     params: dict[str, str] = {}
@@ -124,15 +142,22 @@ class Authenticator:
         algorithm = params.get("algorithm", "MD5").upper()
         if algorithm != "MD5":
             return "denied"
-        ha1 = _md5(f"{credentials.username}:{credentials.realm}:{credentials.password}")
-        ha2 = _md5(f"{method}:{params['uri']}")
         qop = params.get("qop")
         if qop is None:
-            expected = _md5(f"{ha1}:{params['nonce']}:{ha2}")
+            qop_auth = None
         elif qop == "auth" and "nc" in params and "cnonce" in params:
-            expected = _md5(f"{ha1}:{params['nonce']}:{params['nc']}:{params['cnonce']}:auth:{ha2}")
+            qop_auth = (params["nc"], params["cnonce"])
         else:
             return "denied"
+        expected = digest_response(
+            credentials.username,
+            credentials.realm,
+            credentials.password,
+            method,
+            params["uri"],
+            params["nonce"],
+            qop_auth,
+        )
         if not hmac.compare_digest(expected, params["response"].lower()):
             return "denied"
         nonce_state = self.nonces.check(params["nonce"])

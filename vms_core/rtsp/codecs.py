@@ -101,6 +101,15 @@ def parameter_sets_from_fmtp(codec: str, fmtp: dict[str, str]) -> list[bytes]:
     sets: list[bytes] = []
     for key in keys:
         for item in fmtp.get(key, "").split(","):
-            if item:
-                sets.append(base64.b64decode(item))
+            item = item.strip()
+            if not item:
+                continue
+            # Cameras send unpadded base64 at times; an unreadable entry is skipped (the
+            # sets usually come again in band).
+            try:
+                nal = base64.b64decode(item + "=" * (-len(item) % 4), validate=True)
+            except ValueError:
+                continue
+            if nal:
+                sets.append(nal)
     return sets

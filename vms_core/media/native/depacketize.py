@@ -7,12 +7,11 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 
+from vms_core.rtsp.codecs import H264_NAL_IDR, H264_NAL_PPS, H264_NAL_SPS
+
 RTP_HEADER = struct.Struct("!BBHII")
 _U16 = struct.Struct("!H")
 START_CODE = b"\x00\x00\x00\x01"
-H264_IDR = 5
-H264_SPS = 7
-H264_PPS = 8
 _STAP_A = 24
 _FU_A = 28
 
@@ -85,7 +84,7 @@ class H264Depacketizer:
                 au += START_CODE
                 au.append((header & 0xE0) | (fu & 0x1F))
                 self.fu_open = True
-                if fu & 0x1F == H264_IDR:
+                if fu & 0x1F == H264_NAL_IDR:
                     self.keyframe = True
             elif not self.fu_open:
                 self.broken = True
@@ -107,11 +106,11 @@ class H264Depacketizer:
     def _nal(self, nal: memoryview, nal_type: int) -> None:
         self.au += START_CODE
         self.au += nal
-        if nal_type == H264_IDR:
+        if nal_type == H264_NAL_IDR:
             self.keyframe = True
-        elif nal_type == H264_SPS:
+        elif nal_type == H264_NAL_SPS:
             self.sps = bytes(nal)
-        elif nal_type == H264_PPS:
+        elif nal_type == H264_NAL_PPS:
             self.pps = bytes(nal)
 
     def flush(self) -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import hashlib
 import secrets
 from dataclasses import dataclass, field
+
+from vms_core.rtsp.auth import digest_response, parse_auth_params
 
 
 @dataclass(slots=True)
@@ -34,23 +35,6 @@ def parse_response_head(head: bytes) -> Response:
     return Response(int(parts[1]), parts[2] if len(parts) > 2 else "", headers)
 
 
-def _auth_params(text: str) -> dict[str, str]:
-    params: dict[str, str] = {}
-    rest = text
-    while rest:
-        key, sep, rest = rest.partition("=")
-        if not sep:
-            break
-        rest = rest.lstrip()
-        if rest.startswith('"'):
-            value, _, rest = rest[1:].partition('"')
-        else:
-            value, _, rest = rest.partition(",")
-        params[key.strip(" ,").lower()] = value.strip()
-        rest = rest.lstrip(" ,")
-    return params
-
-
 class Auth:
     """Answers a 401 challenge: Digest (MD5, with or without qop=auth) preferred, else Basic."""
 
@@ -67,7 +51,7 @@ class Auth:
         for offer in offers:
             scheme, _, rest = offer.partition(" ")
             if scheme.lower() == "digest":
-                self.scheme, self.params, self.nc = "digest", _auth_params(rest), 0
+                self.scheme, self.params, self.nc = "digest", parse_auth_params(rest), 0
                 return True
         if any(offer.lower().startswith("basic") for offer in offers):
             self.scheme = "basic"
@@ -82,21 +66,15 @@ class Auth:
         if self.scheme != "digest":
             return None
         realm, nonce = self.params.get("realm", ""), self.params.get("nonce", "")
-
-        def md5(text: str) -> str:
-            return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
-
-        ha1 = md5(f"{self.username}:{realm}:{self.password}")
-        ha2 = md5(f"{method}:{uri}")
         fields = f'username="{self.username}", realm="{realm}", nonce="{nonce}", uri="{uri}"'
+        qop_auth = None
         if "auth" in [q.strip() for q in self.params.get("qop", "").split(",")]:
             self.nc += 1
-            nc = f"{self.nc:08x}"
-            cnonce = secrets.token_hex(8)
-            response = md5(f"{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}")
-            fields += f', qop=auth, nc={nc}, cnonce="{cnonce}"'
-        else:
-            response = md5(f"{ha1}:{nonce}:{ha2}")
+            qop_auth = (f"{self.nc:08x}", secrets.token_hex(8))
+            fields += f', qop=auth, nc={qop_auth[0]}, cnonce="{qop_auth[1]}"'
+        response = digest_response(
+            self.username, realm, self.password, method, uri, nonce, qop_auth
+        )
         if "opaque" in self.params:
             fields += f', opaque="{self.params["opaque"]}"'
         return f'Digest {fields}, response="{response}", algorithm=MD5'
