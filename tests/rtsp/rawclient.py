@@ -22,6 +22,11 @@ class RawResponse:
         values = self.headers.get(name.lower())
         return values[0] if values else None
 
+    @property
+    def session(self) -> str:
+        """The Session header's id, without ``;timeout=`` ("" when there is none)."""
+        return (self.header("session") or "").split(";")[0]
+
 
 @dataclass
 class Frame:

@@ -15,6 +15,7 @@ from vms_core.rtsp import AccessUnit, Credentials, RtspServer, RtspStream
 
 from .clips import Clip, publishing
 from .rawclient import (
+    RawResponse,
     RawRtspClient,
     basic_authorization,
     digest_authorization,
@@ -77,7 +78,7 @@ async def test_control_urls_in_every_client_form(
     track_url = base.rstrip("/") + "/trackID=1" + ("/" if base.endswith("/") else "")
     setup = await client.request("SETUP", track_url, {"Transport": TCP_TRANSPORT})
     assert setup.status == 200
-    session = (setup.header("session") or "").split(";")[0]
+    session = setup.session
     play = await client.request("PLAY", base, {"Session": session})
     assert play.status == 200
     assert "trackID=1;seq=" in (play.header("rtp-info") or "")
@@ -208,6 +209,12 @@ async def test_unavailable_stream_answers_503(
     assert (await client.request("DESCRIBE", url)).status == 200
 
 
+async def describe_and_set_up_video(client: RawRtspClient, url: str) -> RawResponse:
+    """DESCRIBE, then SETUP of the video track over TCP (channels 0-1)."""
+    assert (await client.request("DESCRIBE", url)).status == 200
+    return await client.request("SETUP", url + "/trackID=0", {"Transport": TCP_TRANSPORT})
+
+
 def rtp_fields(data: bytes) -> tuple[bool, int, int, int, int]:
     """marker, payload type, sequence number, timestamp, SSRC."""
     _, second, seq, timestamp, ssrc = struct.unpack("!BBHII", data[:12])
@@ -221,9 +228,8 @@ async def test_tcp_play_starts_at_keyframe_with_sender_reports(
     url = rtsp_server.url("cam")
     async with publishing(stream, h264_clip):
         await asyncio.sleep(0.35)  # join mid-GOP
-        assert (await client.request("DESCRIBE", url)).status == 200
-        setup = await client.request("SETUP", url + "/trackID=0", {"Transport": TCP_TRANSPORT})
-        session = (setup.header("session") or "").split(";")[0]
+        setup = await describe_and_set_up_video(client, url)
+        session = setup.session
         assert "timeout=" in (setup.header("session") or "")
         transport = setup.header("transport") or ""
         assert "interleaved=0-1" in transport and "ssrc=" in transport
@@ -261,9 +267,8 @@ async def test_audio_starts_with_the_first_picture(
     url = rtsp_server.url("cam")
     async with publishing(stream, h264_clip):
         await asyncio.sleep(0.35)  # join mid-GOP: the next keyframe is ~0.65 s away
-        assert (await client.request("DESCRIBE", url)).status == 200
-        setup = await client.request("SETUP", url + "/trackID=0", {"Transport": TCP_TRANSPORT})
-        session = (setup.header("session") or "").split(";")[0]
+        setup = await describe_and_set_up_video(client, url)
+        session = setup.session
         audio = await client.request(
             "SETUP",
             url + "/trackID=1",
@@ -312,7 +317,7 @@ async def test_udp_delivers_rtp_and_rtcp_to_client_ports(
             server_ports = (setup.header("transport") or "").split("server_port=")[1].split(";")[0]
             low, high = (int(p) for p in server_ports.split("-"))
             assert low % 2 == 0 and high == low + 1
-            session = (setup.header("session") or "").split(";")[0]
+            session = setup.session
             assert (await client.request("PLAY", url, {"Session": session})).status == 200
             await asyncio.sleep(1.2)
     finally:
