@@ -16,8 +16,21 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.loops import ENV as RUN_DIR_ENV
 from vms_core.config import parse_config
 from vms_core.server import VmsServer
+
+pytest_plugins = ["tests.error_logs"]
+
+
+@pytest.hookimpl(trylast=True)  # after pytest's tmp_path plugin is configured
+def pytest_configure(config: pytest.Config) -> None:
+    # One folder for run-wide data (tests/loops.py): named by the controller before xdist
+    # starts its workers, which inherit the environment.
+    if RUN_DIR_ENV not in os.environ and not os.environ.get("PYTEST_XDIST_WORKER"):
+        base = config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
+        os.environ[RUN_DIR_ENV] = str(base / "run")
+
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -184,6 +197,35 @@ async def make_server(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     yield start
     for server in reversed(started):
         await server.stop()
+
+
+SITE_HOURS = 2.0
+
+
+@pytest.fixture(scope="session")
+def recorded_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Two hours of five simulated cameras, recorded faster than real time and served by a
+    server of its own (tests.playback.recorded): cam-a, cam-b, north and south steady,
+    cam-drop down for 3 s every 10 s. Shared by every test of the run that reads
+    recordings (playback, export); tests must not change its recordings."""
+    from tests.playback.recorded import RecordingSite, SiteCamera
+
+    site = RecordingSite(
+        tmp_path_factory.mktemp("site"),
+        [
+            SiteCamera("cam-a"),
+            SiteCamera("cam-b"),
+            SiteCamera("cam-drop", drop_every_s=10.0, down_s=3.0),
+            SiteCamera("north"),
+            SiteCamera("south"),
+        ],
+        seconds=SITE_HOURS * 3600,
+    )
+    site.start()
+    try:
+        yield site
+    finally:
+        site.stop()
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from tests.loops import sim_config
 from tests.simulator.conftest import small_camera
 from vms_core.db.models import Camera, Event
-from vms_core.simulator.config import SimulatorConfig
 from vms_core.simulator.simulator import Simulator
 
 LOOP_S = 4
@@ -30,13 +30,12 @@ async def two_cameras(tmp_path: Path) -> AsyncIterator[Simulator]:
         "speech": {"at_s": [0.3], "duration_s": 1.5},
         "door_slam": {"at_s": [2.5]},
     }
-    config = SimulatorConfig(
+    config = sim_config(
         cameras=[
             small_camera(1, name="shots", ptz=False, scene=shooting),
             small_camera(2, name="talk", ptz=False, scene=quiet),
         ],
         discovery=False,
-        cache_dir=tmp_path / "sim-cache",
     )
     sim = Simulator(config)
     await sim.start()

@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
+from tests.loops import sim_config
 from tests.simulator.conftest import small_camera
-from vms_core.simulator.config import SimulatorConfig
 from vms_core.simulator.simulator import Simulator
 
 
 @pytest.fixture
 async def camera_sim() -> AsyncIterator[Simulator]:
     sim = Simulator(
-        SimulatorConfig(cameras=[small_camera(1)], discovery_port=0, discovery_multicast=False)
+        sim_config(cameras=[small_camera(1)], discovery_port=0, discovery_multicast=False)
     )
     await sim.start()
     try:

@@ -18,9 +18,10 @@ import pytest
 from vms_sdk import Event
 
 from tests.conftest import bearer
+from tests.loops import sim_config
 from tests.notify_chat.receivers import ChatReceiver
 from tests.simulator.conftest import small_camera
-from vms_core.simulator.config import SimulatorConfig, VideoProfileConfig
+from vms_core.simulator.config import VideoProfileConfig
 from vms_core.simulator.simulator import Simulator
 
 LOOP_S = 12
@@ -42,7 +43,7 @@ async def plate_camera(tmp_path: Path) -> AsyncIterator[Simulator]:
         sub=VideoProfileConfig(width=640, height=360, fps=5),
         scene=SCENE,
     )
-    config = SimulatorConfig(cameras=[camera], discovery=False, cache_dir=tmp_path / "sim-cache")
+    config = sim_config(cameras=[camera], discovery=False)
     sim = Simulator(config)
     await sim.start()
     try:

@@ -12,9 +12,9 @@ import aiohttp
 import pytest
 
 from tests.conftest import bearer
+from tests.loops import sim_config
 from tests.onvif.conftest import NO_MULTICAST, sim_camera
 from vms_core.onvif.events import parse_notification
-from vms_core.simulator.config import SimulatorConfig
 from vms_core.simulator.simulator import Simulator
 
 # A car crosses for 1 s of every 2 s: motion toggles every second.
@@ -24,7 +24,7 @@ BUSY_SCENE = {"loop_seconds": 2, "vehicle": {"every_s": 2, "crossing_s": 1, "fir
 @pytest.fixture
 async def busy_camera() -> AsyncIterator[Simulator]:
     sim = Simulator(
-        SimulatorConfig(cameras=[sim_camera(1, scene=BUSY_SCENE)], discovery=False, media=False)
+        sim_config(cameras=[sim_camera(1, scene=BUSY_SCENE)], discovery=False, media=False)
     )
     await sim.start()
     try:

@@ -186,3 +186,39 @@ LISTENER = """
                 __import__("vms_sdk").Event("gunshot.detected", camera_ids=[chunk.camera_id])))
             ev.result(timeout=2)
 """
+
+# Holds a resource in a slow synchronous frame analysis that vms_shutdown releases, as the
+# LPR plug-in does with its plate database.
+SLOW_ANALYST = """
+    import sqlite3
+    import threading
+    import time
+
+    from vms_sdk import FrameSubscription, PluginInfo, hookimpl
+
+    ORDER = []
+    STARTED = threading.Event()
+    HOLD_S = 0.4
+    DB = sqlite3.connect(":memory:", check_same_thread=False)
+
+    @hookimpl
+    def vms_plugin_info():
+        return PluginInfo("slow_analyst", "1.0", "1.0", "a slow frame analysis")
+
+    @hookimpl
+    def vms_frame_subscriptions():
+        return [FrameSubscription(fps=10, fmt="gray")]
+
+    @hookimpl
+    def vms_analyze_frame(frame):
+        ORDER.append("analyze started")
+        STARTED.set()
+        time.sleep(HOLD_S)
+        DB.execute("select 1")  # ProgrammingError once vms_shutdown closed it
+        ORDER.append("analyze finished")
+
+    @hookimpl
+    def vms_shutdown(ctx):
+        ORDER.append("shutdown")
+        DB.close()
+"""

@@ -1,12 +1,17 @@
 import asyncio
+import logging
+import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pytest
 from vms_sdk import Event, Frame, Notification, SegmentInfo, utc_now
 
+from tests.eventually import eventually
 from tests.plugins import plugin_sources as src
 from tests.plugins.conftest import LoopLagMeter, MemoryServices, started
 from vms_core.plugins import CallBudgets, FrameDispatcher, PluginManager
@@ -171,3 +176,50 @@ async def test_a_behind_plugin_keeps_each_cameras_newest_frame(
     assert frames.stats()["good"].dropped == 1
     await frames.stop()
     await manager.stop()
+
+
+async def _stop_during_analysis(
+    services: MemoryServices, plugin_dir: Callable[[str, str], Path], budgets: CallBudgets
+) -> tuple[PluginManager, Any]:
+    folder = plugin_dir("slow_analyst", src.SLOW_ANALYST)
+    manager = await started(
+        PluginManager(services, folders=[folder], use_entry_points=False, budgets=budgets)
+    )
+    record = manager.get("slow_analyst")
+    assert record is not None and record.plugin is not None
+    module: Any = record.plugin
+    frames = FrameDispatcher(manager)
+    frames.start()
+    frames.offer(Frame("c1", utc_now(), np.zeros((18, 32), np.uint8), 32, 18))
+    await eventually(module.STARTED.is_set, 5, 0.01, what="the analysis started")
+    await frames.stop()  # the host stops feeding first, as PluginHost.stop does
+    await asyncio.wait_for(manager.stop(), 10)
+    return manager, module
+
+
+async def test_shutdown_waits_for_a_running_analysis(
+    services: MemoryServices, plugin_dir: Callable[[str, str], Path]
+) -> None:
+    """vms_shutdown runs only after a synchronous analysis already running has finished, so
+    the plug-in never uses what its shutdown released (the LPR plug-in's closed database)."""
+    _manager, module = await _stop_during_analysis(services, plugin_dir, CallBudgets(shutdown=5))
+    assert module.ORDER == ["analyze started", "analyze finished", "shutdown"]
+
+
+async def test_a_call_outliving_the_shutdown_budget_is_reported(
+    services: MemoryServices,
+    plugin_dir: Callable[[str, str], Path],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    budgets = CallBudgets(shutdown=0.05)
+    with caplog.at_level(logging.WARNING, logger="vms.plugins"):
+        _manager, module = await _stop_during_analysis(services, plugin_dir, budgets)
+    assert module.ORDER[:2] == ["analyze started", "shutdown"]
+    reported = [r.getMessage() for r in caplog.records if "outlived" in r.getMessage()]
+    assert reported and "vms_analyze_frame" in reported[0], caplog.text
+    # The abandoned thread still ends (and fails on its closed database) on its own.
+    await eventually(lambda: not _analyst_threads(), 5, 0.02, what="the abandoned thread ended")
+
+
+def _analyst_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "vms-plugin-slow_analyst"]

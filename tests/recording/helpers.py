@@ -12,6 +12,7 @@ from typing import Any
 import av
 from sqlalchemy import select
 
+from tests.loops import sim_config
 from vms_core.db.models import Segment
 from vms_core.server import VmsServer
 from vms_core.simulator.config import CameraConfig, SimulatorConfig, VideoProfileConfig
@@ -35,14 +36,8 @@ def sim_camera(name: str, **overrides: Any) -> CameraConfig:
     return CameraConfig.model_validate(fields)
 
 
-def simulator_config(cameras: list[CameraConfig], cache: Path) -> SimulatorConfig:
-    return SimulatorConfig(
-        cameras=cameras,
-        discovery=False,
-        discovery_port=0,
-        discovery_multicast=False,
-        cache_dir=cache,
-    )
+def simulator_config(cameras: list[CameraConfig]) -> SimulatorConfig:
+    return sim_config(cameras=cameras, discovery=False, discovery_port=0, discovery_multicast=False)
 
 
 def camera_toml(name: str, url: str, password: str, extra: str = "") -> str:

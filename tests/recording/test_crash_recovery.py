@@ -29,7 +29,7 @@ NAMES = ["crash-1", "crash-2"]
 
 @pytest.fixture
 async def simulator(tmp_path: Path) -> AsyncIterator[Simulator]:
-    sim = Simulator(simulator_config([sim_camera(n) for n in NAMES], tmp_path / "loops"))
+    sim = Simulator(simulator_config([sim_camera(n) for n in NAMES]))
     await sim.start()
     yield sim
     await sim.stop()

@@ -69,7 +69,7 @@ async def test_ten_minutes_of_recording_with_drops_and_a_byte_cap(
     cameras = [sim_camera(n) for n in STEADY]
     cameras.append(sim_camera("flaky", drop_every_s=DROP_EVERY, down_s=DOWN))
     cameras.append(sim_camera("capped"))
-    simulator = Simulator(simulator_config(cameras, tmp_path / "loops"))
+    simulator = Simulator(simulator_config(cameras))
     await simulator.start()
     try:
         urls = {info.name: info.rtsp_main_url for info in simulator.cameras}

@@ -10,16 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.loops import sim_config
 from tests.simulator.conftest import small_camera
-from vms_core.simulator.config import SimulatorConfig
 from vms_core.simulator.simulator import Simulator
 
 
 @pytest.fixture
 async def one_camera(tmp_path: Path) -> AsyncIterator[Simulator]:
-    sim = Simulator(
-        SimulatorConfig(cameras=[small_camera(1)], discovery=False, cache_dir=tmp_path / "loops")
-    )
+    sim = Simulator(sim_config(cameras=[small_camera(1)], discovery=False))
     await sim.start()
     try:
         yield sim

@@ -13,8 +13,8 @@ import pytest
 from playwright.async_api import Browser, Page, Response, async_playwright
 
 from tests.conftest import REPO, RunningServer
+from tests.loops import sim_config
 from tests.simulator.conftest import small_camera
-from vms_core.simulator.config import SimulatorConfig
 from vms_core.simulator.simulator import Simulator
 
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
@@ -90,7 +90,7 @@ def start_web(simulators: list[Simulator], make_server: Callable[..., Any]) -> C
         """``loop_seconds=60`` makes the burned-in clock show true seconds of the minute."""
         scene = {"loop_seconds": loop_seconds}
         sim = Simulator(
-            SimulatorConfig(
+            sim_config(
                 cameras=[small_camera(i + 1, ptz=i == 0, scene=scene) for i in range(cameras)],
                 discovery=False,
                 discovery_multicast=False,

@@ -77,6 +77,7 @@ class PluginState(StrEnum):
     REFUSED = "refused"  # failed to load, wrong API version or bad configuration
     LOADED = "loaded"  # configured, not started yet
     RUNNING = "running"
+    STOPPING = "stopping"  # waiting for running calls, then vms_shutdown
     FAILED = "failed"  # vms_startup raised or overran
     STOPPED = "stopped"
 
@@ -391,9 +392,20 @@ class PluginManager:
                 self._pm.unregister(record.plugin)
 
     async def _stop_one(self, record: PluginRecord) -> None:
+        record.state = PluginState.STOPPING  # no new calls from here on
         if record.inbox_worker is not None:
             record.inbox_worker.cancel()
         if record.runner is not None and record.context is not None:
+            # vms_shutdown releases what running calls use (a plate database, a socket):
+            # let calls already running finish first, within the same budget.
+            still_running = await record.runner.wait_idle(self.budgets.shutdown)
+            if still_running:
+                log.warning(
+                    "plug-in %s: shutting down while calls outlived the %g s shutdown budget: %s",
+                    record.name,
+                    self.budgets.shutdown,
+                    ", ".join(still_running),
+                )
             for impl in self._impls_of(record, "vms_shutdown"):
                 with contextlib.suppress(PluginCallError):  # counted and logged by the runner
                     await record.runner.call(
