@@ -158,6 +158,7 @@ class PluginTestHost:
         self.frame_subscriptions: list[FrameSubscription] = []
         self.audio_subscriptions: list[AudioSubscription] = []
         self._logger = logging.getLogger("vms.plugins.test")
+        self._submitted: list[concurrent.futures.Future[Any]] = []
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -339,7 +340,21 @@ class PluginTestHost:
         """Run ``coro`` on the test's event loop from a worker thread."""
         if self._loop is None:
             raise RuntimeError("PluginTestHost not started")
-        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        self._submitted.append(future)
+        return future
+
+    async def wait_submitted(self, seconds: float = 5.0) -> None:
+        """Wait until every coroutine the plug-in handed to ``ctx.submit`` has finished
+        (including ones those submitted in turn), so a test can check what they did, or
+        that they did nothing, without sleeping. Their results and exceptions stay with the
+        futures ``submit`` returned.
+
+        :raises TimeoutError: when some are still running after ``seconds``.
+        """
+        async with asyncio.timeout(seconds):
+            while pending := [f for f in self._submitted if not f.done()]:
+                await asyncio.wait([asyncio.wrap_future(f) for f in pending])
 
     # ----------------------------------------------------------------- calling hooks
 

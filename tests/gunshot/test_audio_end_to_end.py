@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib.metadata
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from tests.eventually import eventually
 from tests.loops import sim_config
 from tests.simulator.conftest import small_camera
 from vms_core.db.models import Camera, Event
@@ -71,10 +71,8 @@ async def test_gunshot_scene_heard_speech_and_door_slam_not(
             rows = await session.scalars(select(Event).where(Event.type == "gunshot.detected"))
             return list(rows)
 
-    deadline = time.monotonic() + 20
-    while not await heard() and time.monotonic() < deadline:
-        await asyncio.sleep(0.2)
-    await asyncio.sleep(2 * LOOP_S)  # two more loops of both scenes
+    await eventually(heard, 20, 0.2, what="a gunshot detected")
+    await asyncio.sleep(2 * LOOP_S)  # two more loops of both scenes: the window for others
     events = await heard()
     assert events, "the gunshot scene was not detected"
     assert {e.data["heard_by"] for e in events} == {ids["shots"]}

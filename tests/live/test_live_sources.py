@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.eventually import eventually
 from tests.loops import sim_config
 from tests.simulator.conftest import small_camera
 from vms_core.simulator.simulator import Simulator
@@ -68,11 +69,7 @@ password = "{info.password}"
     assert len(server.live.feeds()) == 2, "still in use by the second user"
     again.release()
     sub.release()
-    for _ in range(60):
-        if not server.live.feeds():
-            break
-        await asyncio.sleep(0.1)
-    assert server.live.feeds() == [], "idle feeds must be closed after the linger time"
+    await eventually(lambda: not server.live.feeds(), 6, 0.1, what="idle feeds closed after linger")
     assert not main.ingest.running
 
     with pytest.raises(LookupError):

@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import bearer
+from tests.eventually import eventually
 from tests.onvif.conftest import QUIET
 from vms_core.recording import url_with_credentials
 from vms_core.simulator.discovery import DiscoveryEndpoint, _Sequence, hello_message
@@ -369,14 +370,15 @@ async def test_discovery_scan_through_the_api_finds_the_cameras_by_unicast(
         assert response.status == 202
         scan = await response.json()
     assert scan["status"] == "running"
-    for _ in range(50):
+
+    async def finished() -> Any:
         async with http.get(
             f"{running.url}/api/discovery/scans/{scan['id']}", headers=bearer(token)
         ) as response:
-            scan = await response.json()
-        if scan["status"] != "running":
-            break
-        await asyncio.sleep(0.1)
+            found = await response.json()
+        return found if found["status"] != "running" else None
+
+    scan = await eventually(finished, 5, 0.1, what="the scan finished")
     assert scan["status"] == "done"
     assert scan["rejected"] == []
     assert sorted(d["name"] for d in scan["devices"]) == [c.name for c in cameras.cameras]

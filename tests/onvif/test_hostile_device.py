@@ -14,6 +14,7 @@ import pytest
 from aiohttp import web
 
 from tests.conftest import bearer
+from tests.eventually import eventually
 from tests.onvif.conftest import QUIET
 from tests.onvif.replay import FIXTURES, HANG, Chunked, ReplayDevice
 from vms_core.onvif.client import (
@@ -230,14 +231,15 @@ async def test_an_unreachable_camera_is_checked_again_and_comes_online(
             camera = await response.json()
         assert camera["state"] == "unreachable"
         device.overrides.clear()  # the camera answers again
-        deadline = time.monotonic() + 10
-        while camera["state"] != "online" and time.monotonic() < deadline:
-            await asyncio.sleep(0.2)
+
+        async def online() -> Any:
             async with http.get(
                 f"{running.url}/api/cameras/{camera['id']}", headers=bearer(token)
             ) as response:
-                camera = await response.json()
-        assert camera["state"] == "online"
+                found = await response.json()
+            return found if found["state"] == "online" else None
+
+        camera = await eventually(online, 10, 0.2, what="the camera back online")
         assert camera["state_reason"].startswith("Mockup Manufacturer Mockup Model")
         await running.server.events.drain()
         events = await running.server.events.query(camera_id=camera["id"])

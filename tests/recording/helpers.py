@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 from dataclasses import dataclass
@@ -94,12 +93,3 @@ def clock_difference(wall: float, burned: float) -> float:
     """Circular distance between a wall time and a burned-in clock, modulo the loop."""
     delta = (wall - burned) % LOOP_SECONDS
     return min(delta, LOOP_SECONDS - delta)
-
-
-async def wait_for(predicate: Any, timeout: float, interval: float = 0.25) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout} s")
-        await asyncio.sleep(interval)

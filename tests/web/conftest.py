@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from playwright.async_api import Browser, Page, Response, async_playwright
 
@@ -149,3 +150,13 @@ async def screenshot(page: Page, name: str) -> Path:
 
 def has_endpoint(setup: WebSetup, method: str, path: str) -> bool:
     return setup.server.server.api.lookup(method, path) is not None
+
+
+async def recorded_seconds(setup: WebSetup, token: str, camera_id: int) -> float:
+    """Seconds the camera has recorded, from the recordings API."""
+    async with (
+        aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http,
+        http.get(f"{setup.url}/api/cameras/{camera_id}/recordings") as r,
+    ):
+        body = await r.json()
+        return float(body.get("recorded_seconds", 0))

@@ -11,21 +11,13 @@ from aiortc.mediastreams import MediaStreamError
 from sqlalchemy import select
 
 from tests.conftest import RunningServer, bearer
+from tests.eventually import eventually
 from tests.webrtc.conftest import WhepViewer, camera_id
 from vms_core.db.models import AuditEntry
 
 
 def whep_url(vms: RunningServer, camera: int, stream: str = "main") -> str:
     return f"{vms.url}/api/cameras/{camera}/whep?stream={stream}"
-
-
-async def wait_until(condition: object, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if callable(condition) and condition():
-            return True
-        await asyncio.sleep(0.05)
-    return False
 
 
 async def audit_actions(vms: RunningServer) -> list[tuple[str, str]]:
@@ -105,7 +97,7 @@ async def test_a_browser_that_goes_away_ends_its_session(
     await viewer.frames(2)
     assert len(vms.server.webrtc.sessions) == 1
     await viewer.close()  # DTLS close_notify, as a closing tab sends
-    assert await wait_until(lambda: not vms.server.webrtc.sessions, 10)
+    await eventually(lambda: not vms.server.webrtc.sessions, 10, 0.05, what="no session left")
     assert ("live.end", "admin") in await audit_actions(vms)
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import av
 import pytest
 
+from tests.eventually import eventually
 from vms_core.rtsp import RtspServer, RtspStream
 from vms_core.simulator.media import (
     EncodedLoop,
@@ -113,7 +114,7 @@ async def raw_describe(served: Served) -> str:
 
 async def test_dropper_disconnects_clients_and_refuses_them_while_down(served: Served) -> None:
     client = asyncio.create_task(asyncio.to_thread(watch, served.url, 10_000))
-    await asyncio.sleep(0.3)
+    await eventually(lambda: served.stream.client_count >= 1, 10, 0.02, what="a client playing")
     dropper = StreamDropper(served.stream, every_s=1.6, down_s=0.8)
     started = time.time()
     dropper.start()
@@ -122,8 +123,7 @@ async def test_dropper_disconnects_clients_and_refuses_them_while_down(served: S
     assert got.ended_at - started == pytest.approx(0.8, abs=0.6)  # dropped at every_s - down_s
     assert len(got.clocks) > 0, "the client was playing before the drop"
     assert "503" in await raw_describe(served)
-    await asyncio.sleep(1.0)
-    assert served.stream.available
+    await eventually(lambda: served.stream.available, 5, 0.05, what="the stream back")
     assert " 200 " in await raw_describe(served)
     await dropper.stop()
     assert dropper.drops >= 1 and served.stream.available
