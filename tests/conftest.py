@@ -199,6 +199,17 @@ async def make_server(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
         await server.stop()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """``browser`` and ``postgres`` follow from the fixtures a test uses, so they cannot be
+    forgotten: ``-m "not browser"`` leaves out every test that starts Chromium."""
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        if "browser" in fixtures or "chromium" in fixtures:
+            item.add_marker(pytest.mark.browser)
+        if "pg_url" in fixtures:
+            item.add_marker(pytest.mark.postgres)
+
+
 SITE_HOURS = 2.0
 
 

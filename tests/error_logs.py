@@ -5,9 +5,10 @@ without failing is a bug: in the server, or in a test that provoked it without s
 Every such record fails the test during which it was logged; one logged between tests (a
 module fixture's teardown, a thread outliving its test) fails the run at the end.
 
-Two ways to accept an error record:
-- a test that provokes one on purpose asks for the ``allow_error_logs`` fixture and names
-  the message pattern (and why);
+Ways to accept an error record:
+- a test that provokes one on purpose is marked
+  ``@pytest.mark.allow_error_logs("message pattern", reason="why")`` (or calls the
+  ``allow_error_logs`` fixture the same way, for a pattern known only at run time);
 - ``ALLOWED`` below lists records the suite cannot avoid, each with its reason.
 """
 
@@ -31,6 +32,14 @@ class Allowed:
     def matches(self, record: logging.LogRecord) -> bool:
         return bool(re.search(self.logger, record.name) and re.search(self.message, _text(record)))
 
+
+# Marks for errors several tests provoke on purpose.
+PLUGINS_MADE_UNHEALTHY = pytest.mark.allow_error_logs(
+    "is unhealthy after", reason="the bad plug-ins fail on purpose until they are unhealthy"
+)
+PLUGINS_REFUSED = pytest.mark.allow_error_logs(
+    r"plug-in \S+ \(.*\) refused", reason="refusing a broken plug-in is what the test checks"
+)
 
 # Records no test can avoid. Each says why; keep this list short.
 ALLOWED: list[Allowed] = []
@@ -81,6 +90,15 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     logging.getLogger().removeHandler(_COLLECTOR)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for mark in item.iter_markers("allow_error_logs"):
+        (pattern,) = mark.args
+        reason = mark.kwargs.get("reason")
+        if not reason:
+            raise pytest.UsageError(f"{item.nodeid}: allow_error_logs needs a reason=")
+        _COLLECTOR.allowed_now.append(Allowed(mark.kwargs.get("logger", "."), pattern, reason))
 
 
 @pytest.hookimpl(wrapper=True)

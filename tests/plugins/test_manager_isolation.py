@@ -26,6 +26,9 @@ def four_plugins(plugin_dir: Callable[[str, str], Path]) -> Path:
     return plugin_dir("blocker", src.BLOCKER)
 
 
+@pytest.mark.allow_error_logs(
+    "is unhealthy after", reason="the bad plug-ins fail on purpose until they are marked unhealthy"
+)
 async def test_bad_plugins_are_contained_and_good_one_gets_every_event(
     services: MemoryServices, plugin_dir: Callable[[str, str], Path], loop_lag: LoopLagMeter
 ) -> None:
@@ -67,6 +70,9 @@ async def test_bad_plugins_are_contained_and_good_one_gets_every_event(
     await asyncio.wait_for(manager.stop(), 5)
 
 
+@pytest.mark.allow_error_logs(
+    "is unhealthy after", reason="the bad plug-ins fail on purpose until they are marked unhealthy"
+)
 async def test_frames_newest_first_and_producer_never_blocks(
     services: MemoryServices, plugin_dir: Callable[[str, str], Path], loop_lag: LoopLagMeter
 ) -> None:
@@ -132,6 +138,9 @@ async def test_notifications_and_segments_are_isolated(
     await manager.stop()
 
 
+@pytest.mark.allow_error_logs(
+    "is unhealthy after", reason="the bad plug-ins fail on purpose until they are marked unhealthy"
+)
 async def test_reload_makes_an_unhealthy_plugin_callable_again(
     services: MemoryServices, plugin_dir: Callable[[str, str], Path]
 ) -> None:

@@ -14,6 +14,9 @@ def status(manager: PluginManager) -> dict[str, tuple[str, str]]:
     return {s.name: (s.state, s.reason) for s in manager.list()}
 
 
+@pytest.mark.allow_error_logs(
+    "plug-in \\S+ \\(.*\\) refused", reason="refusing a broken plug-in is what the test checks"
+)
 async def test_incompatible_api_version_is_refused_with_a_clear_message(
     services: MemoryServices, plugin_dir: Callable[[str, str], Path]
 ) -> None:
@@ -27,6 +30,9 @@ async def test_incompatible_api_version_is_refused_with_a_clear_message(
     await manager.stop()
 
 
+@pytest.mark.allow_error_logs(
+    "plug-in \\S+ \\(.*\\) refused", reason="refusing a broken plug-in is what the test checks"
+)
 async def test_config_error_names_the_key(
     services: MemoryServices, plugin_dir: Callable[[str, str], Path]
 ) -> None:
@@ -56,6 +62,9 @@ async def test_disabled_plugin_is_never_imported(
     assert status(manager) == {"explodes": ("disabled", "")}
 
 
+@pytest.mark.allow_error_logs(
+    "plug-in \\S+ \\(.*\\) refused", reason="refusing a broken plug-in is what the test checks"
+)
 async def test_broken_plugins_are_refused_with_reasons(
     services: MemoryServices, plugin_dir: Callable[[str, str], Path]
 ) -> None:
