@@ -29,6 +29,14 @@ def principal(request: web.Request) -> accounts.Principal:
     return found
 
 
+def own_credential(request: web.Request) -> tuple[str | None, str | None]:
+    """``(cookie, token)``: the session cookie or the API token ``request`` was
+    authenticated with (the other is ``None``)."""
+    if principal(request).via == "token":
+        return None, request.headers.get("Authorization", "")[7:].strip()
+    return request.cookies.get(SESSION_COOKIE), None
+
+
 def remote(request: web.Request) -> str:
     return request.remote or ""
 

@@ -10,14 +10,15 @@ from sqlalchemy import delete, select
 
 from vms_core.api import accounts
 from vms_core.api.app import server_of
-from vms_core.api.auth import SESSION_COOKIE, principal, remote
+from vms_core.api.auth import SESSION_COOKIE, own_credential, principal, remote
 from vms_core.api.bodies import Body, read_json, schema_of
 from vms_core.api.errors import ApiError, error_response
 from vms_core.api.params import path_int
+from vms_core.api.passwords import set_password
 from vms_core.api.registry import ApiRegistry
 from vms_core.api.sessions import SessionsUnavailable
 from vms_core.api.usage import TokenUsage
-from vms_core.db.models import ApiToken
+from vms_core.db.models import ApiToken, User
 from vms_core.timeutil import iso, now_us
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,11 @@ class LoginBody(Body):
     # refused here rather than carried into the audit trail.
     username: str = Field(min_length=1, max_length=64, pattern=accounts.USERNAME_PATTERN)
     password: str = Field(min_length=1, max_length=1024)
+
+
+class PasswordChange(Body):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=1, max_length=1024)
 
 
 class TokenBody(Body):
@@ -143,6 +149,53 @@ def register(api: ApiRegistry) -> None:
     )
     async def me(request: web.Request) -> web.Response:
         return web.json_response(me_json(principal(request)))
+
+    @api.route(
+        "PUT",
+        "/api/auth/password",
+        summary="Change my password (needs the current one); ends my other sessions and "
+        "revokes my API tokens",
+        tag="auth",
+        request=schema_of(PasswordChange),
+        errors=((429, "Too many wrong current passwords; see Retry-After"),),
+    )
+    async def change_my_password(request: web.Request) -> web.Response:
+        server = server_of(request)
+        who = principal(request)
+        body = await read_json(request, PasswordChange)
+        address = remote(request)
+        # The current password is guessable here too: the login's throttle guards it.
+        refused, _ = server.login_throttle.begin(who.username, address)
+        if refused is not None:
+            return error_response(
+                429,
+                "too many wrong passwords; try again later",
+                headers={"Retry-After": str(refused.retry_after_s)},
+            )
+        cookie, token = own_credential(request)
+        async with server.db.session() as session:
+            user = await session.get(User, who.user_id)
+            if user is None or not await accounts.verify_password(
+                user.password_hash, body.current_password
+            ):
+                raise ApiError(400, "current_password: does not match", "invalid")
+            try:
+                await set_password(
+                    session,
+                    server.sessions,
+                    user,
+                    body.new_password,
+                    keep_cookie=cookie,
+                    keep_token=token,
+                    field="new_password",
+                )
+            except accounts.AccountError as exc:
+                raise ApiError(400, str(exc), "invalid") from None
+        server.login_throttle.succeeded(who.username, address)
+        await server.audit.record(
+            "user.password", username=who.username, target=who.username, remote=address
+        )
+        return web.json_response({"ok": True})
 
     token_schema = api.schema(
         "ApiToken",
