@@ -138,7 +138,8 @@ async def test_one_signed_alert_end_to_end(
                     "X-Gunshot-Signature": sign(SECRET, ts - 600, body),
                 },
             ),
-            "malformed": (
+            # A JSON body that does not parse: the server refuses it before the plug-in runs.
+            "bad_request": (
                 b"{not json",
                 {**headers, "X-Gunshot-Signature": sign(SECRET, ts, b"{not json")},
             ),

@@ -1,11 +1,12 @@
 """Source code of the plug-ins the manager tests write into plug-in folders."""
 
 GOOD = """
-    from vms_sdk import (DeliveryResult, FrameSubscription, HttpResponse, PluginInfo, Route,
-                         hookimpl)
+    from vms_sdk import (BadRequest, DeliveryResult, FrameSubscription, HttpResponse, NotFound,
+                         PluginInfo, Route, hookimpl)
 
     SEEN = []
     FRAMES = []
+    CHANGED = []
 
     @hookimpl
     def vms_plugin_info():
@@ -51,9 +52,28 @@ GOOD = """
         def hook(request):
             return HttpResponse(body=request.body[::-1], content_type="application/octet-stream")
 
+        def whoami(request):
+            who = request.principal
+            cams = None if who.camera_ids is None else sorted(who.camera_ids)
+            return HttpResponse(json={"user": who.username, "role": who.role, "cameras": cams})
+
+        def camera(request):
+            if not request.principal.can_see(request.params["id"]):
+                raise NotFound(f"no camera {request.params['id']}")
+            return HttpResponse(json={"camera": request.params["id"]})
+
+        def settings(request):
+            CHANGED.append(request.principal.username)
+            return HttpResponse(json={"changed": len(CHANGED)})
+
+        def picky(request):
+            raise BadRequest("limit: must be 1..10", code="bad_query")
+
         return [Route("GET", "/hello/{who}", hello), Route("POST", "/echo", echo),
                 Route("GET", "/boom", boom), Route("GET", "/slow", slow),
-                Route("POST", "/hook", hook, public=True)]
+                Route("POST", "/hook", hook, public=True), Route("GET", "/whoami", whoami),
+                Route("GET", "/cameras/{id}", camera), Route("GET", "/picky", picky),
+                Route("PUT", "/settings", settings, role="admin")]
 """
 
 RAISER = """

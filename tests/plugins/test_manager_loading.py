@@ -4,6 +4,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from vms_sdk import API_VERSION
 
 from tests.plugins import plugin_sources as src
 from tests.plugins.conftest import MemoryServices, started
@@ -25,7 +26,7 @@ async def test_incompatible_api_version_is_refused_with_a_clear_message(
     manager = await started(PluginManager(services, folders=[folder], use_entry_points=False))
     state, reason = status(manager)["future"]
     assert state == "refused"
-    assert "plug-in targets API 2.0, host provides API 1.0" in reason
+    assert f"plug-in targets API 2.0, host provides API {API_VERSION}" in reason
     assert status(manager)["good"][0] == "running"
     await manager.stop()
 

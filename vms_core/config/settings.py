@@ -121,6 +121,8 @@ class PluginHostSettings(Section):
     dirs: list[Path] = Field(default_factory=list)
     call_timeout_seconds: float = Field(default=2.0, gt=0)
     max_consecutive_failures: int = Field(default=5, ge=1)
+    # Largest request body a plug-in route accepts; the host answers 413 above it.
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
 
 
 class RuleAction(Section):

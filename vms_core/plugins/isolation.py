@@ -69,10 +69,18 @@ class PluginRunner:
         self._running: dict[asyncio.Future[Any], str] = {}
 
     async def call(
-        self, hook: str, function: Callable[..., Any], budget_s: float, *args: Any, **kwargs: Any
+        self,
+        hook: str,
+        function: Callable[..., Any],
+        budget_s: float,
+        *args: Any,
+        answers: tuple[type[Exception], ...] = (),
+        **kwargs: Any,
     ) -> Any:
         """Call ``function(*args, **kwargs)`` within ``budget_s`` seconds.
 
+        :param answers: exception types that are the plug-in's answer rather than its
+            failure (a route's ``HttpError``): re-raised as they are, not counted.
         :return: its result (awaited when it is awaitable).
         :raises PluginCallError: when it raised, overran, or all threads were busy.
         """
@@ -90,6 +98,9 @@ class PluginRunner:
             self._failed(hook, message, timed_out=True)
             raise PluginCallError(self.plugin, hook, message, timed_out=True) from None
         except asyncio.CancelledError:
+            raise
+        except answers:
+            self.health.consecutive_failures = 0
             raise
         except Exception as exc:
             message = f"{type(exc).__name__}: {exc}"

@@ -27,6 +27,7 @@ from vms_sdk import (
     Event,
     Frame,
     FrameSubscription,
+    HttpError,
     HttpRequest,
     HttpResponse,
     IncompatiblePluginError,
@@ -544,13 +545,18 @@ class PluginManager:
     async def handle_request(self, name: str, route: Route, request: HttpRequest) -> HttpResponse:
         """Run a plug-in's route handler under the HTTP budget.
 
-        :raises PluginCallError: when it raised or overran.
+        :raises HttpError: the handler's answer to a request it refused (not a failure).
+        :raises PluginCallError: when it raised anything else or overran.
         :raises TypeError: when it returned something other than an ``HttpResponse``.
         """
         record = self._records[name]
         assert record.runner is not None
         response = await record.runner.call(
-            f"route {route.method} {route.path}", route.handler, self.budgets.http, request
+            f"route {route.method} {route.path}",
+            route.handler,
+            self.budgets.http,
+            request,
+            answers=(HttpError,),
         )
         if not isinstance(response, HttpResponse):
             raise TypeError(f"route handler returned {type(response).__name__}, not HttpResponse")

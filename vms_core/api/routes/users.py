@@ -10,10 +10,11 @@ from sqlalchemy import select
 
 from vms_core.api import accounts
 from vms_core.api.app import server_of
-from vms_core.api.auth import principal, remote
+from vms_core.api.auth import own_credential, principal, remote
 from vms_core.api.bodies import Body, read_json, schema_of
 from vms_core.api.errors import ApiError
 from vms_core.api.params import path_int
+from vms_core.api.passwords import set_password
 from vms_core.api.registry import ApiRegistry
 from vms_core.db.models import CameraPermission, User
 from vms_core.timeutil import iso
@@ -26,6 +27,10 @@ class NewUser(Body):
     password: str = Field(min_length=8, max_length=1024)
     role: RoleName = "viewer"
     cameras: list[int] = Field(default_factory=list)
+
+
+class PasswordReset(Body):
+    password: str = Field(min_length=8, max_length=1024)
 
 
 class UserPatch(Body):
@@ -114,27 +119,46 @@ def register(api: ApiRegistry) -> None:
     @api.route(
         "PATCH",
         "/api/users/{id}",
-        summary="Change a user's role, password, cameras or disabled flag",
+        summary="Change a user's role, password, cameras or disabled flag (a new password "
+        "ends the user's sessions and tokens)",
         tag="users",
         role="admin",
         request=schema_of(UserPatch),
         response=schema,
+        errors=((409, "It would leave no enabled admin"),),
     )
     async def patch_user(request: web.Request) -> web.Response:
         server = server_of(request)
         who = principal(request)
         user_id = path_int(request, what="user")
         body = await read_json(request, UserPatch)
+        cookie, token = own_credential(request)
         async with server.db.session() as session:
             user = await session.get(User, user_id)
             if user is None:
                 raise ApiError(404, f"no user {user_id}")
+            stops_being_admin = user.role == "admin" and (
+                (body.role is not None and body.role != "admin") or body.disabled is True
+            )
+            if stops_being_admin:
+                try:
+                    await accounts.ensure_another_admin(session, user.id)
+                except accounts.AccountError as exc:
+                    raise ApiError(409, f"user {user.username}: {exc}") from None
             if body.role is not None:
                 user.role = body.role
             if body.disabled is not None:
                 user.disabled = body.disabled
             if body.password is not None:
-                user.password_hash = await accounts.hash_password(body.password)
+                mine = user.id == who.user_id
+                await set_password(
+                    session,
+                    server.sessions,
+                    user,
+                    body.password,
+                    keep_cookie=cookie if mine else None,
+                    keep_token=token if mine else None,
+                )
             if body.cameras is not None:
                 await accounts.set_camera_permissions(session, user.id, body.cameras)
             await session.flush()
@@ -154,7 +178,47 @@ def register(api: ApiRegistry) -> None:
         )
         return web.json_response(data)
 
-    @api.route("DELETE", "/api/users/{id}", summary="Delete a user", tag="users", role="admin")
+    @api.route(
+        "PUT",
+        "/api/users/{id}/password",
+        summary="Reset a user's password; ends their sessions and revokes their API tokens",
+        tag="users",
+        role="admin",
+        request=schema_of(PasswordReset),
+    )
+    async def reset_password(request: web.Request) -> web.Response:
+        server = server_of(request)
+        who = principal(request)
+        user_id = path_int(request, what="user")
+        body = await read_json(request, PasswordReset)
+        cookie, token = own_credential(request)
+        async with server.db.session() as session:
+            user = await session.get(User, user_id)
+            if user is None:
+                raise ApiError(404, f"no user {user_id}")
+            mine = user.id == who.user_id
+            await set_password(
+                session,
+                server.sessions,
+                user,
+                body.password,
+                keep_cookie=cookie if mine else None,
+                keep_token=token if mine else None,
+            )
+            name = user.username
+        await server.audit.record(
+            "user.password", username=who.username, target=name, remote=remote(request)
+        )
+        return web.json_response({"ok": True})
+
+    @api.route(
+        "DELETE",
+        "/api/users/{id}",
+        summary="Delete a user",
+        tag="users",
+        role="admin",
+        errors=((409, "Deleting yourself, or the only enabled admin"),),
+    )
     async def delete_user(request: web.Request) -> web.Response:
         server = server_of(request)
         who = principal(request)
@@ -166,6 +230,11 @@ def register(api: ApiRegistry) -> None:
             if user is None:
                 raise ApiError(404, f"no user {user_id}")
             name = user.username
+            if user.role == "admin":
+                try:
+                    await accounts.ensure_another_admin(session, user.id)
+                except accounts.AccountError as exc:
+                    raise ApiError(409, f"user {name}: {exc}") from None
             await session.delete(user)
         await server.audit.record(
             "user.delete", username=who.username, target=name, remote=remote(request)
