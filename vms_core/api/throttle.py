@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 # Keys remembered at most; the least recently used go first (an attacker cycling names
@@ -59,16 +60,14 @@ class LoginThrottle:
         base_lock_s: float = 1.0,
         max_lock_s: float = 900.0,
         window_s: float = 900.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._now = clock
         self.limits = {"user": max_failures, "address": max_failures_per_address}
         self.base_lock_s = base_lock_s
         self.max_lock_s = max_lock_s
         self.window_s = window_s
         self._keys: OrderedDict[tuple[str, str], _Failures] = OrderedDict()
-
-    @staticmethod
-    def _now() -> float:
-        return time.monotonic()
 
     def _get(self, scope: str, value: str, now: float) -> _Failures:
         key = (scope, value)
