@@ -180,6 +180,10 @@ class WebRtcSettings(Section):
     # Loopback ICE candidates: "auto" (only when there is no other address), "include", "only".
     ice_loopback: Literal["auto", "include", "only"] = "auto"
     connect_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Live views one user may hold at once (a 16-tile wall and a camera page on each of
+    # two screens fit), and the server in all.
+    max_sessions_per_user: int = Field(default=32, ge=1)
+    max_sessions: int = Field(default=256, ge=1)
 
 
 PluginTable = dict[str, Any]
