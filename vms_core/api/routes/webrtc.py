@@ -10,7 +10,7 @@ from vms_core.api.app import server_of
 from vms_core.api.auth import principal, remote
 from vms_core.api.errors import ApiError, client_gone, error_response
 from vms_core.api.params import path_int
-from vms_core.api.registry import ApiRegistry, Param
+from vms_core.api.registry import ApiRegistry, Handler, Param
 from vms_core.webrtc import MAX_OFFER_BYTES, Viewer, WhepError, decode_offer
 
 log = logging.getLogger(__name__)
@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 STREAMS = ("main", "sub")
 OFFER_PATH = "/api/cameras/{id}/whep"
 SESSION_PATH = "/api/cameras/{id}/whep/{session}"
+# Third-party WHEP players on the origins in [server] cors_origins may use these.
+CROSS_ORIGIN_PATHS = frozenset({OFFER_PATH, SESSION_PATH})
 
 
 def register(api: ApiRegistry) -> None:
@@ -99,6 +101,27 @@ def register(api: ApiRegistry) -> None:
         if live is not None:
             await server.webrtc.close(session_id, f"ended by {who.username}")
         return web.Response(status=204)
+
+    for path, methods in ((OFFER_PATH, "OPTIONS, POST"), (SESSION_PATH, "DELETE, OPTIONS")):
+        api.route(
+            "OPTIONS",
+            path,
+            summary=(
+                "CORS preflight for WHEP players on the origins in [server] cors_origins "
+                "(any other origin gets 403); without Origin it lists the methods (Allow)."
+            ),
+            tag="live",
+            role=None,
+            status=204,
+        )(_options(methods))
+
+
+def _options(methods: str) -> Handler:
+    async def preflight(request: web.Request) -> web.Response:
+        # Origins are checked and the CORS headers added by the CORS middleware.
+        return web.Response(status=204, headers={"Allow": methods})
+
+    return preflight
 
 
 async def _read_offer(request: web.Request) -> bytes:
