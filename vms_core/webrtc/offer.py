@@ -88,12 +88,29 @@ def sendable_h264(section: MediaDescription) -> list[RTCRtpCodecParameters]:
 def _parse(sdp: str) -> SessionDescription:
     try:
         return SessionDescription.parse(sdp)
-    except Exception as exc:
+    except Exception:
         # aiortc's parser reports a bad line with whatever the failing step raised
         # (ValueError, AssertionError, KeyError, IndexError, StopIteration, ...): all of
-        # them mean "this text is not an offer we can read".
-        reason = str(exc) or type(exc).__name__
-        raise WhepError(400, f"cannot parse the SDP offer: {reason}") from None
+        # them mean "this text is not an offer we can read". It does not say which line.
+        number, line = _first_bad_line(sdp)
+        raise WhepError(
+            400, f"cannot parse the SDP offer at line {number}: {line[:80]!r}"
+        ) from None
+
+
+def _first_bad_line(sdp: str) -> tuple[int, str]:
+    """The line where parsing starts to fail: the shortest failing prefix, found by
+    bisection (a dozen parses for the largest offer we take)."""
+    lines = sdp.splitlines()
+    good, bad = 0, len(lines)  # a prefix of `good` lines parses, of `bad` lines does not
+    while bad - good > 1:
+        middle = (good + bad) // 2
+        try:
+            SessionDescription.parse("\r\n".join(lines[:middle]))
+            good = middle
+        except Exception:
+            bad = middle
+    return bad, lines[bad - 1] if bad else ""
 
 
 def _check_mids(description: SessionDescription) -> None:
