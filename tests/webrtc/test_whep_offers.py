@@ -104,3 +104,19 @@ async def test_the_sample_offer_is_answered(
     assert "H264/90000" in answer and "packetization-mode=1" in answer
     async with http.delete(vms.url + location, headers=token) as r:
         assert r.status == 204
+
+
+async def test_a_viewer_without_the_cameras_audio_codec_gets_video_only(
+    vms: RunningServer, http: aiohttp.ClientSession
+) -> None:
+    """sim-cam-1 sends G.711 (PCMU); an offer with Opus only still gets its video."""
+    cam = await camera_id(vms, "sim-cam-1")
+    url = f"{vms.url}/api/cameras/{cam}/whep"
+    token = bearer(await vms.admin_token())
+    opus_only = without(OFFER, r"a=rtpmap:(0|8) ").replace(" 111 0 8", " 111")
+    async with http.post(url, data=opus_only, headers={**SDP, **token}) as r:
+        assert r.status == 201, await r.text()
+        answer = await r.text()
+    video, audio = answer.split("m=audio")
+    assert "a=sendonly" in video and "H264/90000" in video
+    assert "a=inactive" in audio and "PCMU" not in audio
