@@ -104,6 +104,8 @@ class WebRtcService:
         self.quota = LiveQuota(options.max_sessions_per_user, options.max_sessions)
         self.sessions: dict[str, WhepSession] = {}
         self._ended: OrderedDict[str, EndedSession] = OrderedDict()
+        # user id → (revocations so far, cameras the last one kept or None for all)
+        self._revoked: dict[int, tuple[int, frozenset[int] | None]] = {}
         self._relays: dict[FeedKey, CameraRelay] = {}
         self._relay_lock = asyncio.Lock()
         self._closing = False
@@ -121,11 +123,16 @@ class WebRtcService:
             raise WhepError(503, "the server is stopping")
         offer = check_offer(offer_sdp)
         self._take_slot(viewer)
+        revocations = self._revoked.get(viewer.user_id)
         try:
-            return await self._open(camera_id, stream, offer, viewer)
+            answer = await self._open(camera_id, stream, offer, viewer)
         except BaseException:
             self.quota.give_back(viewer.user_id)
             raise
+        if self._revoked_since(viewer.user_id, revocations, camera_id):
+            await self.close(answer.session_id, "access revoked while connecting")
+            raise WhepError(403, f"{viewer.username} lost access while the view was set up")
+        return answer
 
     async def close(self, session_id: str, reason: str) -> bool:
         session = self.sessions.pop(session_id, None)
@@ -166,6 +173,8 @@ class WebRtcService:
     ) -> int:
         """End ``user_id``'s live views (all of them, or those on cameras not in
         ``keep_cameras``): the account was deleted, disabled or lost cameras."""
+        count = self._revoked.get(user_id, (0, None))[0]
+        self._revoked[user_id] = (count + 1, keep_cameras)  # for negotiations in flight
         doomed = [
             s.id
             for s in self.sessions.values()
@@ -200,7 +209,15 @@ class WebRtcService:
             session = WhepSession(session_id, camera_id, feed.key.stream, viewer, pc, relay, [])
             try:
                 await self._answer(session, offer)
+                await self.audit.record(
+                    "live.start",
+                    username=viewer.username,
+                    target=f"camera:{camera_id}",
+                    remote=viewer.remote,
+                    detail={"session": session_id, "stream": feed.key.stream, "note": note},
+                )
             except BaseException:
+                self._detach(session)
                 await self._maybe_drop_relay(relay)
                 raise
         except BaseException:
@@ -208,15 +225,19 @@ class WebRtcService:
             raise
         self.sessions[session_id] = session
         self._watch(session)
-        await self.audit.record(
-            "live.start",
-            username=viewer.username,
-            target=f"camera:{camera_id}",
-            remote=viewer.remote,
-            detail={"session": session_id, "stream": feed.key.stream, "note": note},
-        )
         assert pc.localDescription is not None
         return Answer(session_id, pc.localDescription.sdp, feed.key.stream, note)
+
+    def _revoked_since(
+        self, user_id: int, before: tuple[int, frozenset[int] | None] | None, camera_id: int
+    ) -> bool:
+        """Whether ``end_user_sessions`` took ``camera_id`` from the user since ``before``
+        (a view negotiated meanwhile was not among the sessions it ended)."""
+        now = self._revoked.get(user_id)
+        if now is None or now == before:
+            return False
+        kept = now[1]
+        return kept is None or camera_id not in kept
 
     def _take_slot(self, viewer: Viewer) -> None:
         try:
@@ -328,19 +349,14 @@ class WebRtcService:
                 "video", video_queue, len(backlog), backlog[-1].timestamp if backlog else 0
             )
         )
+        _send(video, tracks[0])
         if audio is not None and audio_queue is not None:
             tracks.append(PassthroughTrack("audio", audio_queue))
-        try:
-            _send(video, tracks[0])
-            if audio is not None and len(tracks) > 1:
-                _send(audio, tracks[1])
-                _set_codecs(audio, audio_codecs)
-            profile = _traits(relay.feed).profile_level_id
-            _set_codecs(video, choose_h264(media[offer.video], profile))
-            await pc.setLocalDescription(await pc.createAnswer())
-        except BaseException:
-            self._detach(session)
-            raise
+            _send(audio, tracks[1])
+            _set_codecs(audio, audio_codecs)
+        profile = _traits(relay.feed).profile_level_id
+        _set_codecs(video, choose_h264(media[offer.video], profile))
+        await pc.setLocalDescription(await pc.createAnswer())
 
     def _detach(self, session: WhepSession) -> None:
         for track in session.tracks:
