@@ -156,7 +156,7 @@ async def test_a_deleted_or_disabled_user_loses_their_live_views(
     cam3 = await camera_id(vms, "sim-cam-3")
     admin = bearer(await vms.admin_token())
     users = {}
-    for name in ("olga", "piotr", "quinn", "rosa"):
+    for name in ("olga", "piotr", "quinn", "rosa", "sam"):
         token = await vms.token(name, "viewer", [cam1, cam3])
         users[name] = token
     async with http.get(f"{vms.url}/api/users", headers=admin) as r:
@@ -193,11 +193,17 @@ async def test_a_deleted_or_disabled_user_loses_their_live_views(
     async with http.patch(f"{vms.url}/api/users/{ids['rosa']}", json=patch3, headers=admin) as r:
         assert r.status == 200
     assert cameras_watched("rosa") == set()
+    reset = {"password": "another-password"}
+    async with http.put(
+        f"{vms.url}/api/users/{ids['sam']}/password", json=reset, headers=admin
+    ) as r:
+        assert r.status == 200
+    assert cameras_watched("sam") == set()
     reasons = await live_end_reasons(vms)
     assert reasons.count("user deleted") == 1
     assert reasons.count("user disabled") == 1
     assert reasons.count("camera no longer granted to the user") == 1
-    assert reasons.count("password changed") == 1
+    assert reasons.count("password changed") == 2
 
 
 async def test_a_user_deleted_while_their_view_connects_gets_no_session(

@@ -171,7 +171,9 @@ def register(api: ApiRegistry) -> None:
                 )
             )
             data = user_json(user, cams)
-        await _end_revoked_live_views(server, user_id, body, data["role"] == "admin", cams)
+        await _end_revoked_live_views(
+            server, user_id, body, data["role"] == "admin", cams, by_self=user_id == who.user_id
+        )
         changed = sorted(k for k, v in body.model_dump().items() if v is not None)
         await server.audit.record(
             "user.change",
@@ -210,6 +212,8 @@ def register(api: ApiRegistry) -> None:
                 keep_token=token if mine else None,
             )
             name = user.username
+        if user_id != who.user_id:  # like the caller's own credential, their views stay
+            await server.webrtc.end_user_sessions(user_id, "password changed")
         await server.audit.record(
             "user.password", username=who.username, target=name, remote=remote(request)
         )
@@ -248,13 +252,19 @@ def register(api: ApiRegistry) -> None:
 
 
 async def _end_revoked_live_views(
-    server: VmsServer, user_id: int, change: UserPatch, admin: bool, cameras: list[int]
+    server: VmsServer,
+    user_id: int,
+    change: UserPatch,
+    admin: bool,
+    cameras: list[int],
+    by_self: bool,
 ) -> None:
-    """A live view outlasts the credentials that opened it: end those the change revokes."""
+    """A live view outlasts the credentials that opened it: end those the change revokes
+    (a new password of one's own keeps one's views, as it keeps one's own credential)."""
     webrtc = server.webrtc
     if change.disabled:
         await webrtc.end_user_sessions(user_id, "user disabled")
-    elif change.password is not None:
+    elif change.password is not None and not by_self:
         await webrtc.end_user_sessions(user_id, "password changed")
     elif not admin:
         await webrtc.end_user_sessions(

@@ -30,17 +30,22 @@ def register(api: ApiRegistry) -> None:
             "Start live view (WHEP): body is the SDP offer (application/sdp, UTF-8, at most "
             "64 KiB); answers 201 with the SDP answer and Location, the session to DELETE. "
             "X-Vms-Stream says which stream is served, X-Vms-Note why it is not the one "
-            "asked for. A bad offer answers 400 naming the problem, before the camera is "
-            "opened; a stream no browser can play (H.265, B-frames) 422 with a message to "
-            "show; a user with [webrtc] max_sessions_per_user live views open 429, a server "
-            "at [webrtc] max_sessions 503 (both with Retry-After when a slot is about to "
-            "free)."
+            "asked for. A bad offer is refused before the camera is opened."
         ),
         tag="live",
         status=201,
         response={"type": "string"},
         content_type="application/sdp",
         params=(Param("stream", schema={"type": "string", "enum": list(STREAMS)}),),
+        errors=(
+            (400, "The offer is not usable (the message names the problem), or a bad stream"),
+            (403, "Needs role viewer; or cross-origin, not allowed; or access revoked"),
+            (413, "The offer is larger than 64 KiB"),
+            (415, "The body is not application/sdp in UTF-8"),
+            (422, "No browser can play this stream (H.265, B-frames): a message to show"),
+            (429, "The user has [webrtc] max_sessions_per_user live views; Retry-After"),
+            (503, "Camera not streaming, or the server at [webrtc] max_sessions; Retry-After"),
+        ),
     )
     async def whep_offer(request: web.Request) -> web.StreamResponse:
         camera_id = path_int(request, what="camera")
@@ -113,6 +118,7 @@ def register(api: ApiRegistry) -> None:
             tag="live",
             role=None,
             status=204,
+            errors=((403, "The Origin is not in [server] cors_origins"),),
         )(_options(methods))
 
 
