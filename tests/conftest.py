@@ -181,8 +181,12 @@ async def make_server(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
         database_url: str | None = None,
         before_start: Callable[[VmsServer], None] | None = None,
         record: bool = False,
+        server_keys: str = "",
     ) -> RunningServer:
+        """``server_keys``: TOML lines added to the ``[server]`` table."""
         text = BASE_CONFIG + extra
+        if server_keys:
+            text = text.replace("[server]\n", f"[server]\n{server_keys.strip()}\n", 1)
         if database_url:
             text = text.replace("[storage]", f'[database]\nurl = "{database_url}"\n[storage]')
         path = write_config(tmp_path / config_name, text)

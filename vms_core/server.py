@@ -94,6 +94,7 @@ class VmsServer:
         self.plugins.http.add_routes(self.app.router)  # routes of any depth under a plug-in
         self._runner: web.AppRunner | None = None
         self.url = ""
+        self.local_url = ""
         # Printed once by the CLI, never stored.
         self.initial_admin_password: str | None = None
         self._reload_lock = asyncio.Lock()
@@ -121,7 +122,8 @@ class VmsServer:
         port = self._bound_port(site)
         host = self.settings.server.host
         shown = f"[{host}]" if ":" in host else host
-        self.url = self.settings.server.public_url or f"http://{shown}:{port}"
+        self.local_url = f"http://{shown}:{port}"  # where we listen, whatever public_url says
+        self.url = self.settings.server.public_url or self.local_url
         # After listening, so plug-ins see their public URL and can be called back at once.
         await self.plugins.start()
 

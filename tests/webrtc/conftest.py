@@ -42,8 +42,8 @@ async def cameras() -> AsyncIterator[Simulator]:
         await sim.stop()
 
 
-def cameras_toml(sim: Simulator) -> str:
-    text = '[webrtc]\nice_loopback = "only"\n'
+def cameras_toml(sim: Simulator, webrtc_keys: str = "") -> str:
+    text = f'[webrtc]\nice_loopback = "only"\n{webrtc_keys}\n'
     for info in sim.cameras:
         text += (
             f'[[cameras]]\nname = "{info.name}"\nrtsp_url = "{info.rtsp_main_url}"\n'
@@ -61,6 +61,22 @@ async def vms(
     monkeypatch.setenv("VMS_PLUGINS", "")
     server: RunningServer = await make_server(cameras_toml(cameras))
     return server
+
+
+@pytest.fixture
+def start_vms(
+    make_server: Callable[..., Any], cameras: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Any]:
+    """Like ``vms``, with extra ``[webrtc]`` and ``[server]`` keys (TOML lines)."""
+    monkeypatch.setenv("VMS_PLUGINS", "")
+
+    async def start(webrtc: str = "", server: str = "") -> RunningServer:
+        running: RunningServer = await make_server(
+            cameras_toml(cameras, webrtc), server_keys=server
+        )
+        return running
+
+    return start
 
 
 async def camera_id(vms: RunningServer, name: str) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from aiohttp import web
 from pydantic import Field
@@ -18,6 +18,9 @@ from vms_core.api.passwords import set_password
 from vms_core.api.registry import ApiRegistry
 from vms_core.db.models import CameraPermission, User
 from vms_core.timeutil import iso
+
+if TYPE_CHECKING:
+    from vms_core.server import VmsServer
 
 RoleName = Literal["admin", "operator", "viewer"]
 
@@ -168,6 +171,9 @@ def register(api: ApiRegistry) -> None:
                 )
             )
             data = user_json(user, cams)
+        await _end_revoked_live_views(
+            server, user_id, body, data["role"] == "admin", cams, by_self=user_id == who.user_id
+        )
         changed = sorted(k for k, v in body.model_dump().items() if v is not None)
         await server.audit.record(
             "user.change",
@@ -206,6 +212,8 @@ def register(api: ApiRegistry) -> None:
                 keep_token=token if mine else None,
             )
             name = user.username
+        if user_id != who.user_id:  # like the caller's own credential, their views stay
+            await server.webrtc.end_user_sessions(user_id, "password changed")
         await server.audit.record(
             "user.password", username=who.username, target=name, remote=remote(request)
         )
@@ -236,7 +244,29 @@ def register(api: ApiRegistry) -> None:
                 except accounts.AccountError as exc:
                     raise ApiError(409, f"user {name}: {exc}") from None
             await session.delete(user)
+        await server.webrtc.end_user_sessions(user_id, "user deleted")
         await server.audit.record(
             "user.delete", username=who.username, target=name, remote=remote(request)
         )
         return web.json_response({"ok": True})
+
+
+async def _end_revoked_live_views(
+    server: VmsServer,
+    user_id: int,
+    change: UserPatch,
+    admin: bool,
+    cameras: list[int],
+    by_self: bool,
+) -> None:
+    """A live view outlasts the credentials that opened it: end those the change revokes
+    (a new password of one's own keeps one's views, as it keeps one's own credential)."""
+    webrtc = server.webrtc
+    if change.disabled:
+        await webrtc.end_user_sessions(user_id, "user disabled")
+    elif change.password is not None and not by_self:
+        await webrtc.end_user_sessions(user_id, "password changed")
+    elif not admin:
+        await webrtc.end_user_sessions(
+            user_id, "camera no longer granted to the user", keep_cameras=frozenset(cameras)
+        )
