@@ -7,7 +7,6 @@ STAMP := .venv/.setup-stamp
 
 $(STAMP): scripts/setup.sh pyproject.toml sdk/pyproject.toml constraints.txt $(wildcard plugins/*/pyproject.toml)
 	bash scripts/setup.sh
-	touch $@
 
 setup: $(STAMP)
 
