@@ -29,6 +29,7 @@ from vms_core.cameras.service import CameraChange, CameraService
 from vms_core.db.models import Camera
 from vms_core.events import EventBus
 from vms_core.onvif.client import DeviceDescription, OnvifDevice, OnvifError
+from vms_core.untrusted import bounded_text
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +158,7 @@ class CameraHealth:
         await self.set_state(camera.id, err.state, reason)
 
     async def set_state(self, camera_id: int, state: str, reason: str) -> None:
+        reason = bounded_text(reason)  # it quotes the camera; the event carries it too
         if not await self.cameras.set_state(camera_id, state, reason):
             return
         severity = Severity.INFO if state == "online" else Severity.LOW

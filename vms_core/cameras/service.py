@@ -25,6 +25,7 @@ from vms_core.db.models import Bookmark, Camera, Stream
 from vms_core.onvif.client import DeviceDescription, MediaProfile
 from vms_core.secrets import SecretBox
 from vms_core.timeutil import iso, now_us
+from vms_core.untrusted import bounded_text
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +163,9 @@ class CameraService:
 
     # -- changes ---------------------------------------------------------------------------
     async def set_state(self, camera_id: int, state: str, reason: str = "") -> bool:
-        """Record a health state; returns True when it changed."""
+        """Record a health state; returns True when it changed. The reason often quotes a
+        camera (a fault, an RTSP status line): it is stored bounded and on one line."""
+        reason = bounded_text(reason)
         async with self.db.session() as session:
             camera = await session.get(Camera, camera_id)
             if camera is None or (camera.state == state and camera.state_reason == reason):
