@@ -19,7 +19,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 import aiohttp
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from onvif import ONVIFCamera
 
@@ -261,8 +261,19 @@ def _wsd_documents() -> st.SearchStrategy[bytes]:
     ).map(lambda t: envelope(t[1], header=t[0]))
 
 
+FORGED_NAME = hello_message(
+    DiscoveryEndpoint(
+        endpoint_reference="urn:uuid:1",
+        xaddrs=["http://192.0.2.1/onvif/device_service"],
+        scopes=["onvif://www.onvif.org/name/cam%0A%1B%5B31mforged" + "%41" * 2000],
+    ),
+    _Sequence(),
+)
+
+
 @FUZZ
 @given(xml_inputs(WSD_SEEDS, _wsd_documents()))
+@example(FORGED_NAME)
 def test_ws_discovery_messages_parse_or_are_refused_with_a_reason(data: bytes) -> None:
     try:
         message = parse_message(data, "192.0.2.1")
