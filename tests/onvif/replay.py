@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -62,6 +63,7 @@ class ReplayDevice:
     def __init__(self, overrides: dict[str, bytes] | None = None) -> None:
         self.overrides = dict(overrides or {})
         self.calls: list[str] = []
+        self.calls_at: list[tuple[float, str]] = []  # (time.monotonic(), operation)
         self.url = ""
         self._runner: web.AppRunner | None = None
         self._forever = asyncio.Event()
@@ -78,6 +80,7 @@ class ReplayDevice:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         service, operation = operation_of(await request.read())
         self.calls.append(operation)
+        self.calls_at.append((time.monotonic(), operation))
         reply = self.overrides.get(operation)
         if reply is HANG:
             await self._forever.wait()

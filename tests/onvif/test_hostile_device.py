@@ -4,6 +4,7 @@ and a server adding such a camera keeps answering."""
 from __future__ import annotations
 
 import asyncio
+import datetime
 import itertools
 import logging
 import time
@@ -496,3 +497,58 @@ async def test_a_camera_wanting_a_login_for_its_clock_comes_online(
             await wrong.connect()
     finally:
         await wrong.close()
+
+
+def _subscription_reply(address: str) -> bytes:
+    now = datetime.datetime.now(datetime.UTC)
+    later = now + datetime.timedelta(minutes=5)
+    return (
+        ENVELOPE.replace(b"<e:Body>", b"") + b"<e:Body><tev:CreatePullPointSubscriptionResponse"
+        b' xmlns:tev="http://www.onvif.org/ver10/events/wsdl"'
+        b' xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2"'
+        b' xmlns:wsa5="http://www.w3.org/2005/08/addressing">'
+        b"<tev:SubscriptionReference><wsa5:Address>"
+        + address.encode()
+        + b"</wsa5:Address></tev:SubscriptionReference>"
+        + f"<wsnt:CurrentTime>{now:%Y-%m-%dT%H:%M:%SZ}</wsnt:CurrentTime>".encode()
+        + f"<wsnt:TerminationTime>{later:%Y-%m-%dT%H:%M:%SZ}</wsnt:TerminationTime>".encode()
+        + b"</tev:CreatePullPointSubscriptionResponse></e:Body></e:Envelope>"
+    )
+
+
+async def test_a_camera_failing_every_poll_is_resubscribed_with_growing_backoff(
+    make_server: Any, http: aiohttp.ClientSession
+) -> None:
+    fault = Answer(HUGE_FAULT, status=500)
+    device = ReplayDevice({"PullMessages": fault})
+    url = await device.start()
+    device.overrides["CreatePullPointSubscription"] = _subscription_reply(
+        f"{device.url}/onvif/subscription/1"
+    )
+    try:
+        running = await make_server(NO_MULTICAST)  # ONVIF events on
+        token = await running.admin_token()
+        async with http.post(
+            f"{running.url}/api/cameras",
+            json={"name": "faulty-events", "onvif_url": url, "username": "a", "password": "b"},
+            headers=bearer(token),
+        ) as response:
+            camera = await response.json()
+        assert camera["state"] == "online", camera
+
+        def subscriptions() -> list[float]:
+            return [at for at, op in device.calls_at if op == "CreatePullPointSubscription"]
+
+        # Waits of 1, 2 and 4 s between attempts: about 8 s (the old loop: 1 s each).
+        await eventually(lambda: len(subscriptions()) >= 4, timeout=40, what="4 subscriptions")
+        gaps = [later - earlier for earlier, later in itertools.pairwise(subscriptions())]
+        assert gaps[2] >= 3.5, gaps  # the third wait alone is 4 s
+        started = time.monotonic()
+        async with http.delete(
+            f"{running.url}/api/cameras/{camera['id']}", headers=bearer(token)
+        ) as response:
+            assert response.status == 204
+        assert time.monotonic() - started < 10  # hang guard
+        assert running.server.camera_manager.event_pump.running() == []
+    finally:
+        await device.stop()

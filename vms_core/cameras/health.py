@@ -18,7 +18,6 @@ unauthorized camera is not (retrying a wrong password can lock the account on th
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -87,9 +86,12 @@ class CameraHealth:
         tasks = [*self._tasks, *([self._loop_task] if self._loop_task else [])]
         for task in tasks:
             task.cancel()
+        if tasks:
+            # wait() neither raises the tasks' CancelledError nor swallows our own.
+            await asyncio.wait(tasks)
         for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            if not task.cancelled() and task.exception() is not None:
+                log.error("camera health task failed", exc_info=task.exception())
         self._tasks.clear()
         self._loop_task = None
 
