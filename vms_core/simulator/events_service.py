@@ -63,7 +63,9 @@ class EventBroker:
         self.clock = clock
         self.answer_at_once = camera.pull_answers_at_once
         self.subscriptions: dict[str, PullPoint] = {}
-        # When the last PullMessages calls came (time.monotonic()): a client's pace.
+        # How many PullMessages calls came, and when the last ones did (time.monotonic()):
+        # a client's pace.
+        self.pulls = 0
         self.pulled_at: deque[float] = deque(maxlen=1000)
 
     def subscribe(self, lifetime_s: float) -> PullPoint:
@@ -87,6 +89,7 @@ class EventBroker:
 
     async def pull(self, point: PullPoint, wait_s: float) -> list[tuple[float, bool, str]]:
         """(time, motion, PropertyOperation) messages; waits up to wait_s for a change."""
+        self.pulls += 1
         self.pulled_at.append(time.monotonic())
         if self.answer_at_once:
             wait_s = 0.0
