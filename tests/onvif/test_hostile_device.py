@@ -19,6 +19,7 @@ from tests.conftest import bearer
 from tests.eventually import eventually
 from tests.onvif.conftest import NO_MULTICAST, QUIET, sim_camera
 from tests.onvif.replay import ENDLESS, FIXTURES, HANG, TRICKLE, Answer, Chunked, ReplayDevice
+from vms_core.db.models import Camera
 from vms_core.onvif.client import (
     MAX_REPLY_BYTES,
     OnvifBadReply,
@@ -550,3 +551,28 @@ async def test_a_camera_failing_every_poll_is_resubscribed_with_growing_backoff(
         assert running.server.camera_manager.event_pump.running() == []
     finally:
         await device.stop()
+
+
+async def test_a_huge_reason_already_in_the_catalog_is_listed_bounded(
+    make_server: Any, http: aiohttp.ClientSession
+) -> None:
+    # A catalog written before reasons were bounded still holds a 1.9 MB one.
+    running = await make_server(QUIET)
+    token = await running.admin_token()
+    async with http.post(
+        f"{running.url}/api/cameras",
+        json={"name": "old", "rtsp_url": "rtsp://127.0.0.1:9/x", "record": False},
+        headers=bearer(token),
+    ) as response:
+        assert response.status == 201
+        camera = await response.json()
+    async with running.server.db.session() as session:
+        row = await session.get(Camera, camera["id"])
+        assert row is not None
+        row.state_reason = FAULT_TEXT
+    async with http.get(f"{running.url}/api/cameras", headers=bearer(token)) as response:
+        assert response.status == 200
+        body = await response.read()
+        [listed] = await response.json()
+    assert len(body) < 10_000
+    assert _one_line_and_bounded(listed["state_reason"])

@@ -63,7 +63,8 @@ def camera_json(camera: Camera) -> dict[str, Any]:
             "max_bytes": camera.retention_max_bytes,
         },
         "state": camera.state,
-        "state_reason": camera.state_reason,
+        # Bounded on the way out too: catalogs written before reasons were bounded on the way in.
+        "state_reason": bounded_text(camera.state_reason),
         "state_changed": iso(camera.state_changed_us or None),
         "streams": [
             {
