@@ -15,7 +15,8 @@ from PIL import Image
 
 from tests.conftest import bearer
 from tests.eventually import eventually
-from tests.onvif.conftest import QUIET
+from tests.loops import sim_config
+from tests.onvif.conftest import QUIET, sim_camera
 from vms_core.recording import url_with_credentials
 from vms_core.simulator.discovery import DiscoveryEndpoint, _Sequence, hello_message
 from vms_core.simulator.simulator import Simulator
@@ -276,6 +277,46 @@ async def test_snapshot_is_the_cameras_jpeg(
         assert response.status == 200, await response.text()
         picture = Image.open(io.BytesIO(await response.read()))
     assert picture.size == (160, 90)
+
+
+async def test_a_failing_snapshot_uri_falls_back_to_a_live_keyframe(
+    make_server: Any, http: aiohttp.ClientSession
+) -> None:
+    # docs/operator.md: "the camera's own JPEG, else a live keyframe".
+    sim = Simulator(
+        sim_config(
+            cameras=[sim_camera(1, snapshot_fails=True, ptz=False)],
+            discovery=False,
+            media=True,
+        )
+    )
+    await sim.start()
+    try:
+        info = sim.cameras[0]
+        running = await make_server(QUIET)
+        token = await running.admin_token()
+        status, camera = await _add(
+            http,
+            running.url,
+            token,
+            {
+                "name": info.name,
+                "onvif_url": info.onvif_url,
+                "username": info.username,
+                "password": info.password,
+                "record": False,
+            },
+        )
+        assert status == 201 and camera["state"] == "online", camera
+        async with http.get(
+            f"{running.url}/api/cameras/{camera['id']}/snapshot.jpg", headers=bearer(token)
+        ) as response:
+            assert response.status == 200, await response.text()
+            picture = Image.open(io.BytesIO(await response.read()))
+        assert picture.format == "JPEG"
+        assert picture.size == (160, 90)  # the sub stream's keyframe, not the camera's JPEG
+    finally:
+        await sim.stop()
 
 
 async def test_remove_and_config_cameras_are_refused(
