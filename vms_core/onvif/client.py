@@ -266,8 +266,17 @@ def _guard_transport(service: ONVIFService, max_bytes: int) -> None:
     transport._vms_guarded = True
 
 
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 class _GuardedCamera(ONVIFCamera):  # type: ignore[misc]
     max_reply_bytes = MAX_REPLY_BYTES
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._creating: set[asyncio.Future[ONVIFService]] = set()
 
     async def create_onvif_service(
         self,
@@ -276,9 +285,24 @@ class _GuardedCamera(ONVIFCamera):  # type: ignore[misc]
         read_timeout: int | None = None,
         write_timeout: int | None = None,
     ) -> ONVIFService:
-        service = await super().create_onvif_service(name, port_type, read_timeout, write_timeout)
+        # onvif-zeep-async (3.x) builds the service, with its own HTTP session, before it
+        # registers it in ``self.services``; a caller cancelled in between (our call
+        # timeout) would leave that session unclosed. So the creation finishes shielded,
+        # and close() waits for it: a registered service is closed with the camera.
+        creating = asyncio.ensure_future(
+            super().create_onvif_service(name, port_type, read_timeout, write_timeout)
+        )
+        self._creating.add(creating)
+        creating.add_done_callback(self._creating.discard)
+        creating.add_done_callback(_retrieve)  # its error is the caller's, if still waiting
+        service = await asyncio.shield(creating)
         _guard_transport(service, self.max_reply_bytes)
         return service
+
+    async def close(self) -> None:
+        if self._creating:
+            await asyncio.wait(set(self._creating), timeout=CLOSE_TIMEOUT_S)
+        await super().close()
 
 
 # -- the device ----------------------------------------------------------------------------
