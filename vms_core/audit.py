@@ -16,8 +16,8 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from vms_core.db.engine import Database
 from vms_core.db.models import AuditEntry
-from vms_core.logsafe import oneline
 from vms_core.timeutil import now_us
+from vms_core.untrusted import oneline
 
 log = logging.getLogger("vms.audit")
 

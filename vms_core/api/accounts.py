@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vms_core.api.registry import ROLE_RANK
 from vms_core.db.models import ApiToken, CameraPermission, User
-from vms_core.logsafe import oneline
 from vms_core.timeutil import now_us
+from vms_core.untrusted import oneline
 
 _hasher = PasswordHasher()
 TOKEN_PREFIX = "vms_"  # noqa: S105 (a marker, not a secret)
