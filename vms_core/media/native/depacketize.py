@@ -195,14 +195,19 @@ class AacDepacketizer:
         pos = offset + 2 + header_bytes
         if pos > end:
             return  # AU headers longer than the packet
-        headers = int.from_bytes(mv[offset + 2 : pos], "big")
         per = self.size_bits + self.index_bits
-        count = header_bits // per
+        # Each unit takes at least a byte: never more headers than bytes of data (a
+        # packet's work stays in proportion to its size, whatever its header says).
+        count = min(header_bits // per, end - pos)
+        # The headers used, right-aligned: the first one is the highest ``per`` bits.
+        headers = int.from_bytes(mv[offset + 2 : pos], "big") >> (header_bytes * 8 - count * per)
+        size_mask = self.max_frame
         if self.partial and ts != self.partial_ts:
             self.partial.clear()  # the fragmented unit never completed
         for index in range(count):
-            shift = header_bytes * 8 - (index + 1) * per
-            size = (headers >> (shift + self.index_bits)) & ((1 << self.size_bits) - 1)
+            size = (headers >> ((count - 1 - index) * per + self.index_bits)) & size_mask
+            if size == 0:
+                return  # no such unit: the rest of the packet cannot be trusted
             if pos + size > end or self.partial:
                 # A fragment (RFC 3640 3.2.3): gather until the marker bit.
                 if len(self.partial) + end - pos > self.max_frame:
@@ -213,11 +218,10 @@ class AacDepacketizer:
                 if b1 & 0x80:
                     data = bytes(self.partial)
                     self.partial.clear()
-                    self.sink(data, ts)
+                    if data:
+                        self.sink(data, ts)
                 return
-            if size:
-                unit_ts = (ts + self.frame_samples * index) & 0xFFFFFFFF
-                self.sink(bytes(mv[pos : pos + size]), unit_ts)
+            self.sink(bytes(mv[pos : pos + size]), (ts + self.frame_samples * index) & 0xFFFFFFFF)
             pos += size
 
 
