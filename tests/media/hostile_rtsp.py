@@ -10,11 +10,13 @@ reach the misbehaviour of its mode, and nothing more.
 from __future__ import annotations
 
 import asyncio
+import multiprocessing as mp
 import random
 import re
 import struct
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
+from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
 # What each mode does, as the camera list of a test names it.
@@ -117,6 +119,45 @@ class HostileCamera:
             self._tasks.discard(task)
             self._writers.discard(writer)
             writer.close()
+
+
+class HostileCameraProcess:
+    """Hostile cameras, one per mode, in a process of their own: the floods must not
+    compete for this process's GIL with a vms server under test here."""
+
+    def __init__(self, modes: list[str]) -> None:
+        context = mp.get_context("spawn")
+        self._pipe, child = context.Pipe()
+        self._process = context.Process(
+            target=_serve_modes, args=(modes, child), name="hostile-cameras", daemon=True
+        )
+        self._process.start()
+        if not self._pipe.poll(60):  # hang guard: starting takes about a second
+            self._process.kill()
+            raise RuntimeError("the hostile cameras did not start")
+        self.urls: dict[str, str] = self._pipe.recv()
+
+    def connections(self) -> dict[str, int]:
+        """TCP connections each camera accepted so far."""
+        self._pipe.send("count")
+        counts: dict[str, int] = self._pipe.recv()
+        return counts
+
+    def close(self) -> None:
+        self._pipe.send("stop")
+        self._process.join(15)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join(5)
+
+
+def _serve_modes(modes: list[str], pipe: Connection) -> None:
+    cameras = {mode: HostileCamera(mode) for mode in modes}
+    pipe.send({mode: camera.url for mode, camera in cameras.items()})
+    while pipe.recv() == "count":
+        pipe.send({mode: camera.connections for mode, camera in cameras.items()})
+    for camera in cameras.values():
+        camera.close()
 
 
 class Session:

@@ -19,21 +19,21 @@ from vms_core.media.native_ingest import RtspIngest, make_ingest
 IO_TIMEOUT = 1.0
 # What the camera's state reason must say, per mode.
 REASONS = {
-    "negative-content-length": r"Content-Length",
-    "huge-content-length": r"Content-Length",
-    "unicode-digits": r"Content-Length",
-    "endless-headers": r"head",
-    "no-blank-line": r"no answer to OPTIONS within 1 s",
-    "never-answers": r"no answer to OPTIONS within 1 s",
-    "stalls-mid-body": r"no answer to DESCRIBE within 1 s",
+    "negative-content-length": r"Content-Length '-\d+' is not a byte count",
+    "huge-content-length": r"Content-Length \d+ is over the 65536-byte limit",
+    "unicode-digits": r"Content-Length '²' is not a byte count",
+    "endless-headers": r"head is over 16384 bytes",
+    "no-blank-line": r"no answer to OPTIONS within \d+ s",
+    "never-answers": r"no answer to OPTIONS within \d+ s",
+    "stalls-mid-body": r"no answer to DESCRIBE within \d+ s",
     "garbage": r"not an RTSP response|head is over",
     "giant-frames": r"no answer to OPTIONS",
-    "rtp-flood": r"no video for 1 s",
-    "endless-fragments": r"no video for 1 s \(a picture over 16 MiB was dropped\)",
-    "impossible-rtp": r"no video for 1 s",
-    "absurd-sdp": r"SDP",
-    "unauthorized": r"401",
-    "redirect-loop": r"302",
+    "rtp-flood": r"no video for \d+ s",
+    "endless-fragments": r"no video for \d+ s \(a picture over 16 MiB was dropped\)",
+    "impossible-rtp": r"no video for \d+ s",
+    "absurd-sdp": r"SDP: video H264 clock rate '0' is not",
+    "unauthorized": r"401 Unauthorized \(check the camera's username and password\)",
+    "redirect-loop": r"302 .*redirects are not followed",
 }
 
 
