@@ -9,6 +9,7 @@ import logging
 import pytest
 
 from vms_core.rtsp import RtspServer
+from vms_core.rtsp.server import MAX_SESSIONS_PER_CONNECTION
 
 from .clips import Clip
 from .rawclient import RawRtspClient
@@ -56,3 +57,17 @@ async def test_bad_request_gets_its_status_and_nothing_else_breaks(
     assert described.status == 200
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert not errors
+
+
+async def test_one_connection_cannot_pile_up_sessions(
+    rtsp_server: RtspServer, h264_clip: Clip
+) -> None:
+    rtsp_server.add_stream("cam", h264_clip.tracks)
+    client = await RawRtspClient.connect(rtsp_server.port)
+    transport = {"Transport": "RTP/AVP/TCP;unicast;interleaved=0-1"}
+    statuses = [
+        (await client.request("SETUP", "/cam/trackID=0", transport)).status for _ in range(20)
+    ]
+    await client.close()
+    assert statuses == [200] * MAX_SESSIONS_PER_CONNECTION + [453] * 4
+    assert len(rtsp_server.sessions) <= MAX_SESSIONS_PER_CONNECTION

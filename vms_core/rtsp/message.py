@@ -19,6 +19,7 @@ REASONS = {
     404: "Not Found",
     405: "Method Not Allowed",
     413: "Request Entity Too Large",
+    453: "Not Enough Bandwidth",
     454: "Session Not Found",
     455: "Method Not Valid in This State",
     459: "Aggregate Operation Not Allowed",

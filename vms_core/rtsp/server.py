@@ -27,6 +27,9 @@ from vms_core.rtsp.stream import RtspStream
 logger = logging.getLogger(__name__)
 
 MAX_CHANNEL = 255  # an interleaved channel is one byte (RFC 2326 10.12)
+# Sessions one client connection may hold at once (a player needs one): the rest wait
+# for the reaper, so a client cannot pile them up.
+MAX_SESSIONS_PER_CONNECTION = 16
 PUBLIC_METHODS = "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER"
 _TRACK_CONTROL = re.compile(r"trackID=([0-9]{1,5})")
 _CSEQ = re.compile(rb"\r?\ncseq\s*:\s*(\d+)", re.IGNORECASE)
@@ -327,6 +330,8 @@ class RtspConnection:
         if requested is None:
             return RtspResponse(461)
         lower, params = requested
+        if session is None and len(self.sessions) >= MAX_SESSIONS_PER_CONNECTION:
+            return RtspResponse(453)
         if session is None:
             session = RtspSession(
                 stream.path,
