@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
 import time
+from pathlib import Path
 
 import pytest
 
@@ -92,3 +94,36 @@ def test_hostile_camera_fails_alone_with_a_reason_in_bounded_cpu(
     assert ingest_cpu < 0.5 * elapsed, f"{ingest_cpu:.2f} CPU-s in {elapsed:.2f} s"
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert not errors
+
+
+def _syn_sent_to(port: int) -> bool:
+    """A connection attempt to ``port`` waits for the other side's answer (Linux)."""
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[2].endswith(f":{port:04X}") and fields[3] == "02":  # SYN_SENT
+            return True
+    return False
+
+
+def test_stop_ends_a_connection_attempt_that_is_never_answered() -> None:
+    # A listener whose accept queue is full: further SYNs are dropped, so a connect to
+    # it waits the whole timeout, like one to a camera that is unplugged.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)):
+            states = States()
+            url = f"rtsp://127.0.0.1:{port}/unplugged"
+            options = IngestOptions(io_timeout=30.0)
+            ingest = make_ingest("unplugged", url, StreamHub("unplugged"), options=options)
+            ingest.start()
+            try:
+                eventually_sync(lambda: _syn_sent_to(port), 10, what="connecting")
+            finally:
+                stopping = time.monotonic()
+                ingest.stop(timeout=5)
+                stopped_in = time.monotonic() - stopping
+            assert not ingest.running
+            assert stopped_in < 2.0  # hang guard: typically a tenth of a second
+            assert not states.seen

@@ -8,10 +8,14 @@ handler of their channel as memoryviews into that buffer (valid only during the 
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
+import select
 import socket
 import struct
 import time
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from vms_core.media.native.depacketize import MAX_ACCESS_UNIT, H264Depacketizer
@@ -40,6 +44,8 @@ MAX_SESSION_ID = 256  # characters (RFC 2326: at least 8)
 MAX_BYTES_BEFORE_ANSWER = 4 * 1024 * 1024
 # A read waits for at least this many bytes of budget (fewer, longer waits when throttled).
 _MIN_READ = 64 * 1024
+# A connection attempt checks this often whether it was interrupted.
+_CONNECT_SLICE = 0.1
 # A recv that had to wait at least this long returned data that came off the wire just now.
 LIVE_WAIT = 0.004
 
@@ -132,13 +138,46 @@ class RtspConnection:
     # -- connection ---------------------------------------------------------------------
 
     def open(self) -> None:
-        sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
-        self.sock = sock
-        if self._closed:  # interrupted while connecting
-            self.close()
-            raise ConnectionError("stopped")
+        """Connect within the timeout; ``interrupt`` ends the wait at once (a camera that
+        is unplugged never answers: its removal must not wait for the timeout)."""
+        deadline = time.monotonic() + self.timeout
+        error: OSError = OSError(f"no address for {self.host}")
+        for family, kind, proto, _name, address in socket.getaddrinfo(
+            self.host, self.port, type=socket.SOCK_STREAM
+        ):
+            sock = socket.socket(family, kind, proto)
+            try:
+                self._connect(sock, address, deadline)
+            except OSError as exc:
+                sock.close()
+                if self._closed:
+                    raise ConnectionError("stopped") from None
+                error = exc
+                continue
+            sock.settimeout(self.timeout)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+            self.sock = sock
+            if self._closed:  # interrupted just as it connected
+                self.close()
+                raise ConnectionError("stopped")
+            return
+        raise error
+
+    def _connect(self, sock: socket.socket, address: Any, deadline: float) -> None:
+        sock.setblocking(False)
+        code = sock.connect_ex(address)
+        if code in (errno.EINPROGRESS, errno.EWOULDBLOCK):
+            poller = select.poll()  # not select(): a worker may have over 1024 files open
+            poller.register(sock, select.POLLOUT)
+            while not poller.poll(_CONNECT_SLICE * 1000):
+                if self._closed:
+                    raise ConnectionError("stopped")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"no connection within {self.timeout:g} s")
+            code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if code:
+            raise OSError(code, os.strerror(code))  # e.g. ConnectionRefusedError
 
     def interrupt(self) -> None:
         """Wake a thread blocked in a read on this connection (it then sees an error)."""
