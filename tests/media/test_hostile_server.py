@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -30,7 +31,7 @@ def hostile() -> Iterator[HostileCameraProcess]:
 
 
 def _config() -> str:
-    text = "segment_seconds = 2\n" + QUIET
+    text = "segment_seconds = 1\n" + QUIET
     for entry in entry_points(group="vms.plugins"):  # plug-ins would decode the cameras
         text += f"[plugins.{entry.name}]\nenabled = false\n"
     return text
@@ -45,6 +46,12 @@ async def test_hostile_cameras_fail_alone_and_leave_when_deleted(
     running = await make_server(_config(), record=True)
     recording = running.server.recording
     assert recording is not None
+    # Cameras that stall fail after 2 s instead of 5 (the workers start with the first
+    # camera, below).
+    pool = recording.pool
+    pool.config = replace(
+        pool.config, ingest_options=replace(pool.config.ingest_options, io_timeout=2.0)
+    )
     headers = bearer(await running.admin_token())
     api = f"{running.url}/api"
 
@@ -72,7 +79,9 @@ async def test_hostile_cameras_fail_alone_and_leave_when_deleted(
         return min(len(list((recordings / name).rglob("*.mp4"))) for name in good)
 
     # Hang guards below: typical waits are 1-6 s (the ingest's I/O timeout is 5 s).
-    await eventually(lambda: recorded() >= 1, 30, what="the good cameras recording")
+    # Five 1-s segments: recording for long enough that each camera went over to the
+    # worker's batch reader (at most 2 s after it started), whose thread stays.
+    await eventually(lambda: recorded() >= 5, 60, what="the good cameras recording")
     pids = recording.pool.pids
     threads_before = sum(procstat.threads(pid) for pid in pids)
 
