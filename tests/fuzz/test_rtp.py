@@ -76,7 +76,7 @@ def _collect(out: list[bytes]) -> H264Depacketizer:
     return H264Depacketizer(lambda data, ts, key: out.append(data))
 
 
-@fuzz_settings(max_examples=200)
+@fuzz_settings(max_examples=150)
 @given(packets=rtp_streams(h264_payloads), sizes=chunkings)
 def test_h264_units_are_bounded_and_the_fast_path_agrees(
     packets: list[bytes], sizes: list[int]

@@ -150,7 +150,7 @@ def sdp_texts(draw: st.DrawFn) -> str:
     return "\r\n".join(lines)
 
 
-@fuzz_settings(max_examples=200)
+@fuzz_settings(max_examples=150)
 @given(text=sdp_texts())
 def test_any_sdp_gives_sane_media_or_a_named_refusal(text: str) -> None:
     ingest = RtspIngest("fuzz", "rtsp://127.0.0.1:9/fuzz", StreamHub("fuzz"))
