@@ -14,16 +14,19 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from sqlalchemy import delete, select, update
-from vms_sdk import Event, SegmentInfo, Severity
+from vms_sdk import Event, SegmentInfo
 
 from vms_core.cameras import CameraChange, CameraService
+from vms_core.cameras.state_events import StateEvent, StateEventDebouncer
 from vms_core.db.engine import Database
 from vms_core.db.models import Segment, Stream
 from vms_core.events import EventBus
@@ -79,6 +82,7 @@ class RecordingService:
         self._recording: dict[int, str] = {}  # catalog id -> URL handed to the pool
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self.state_events = StateEventDebouncer()
         # Our own thread for the blocking pool calls: the loop's default executor is shared
         # with long-running work elsewhere, and recording must not queue behind it.
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="recording-events")
@@ -202,6 +206,7 @@ class RecordingService:
         if current is not None and name is not None:
             await self._blocking(self.pool.remove_camera, name)
             self._recording.pop(camera_id, None)
+            self.state_events.forget(name)
             if camera is not None:
                 await self.cameras.set_state(camera_id, "idle", "not recording")
         if url is not None and camera is not None and not self._stopping:
@@ -218,6 +223,11 @@ class RecordingService:
                     await self._apply(event)
                 except Exception:
                     log.exception("could not record recorder event %r", event)
+            for found in self.state_events.due(time.time()):
+                try:
+                    await self._publish_state(found)
+                except Exception:
+                    log.exception("could not publish %s of %s", found.type, found.camera)
 
     async def _apply(self, event: RecorderEvent) -> None:
         if isinstance(event, StateChanged):
@@ -307,14 +317,25 @@ class RecordingService:
             return
         if event.info is not None:
             await self._stream_info(camera_id, event.info)
-        if await self.cameras.set_state(camera_id, state, reason):
-            severity = Severity.LOW if state in ("lost", "error") else Severity.INFO
-            await self.events.publish(
-                Event(
-                    type=f"camera.{state}",
-                    camera_ids=(str(camera_id),),
-                    severity=severity,
-                    source="recording",
-                    data={"camera": event.camera_id, "reason": reason},
-                )
+        # The catalog has the exact state; the events are debounced (state_events.py).
+        await self.cameras.set_state(camera_id, state, reason)
+        status = event.status
+        for found in self.state_events.observe(
+            event.camera_id, state, reason, status.since, status.attempts
+        ):
+            await self._publish_state(found)
+
+    async def _publish_state(self, found: StateEvent) -> None:
+        camera_id = self._ids.get(found.camera)
+        if camera_id is None:
+            return
+        await self.events.publish(
+            Event(
+                type=found.type,
+                time=datetime.fromtimestamp(found.at, UTC),
+                camera_ids=(str(camera_id),),
+                severity=found.severity,
+                source="recording",
+                data={"camera": found.camera, **found.data},
             )
+        )

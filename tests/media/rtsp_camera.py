@@ -32,6 +32,16 @@ def small_loop(audio: str | None = "AAC", video: str = "H264") -> EncodedLoop:
     return load_or_encode(spec, shared_loop_cache())
 
 
+class CountingRtspServer(RtspServer):
+    """The project's RTSP server, counting the connections it accepted."""
+
+    connections = 0
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        await super()._accept(reader, writer)
+
+
 class RtspCameras:
     """An RTSP server with one or more looping camera streams."""
 
@@ -39,7 +49,7 @@ class RtspCameras:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.server = RtspServer("127.0.0.1", 0)
+        self.server = CountingRtspServer("127.0.0.1", 0)
         self.run(self.server.start())
         self.players: list[LoopPlayer] = []
 
