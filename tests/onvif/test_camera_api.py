@@ -491,3 +491,19 @@ async def test_settings_urls_win_and_ptz_still_finds_its_profile(
     preset = next(p for p in cameras.camera(info.name).config.presets if p.name == "Crossing")
     assert (head.position().pan, head.position().tilt) == pytest.approx((preset.pan, preset.tilt))
     assert (status["pan"], status["tilt"]) == pytest.approx((preset.pan, preset.tilt))
+
+
+async def test_a_state_report_for_a_deleted_camera_changes_nothing(make_server: Any) -> None:
+    """The recorder reports a camera's state while the camera is being deleted: the report
+    changes nothing and fails nothing (it raised StaleDataError, logged as an ERROR)."""
+    running = await make_server(
+        '[[cameras]]\nname = "gone"\nrtsp_url = "rtsp://127.0.0.1:9/x"\nrecord = false\n'
+    )
+    cameras = running.server.cameras
+    (camera,) = await cameras.visible()
+    assert await cameras.set_state(camera.id, "lost", "no packets") is True
+    assert await cameras.set_state(camera.id, "lost", "no packets") is False  # no change
+    assert await cameras.set_state(camera.id, "lost", "other reason") is True
+    await cameras.remove(camera.id)
+    assert await cameras.set_state(camera.id, "error", "stopped") is False
+    assert await cameras.get(camera.id) is None

@@ -7,7 +7,7 @@ import asyncio
 import socket
 import struct
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -366,12 +366,15 @@ async def test_closing_the_connection_ends_the_session(
     assert stream.client_count == 0
 
 
-async def publish_fast(stream: RtspStream, clip: Clip, seconds: float) -> int:
-    """Publish the clip up to 100 times faster than real time; returns video units sent."""
+async def publish_fast(
+    stream: RtspStream, clip: Clip, seconds: float, until: Callable[[], bool] | None = None
+) -> int:
+    """Publish the clip up to 100 times faster than real time, for ``seconds`` or until
+    ``until()`` holds (checked after each loop of the clip); returns video units sent."""
     video_units = 0
     loops = 0
     started = time.monotonic()
-    while time.monotonic() - started < seconds:
+    while time.monotonic() - started < seconds and not (until and loops and until()):
         for unit in clip.units:
             if unit.keyframe and unit.track == 0:
                 await asyncio.sleep(0.01)
@@ -409,8 +412,14 @@ async def test_slow_tcp_client_drops_to_keyframes_without_slowing_others(h264_cl
                     received += 1
 
         reader = asyncio.create_task(read_fast())
-        sent = await publish_fast(stream, h264_clip, 2.0)  # the slow client never reads
-        await asyncio.sleep(0.3)
+
+        def slow_one_dropped() -> bool:
+            return any(s.dropped_units for s in stream.sessions if s.id != fast_session)
+
+        # The slow client never reads: publish until its buffers are full and it drops (how
+        # much that takes depends on the kernel's buffers, not on time). 30 s: a hang guard.
+        sent = await publish_fast(stream, h264_clip, 30.0, until=slow_one_dropped)
+        await eventually(lambda: received >= sent - 10, 10, 0.05, what="the fast one caught up")
         reader.cancel()
         dropped = {session.id: session.dropped_units for session in stream.sessions}
         await fast.close()

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from vms_sdk import Camera as SdkCamera
@@ -167,13 +167,19 @@ class CameraService:
         """Record a health state; returns True when it changed. The reason often quotes a
         camera (a fault, an RTSP status line): it is stored bounded and on one line."""
         reason = bounded_text(reason)
+        # One conditional UPDATE: no read-then-write race with a camera deleted meanwhile
+        # (a state report for it changes nothing), and no write when nothing changed.
         async with self.db.session() as session:
-            camera = await session.get(Camera, camera_id)
-            if camera is None or (camera.state == state and camera.state_reason == reason):
-                return False
-            camera.state, camera.state_reason = state, reason
-            camera.state_changed_us = now_us()
-            return True
+            result = await session.execute(
+                update(Camera)
+                .where(
+                    Camera.id == camera_id,
+                    or_(Camera.state != state, Camera.state_reason != reason),
+                )
+                .values(state=state, state_reason=reason, state_changed_us=now_us())
+                .execution_options(synchronize_session=False)
+            )
+            return bool(getattr(result, "rowcount", 0))
 
     async def sync_from_config(self, settings: Settings) -> list[CameraChange]:
         """Make the catalog's config cameras match vms.toml; report what changed."""
