@@ -59,7 +59,9 @@ def test_hostile_camera_fails_alone_with_a_reason_in_bounded_cpu(
         mode,
         camera.url.replace("rtsp://", "rtsp://admin:secret@"),
         StreamHub(mode),
-        options=IngestOptions(io_timeout=IO_TIMEOUT),
+        # A refused login is retried quickly here too (normally once a minute): the test
+        # watches the work of a camera that keeps failing.
+        options=IngestOptions(io_timeout=IO_TIMEOUT, login_refused_backoff=0.5),
         on_state=states,
     )
     assert isinstance(ingest, RtspIngest)

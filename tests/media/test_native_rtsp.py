@@ -159,6 +159,11 @@ def test_digest_login_and_a_refused_password_names_the_problem(
         assert status.reason is not None
         assert "401" in status.reason and "password" in status.reason
         assert ingest.uses_ffmpeg is None
+        # A refused login is not asked again at once (two a second would lock the account
+        # on many cameras): an observation window in which no new connection may come.
+        connections = rtsp_cameras.server.connections
+        time.sleep(1.5)
+        assert rtsp_cameras.server.connections == connections
     finally:
         ingest.stop()
         wrong.stop()

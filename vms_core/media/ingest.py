@@ -72,6 +72,10 @@ class IngestOptions:
     # to a camera that is down costs next to nothing.
     backoff_min: float = 0.2
     backoff_max: float = 0.5
+    # A camera that refuses the login is asked again only this often: cameras lock an
+    # account after a few wrong passwords, and a corrected login (``vms cameras login``)
+    # restarts the recording at once anyway.
+    login_refused_backoff: float = 60.0
     # Small probing keeps memory flat when many cameras open at once.
     probesize: int = 1024 * 1024
     analyzeduration: float = 1.0
@@ -86,6 +90,14 @@ class IngestOptions:
 
 class SourceError(Exception):
     """The source answered but is unusable (e.g. no video track): not a transient loss."""
+
+
+class LoginRefused(SourceError):
+    """The camera refused the username or password (RTSP/HTTP 401 or 403)."""
+
+
+# FFmpeg's demuxer reports the same as these.
+_LOGIN_REFUSED = (LoginRefused, av.error.HTTPUnauthorizedError, av.error.HTTPForbiddenError)
 
 
 class _NoPts:
@@ -202,10 +214,18 @@ class Ingest:
                 self._set_state(IngestState.CONNECTING)
             streamed = False
             state, reason = IngestState.LOST, "end of stream"
+            wait = backoff
             try:
                 streamed = self._connect_and_pump()
                 if self._stop.is_set():
                     break
+            except (
+                LoginRefused,
+                av.error.HTTPUnauthorizedError,
+                av.error.HTTPForbiddenError,
+            ) as exc:
+                state, reason = IngestState.ERROR, str(exc)
+                wait = self.options.login_refused_backoff
             except SourceError as exc:
                 state, reason = IngestState.ERROR, str(exc)
             except (av.FFmpegError, OSError) as exc:
@@ -220,8 +240,8 @@ class Ingest:
             self._attempts = 0 if streamed else self._attempts + 1
             self._set_state(state, reason, self._attempts)
             if streamed:
-                backoff = self.options.backoff_min
-            if self._stop.wait(backoff):
+                backoff = wait = self.options.backoff_min
+            if self._stop.wait(wait):
                 break
             backoff = min(backoff * 2, self.options.backoff_max)
 

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from vms_core.media.ingest import LoginRefused
 from vms_core.media.native.depacketize import MAX_ACCESS_UNIT, H264Depacketizer
 from vms_core.media.native.messages import (
     Auth,
@@ -236,7 +237,10 @@ class RtspConnection:
             elif 300 <= response.status < 400:
                 location = shown(response.headers.get("location", "?"))
                 hint = f" (to {location}; redirects are not followed)"
-            raise RtspRefused(f"{method} refused: {response.status} {response.reason}{hint}")
+            message = f"{method} refused: {response.status} {response.reason}{hint}"
+            if response.status in (401, 403):
+                raise LoginRefused(message)
+            raise RtspRefused(message)
         return response
 
     def _answer(self, method: str, cseq: int) -> Response:
