@@ -6,7 +6,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from vms_core.api.app import server_of
-from vms_core.api.params import query_int, query_time
+from vms_core.api.params import query_int, query_text, query_time
 from vms_core.api.registry import ApiRegistry, Param
 from vms_core.db.models import AuditEntry
 from vms_core.timeutil import iso
@@ -47,15 +47,16 @@ def register(api: ApiRegistry) -> None:
     )
     async def audit(request: web.Request) -> web.Response:
         query = select(AuditEntry).order_by(AuditEntry.time_us.desc(), AuditEntry.id.desc())
-        action = request.query.get("action")
+        action = query_text(request, "action", 64)
         if action:
             query = query.where(
                 AuditEntry.action.startswith(action)
                 if action.endswith(".")
                 else AuditEntry.action == action
             )
-        if request.query.get("username"):
-            query = query.where(AuditEntry.username == request.query["username"])
+        username = query_text(request, "username", 128)
+        if username:
+            query = query.where(AuditEntry.username == username)
         since, until = query_time(request, "since"), query_time(request, "until")
         if since is not None:
             query = query.where(AuditEntry.time_us >= since)

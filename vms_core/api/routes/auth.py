@@ -24,7 +24,8 @@ class LoginBody(Body):
 
 class TokenBody(Body):
     name: str = Field(min_length=1, max_length=128)
-    expires_days: float | None = Field(default=None, gt=0)
+    # Ten years at most: an expiry the catalog and every client can still represent.
+    expires_days: float | None = Field(default=None, gt=0, le=3653)
 
 
 def me_json(who: accounts.Principal) -> dict[str, object]:

@@ -18,14 +18,13 @@ from pydantic import Field, ValidationError, model_validator
 
 from vms_core.api.app import server_of
 from vms_core.api.auth import principal
-from vms_core.api.bodies import Body, read_json, schema_of
+from vms_core.api.bodies import Body, read_json, schema_of, validation_message
 from vms_core.api.errors import ApiError
 from vms_core.api.params import path_int
 from vms_core.api.registry import ApiRegistry
 from vms_core.cameras import camera_json
 from vms_core.cameras.ptz import PtzError
 from vms_core.cameras.snapshot import SnapshotError
-from vms_core.config.loader import format_loc
 from vms_core.config.settings import CAMERA_NAME_RE, CameraSettings, RetentionLimits
 from vms_core.db.models import Camera
 
@@ -61,17 +60,17 @@ DEFAULT_DEVICE_PATH = "/onvif/device_service"
 class NewCamera(Body):
     """A camera by ONVIF (``onvif_url``, or ``address`` as host[:port]) or by RTSP URL."""
 
-    name: str | None = None
-    onvif_url: str | None = None
+    name: str | None = Field(default=None, max_length=64)
+    onvif_url: str | None = Field(default=None, max_length=512)
     address: str | None = Field(default=None, max_length=300)
-    rtsp_url: str | None = None
-    sub_rtsp_url: str | None = None
+    rtsp_url: str | None = Field(default=None, max_length=1024)
+    sub_rtsp_url: str | None = Field(default=None, max_length=1024)
     username: str = Field(default="", max_length=128)
     password: str = Field(default="", max_length=256)
-    lat: float | None = None
-    lon: float | None = None
-    heading: float | None = None
-    fov: float | None = None
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    heading: float | None = Field(default=None, ge=0, lt=360)
+    fov: float | None = Field(default=None, gt=0, le=360)
     enabled: bool = True
     record: bool = True
     retention: RetentionLimits | None = None
@@ -86,15 +85,15 @@ class NewCamera(Body):
 
 
 class CameraPatch(Body):
-    onvif_url: str | None = None
-    rtsp_url: str | None = None
-    sub_rtsp_url: str | None = None
+    onvif_url: str | None = Field(default=None, max_length=512)
+    rtsp_url: str | None = Field(default=None, max_length=1024)
+    sub_rtsp_url: str | None = Field(default=None, max_length=1024)
     username: str | None = Field(default=None, max_length=128)
     password: str | None = Field(default=None, max_length=256)
-    lat: float | None = None
-    lon: float | None = None
-    heading: float | None = None
-    fov: float | None = None
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    heading: float | None = Field(default=None, ge=0, lt=360)
+    fov: float | None = Field(default=None, gt=0, le=360)
     enabled: bool | None = None
     record: bool | None = None
     retention: RetentionLimits | None = None
@@ -106,7 +105,9 @@ class PtzCommand(Body):
     pan: float = Field(default=0.0, ge=-1, le=1)
     tilt: float = Field(default=0.0, ge=-1, le=1)
     zoom: float = Field(default=0.0, ge=-1, le=1)
-    timeout: float | None = Field(default=1.0, gt=0, le=60)
+    # At least 0.1 s: ONVIF durations are written in seconds with a few decimals, and a
+    # shorter move is no move at all.
+    timeout: float | None = Field(default=1.0, ge=0.1, le=60)
     # goto_preset: token or name
     preset: str | None = Field(default=None, max_length=128)
 
@@ -125,8 +126,11 @@ def onvif_url_of(address: str) -> str:
 
 
 def default_name(onvif_url: str | None, rtsp_url: str | None) -> str:
-    parts = urlsplit(onvif_url or rtsp_url or "")
-    raw = f"cam-{parts.hostname or 'camera'}" + (f"-{parts.port}" if parts.port else "")
+    try:
+        parts = urlsplit(onvif_url or rtsp_url or "")
+        raw = f"cam-{parts.hostname or 'camera'}" + (f"-{parts.port}" if parts.port else "")
+    except ValueError:
+        return "camera"  # a malformed URL: the settings' validation names it next
     name = re.sub(r"[^A-Za-z0-9_.-]", "-", raw)[:64]
     return name if CAMERA_NAME_RE.match(name) else "camera"
 
@@ -135,11 +139,7 @@ def settings_of(fields: dict[str, Any]) -> CameraSettings:
     try:
         return CameraSettings.model_validate(fields)
     except ValidationError as exc:
-        problems = [
-            f"{format_loc(list(e['loc']))}: {e['msg']}" if e["loc"] else str(e["msg"])
-            for e in exc.errors()
-        ]
-        raise ApiError(400, "; ".join(problems), "invalid") from None
+        raise ApiError(400, validation_message(exc), "invalid") from None
 
 
 def current_settings(camera: Camera, password: str) -> dict[str, Any]:

@@ -3,14 +3,12 @@ user who asked for it and to admins."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from aiohttp import web
 from pydantic import Field
 
 from vms_core.api.app import server_of
 from vms_core.api.auth import principal, remote
-from vms_core.api.bodies import Body, read_json, schema_of
+from vms_core.api.bodies import ApiTime, Body, Id, read_json, schema_of
 from vms_core.api.errors import ApiError
 from vms_core.api.registry import ApiRegistry
 from vms_core.exports import ExportJob
@@ -20,9 +18,9 @@ MAX_EXPORT_SECONDS = 7 * 24 * 3600
 
 
 class NewExport(Body):
-    cameras: list[int] = Field(min_length=1, max_length=64)
-    start: datetime
-    end: datetime
+    cameras: list[Id] = Field(min_length=1, max_length=64)
+    start: ApiTime
+    end: ApiTime
     reason: str = Field(min_length=1, max_length=2000)
 
 
@@ -97,8 +95,6 @@ def register(api: ApiRegistry) -> None:
         server = server_of(request)
         who = principal(request)
         body = await read_json(request, NewExport)
-        if body.start.tzinfo is None or body.end.tzinfo is None:
-            raise ApiError(400, "start/end: need a timezone (use Z for UTC)")
         start, end = to_us(body.start), to_us(body.end)
         if end <= start:
             raise ApiError(400, "end: must be after start")

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from vms_core.api import accounts
 from vms_core.api.app import server_of
 from vms_core.api.auth import principal, remote
-from vms_core.api.bodies import Body, read_json, schema_of
+from vms_core.api.bodies import Body, Id, read_json, schema_of
 from vms_core.api.errors import ApiError
 from vms_core.api.params import path_int
 from vms_core.api.registry import ApiRegistry
@@ -25,14 +25,24 @@ class NewUser(Body):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=8, max_length=1024)
     role: RoleName = "viewer"
-    cameras: list[int] = Field(default_factory=list)
+    cameras: list[Id] = Field(default_factory=list, max_length=10_000)
 
 
 class UserPatch(Body):
     password: str | None = Field(default=None, min_length=8, max_length=1024)
     role: RoleName | None = None
     disabled: bool | None = None
-    cameras: list[int] | None = None
+    cameras: list[Id] | None = Field(default=None, max_length=10_000)
+
+
+async def check_cameras(request: web.Request, camera_ids: list[int] | None) -> None:
+    """ApiError 400 naming the cameras that do not exist: a grant must name real ones."""
+    if not camera_ids:
+        return
+    known = await server_of(request).cameras.existing_ids(camera_ids)
+    missing = sorted(set(camera_ids) - known)
+    if missing:
+        raise ApiError(400, f"cameras: no camera {', '.join(map(str, missing))}")
 
 
 def user_json(user: User, cameras: list[int]) -> dict[str, object]:
@@ -94,6 +104,7 @@ def register(api: ApiRegistry) -> None:
         server = server_of(request)
         who = principal(request)
         body = await read_json(request, NewUser)
+        await check_cameras(request, body.cameras)
         try:
             async with server.db.session() as session:
                 user = await accounts.create_user(
@@ -125,6 +136,7 @@ def register(api: ApiRegistry) -> None:
         who = principal(request)
         user_id = path_int(request, what="user")
         body = await read_json(request, UserPatch)
+        await check_cameras(request, body.cameras)
         async with server.db.session() as session:
             user = await session.get(User, user_id)
             if user is None:
