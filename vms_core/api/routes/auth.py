@@ -12,7 +12,7 @@ from vms_core.api.auth import SESSION_COOKIE, principal, remote
 from vms_core.api.bodies import Body, read_json, schema_of
 from vms_core.api.errors import ApiError
 from vms_core.api.params import path_int
-from vms_core.api.registry import ApiRegistry
+from vms_core.api.registry import ID_PATH, ApiRegistry
 from vms_core.db.models import ApiToken
 from vms_core.timeutil import iso, now_us
 
@@ -59,6 +59,7 @@ def register(api: ApiRegistry) -> None:
         role=None,
         request=schema_of(LoginBody),
         response=user_schema,
+        errors=(401,),
     )
     async def login(request: web.Request) -> web.Response:
         server = server_of(request)
@@ -167,7 +168,13 @@ def register(api: ApiRegistry) -> None:
         )
         return web.json_response(data, status=201)
 
-    @api.route("DELETE", "/api/tokens/{id}", summary="Revoke one of my API tokens", tag="auth")
+    @api.route(
+        "DELETE",
+        "/api/tokens/{id}",
+        summary="Revoke one of my API tokens",
+        tag="auth",
+        params=(ID_PATH,),
+    )
     async def delete_token(request: web.Request) -> web.Response:
         who = principal(request)
         server = server_of(request)

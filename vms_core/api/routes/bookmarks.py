@@ -10,7 +10,7 @@ from vms_core.api.auth import principal, remote
 from vms_core.api.bodies import ApiTime, Body, Id, read_json, schema_of
 from vms_core.api.errors import ApiError
 from vms_core.api.params import path_int, query_bool, query_id, query_int, query_time
-from vms_core.api.registry import ApiRegistry, Param
+from vms_core.api.registry import ID_PATH, ApiRegistry, Param
 from vms_core.bookmarks import BookmarkError, BookmarkRequest, bookmark_json
 from vms_core.timeutil import to_us
 
@@ -115,6 +115,7 @@ def register(api: ApiRegistry) -> None:
         role="operator",
         request=schema_of(BookmarkPatch),
         response=schema,
+        params=(ID_PATH,),
     )
     async def patch(request: web.Request) -> web.Response:
         who = principal(request)

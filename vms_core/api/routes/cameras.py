@@ -21,7 +21,7 @@ from vms_core.api.auth import principal
 from vms_core.api.bodies import Body, read_json, schema_of, validation_message
 from vms_core.api.errors import ApiError
 from vms_core.api.params import path_int
-from vms_core.api.registry import ApiRegistry
+from vms_core.api.registry import ID_PATH, ApiRegistry
 from vms_core.cameras import camera_json
 from vms_core.cameras.ptz import PtzError
 from vms_core.cameras.snapshot import SnapshotError
@@ -55,6 +55,8 @@ CAMERA_SCHEMA = {
 }
 
 DEFAULT_DEVICE_PATH = "/onvif/device_service"
+# A camera without PTZ (409); the camera refused or failed the command (502).
+PTZ_ERRORS = (409, 502)
 
 
 class NewCamera(Body):
@@ -183,7 +185,14 @@ def register(api: ApiRegistry) -> None:
         cameras = await server_of(request).cameras.visible(principal(request))
         return web.json_response([camera_json(c) for c in cameras])
 
-    @api.route("GET", "/api/cameras/{id}", summary="One camera", tag="cameras", response=schema)
+    @api.route(
+        "GET",
+        "/api/cameras/{id}",
+        summary="One camera",
+        tag="cameras",
+        response=schema,
+        params=(ID_PATH,),
+    )
     async def get_camera(request: web.Request) -> web.Response:
         return web.json_response(camera_json(await _visible(request)))
 
@@ -196,6 +205,7 @@ def register(api: ApiRegistry) -> None:
         request=schema_of(NewCamera),
         response=schema,
         status=201,
+        errors=(409,),
     )
     async def add_camera(request: web.Request) -> web.Response:
         body = await read_json(request, NewCamera)
@@ -228,6 +238,8 @@ def register(api: ApiRegistry) -> None:
         tag="cameras",
         request=schema_of(CameraPatch),
         response=schema,
+        params=(ID_PATH,),
+        errors=(409,),
     )
     async def patch_camera(request: web.Request) -> web.Response:
         camera = await _managed(request)
@@ -255,6 +267,8 @@ def register(api: ApiRegistry) -> None:
         summary="Remove a run-time camera (its recorded files stay on disk)",
         tag="cameras",
         status=204,
+        params=(ID_PATH,),
+        errors=(409,),
     )
     async def delete_camera(request: web.Request) -> web.Response:
         camera = await _managed(request)
@@ -278,6 +292,8 @@ def register(api: ApiRegistry) -> None:
         role="operator",
         summary="PTZ position, motion and presets",
         tag="cameras",
+        params=(ID_PATH,),
+        errors=PTZ_ERRORS,
     )
     async def ptz_status(request: web.Request) -> web.Response:
         camera = await _visible(request)
@@ -294,6 +310,8 @@ def register(api: ApiRegistry) -> None:
         summary="PTZ: continuous move (velocity, timeout), stop, or go to a preset",
         tag="cameras",
         request=schema_of(PtzCommand),
+        params=(ID_PATH,),
+        errors=PTZ_ERRORS,
     )
     async def ptz_command(request: web.Request) -> web.Response:
         camera = await _visible(request)
@@ -317,6 +335,8 @@ def register(api: ApiRegistry) -> None:
         summary="The camera's current picture as JPEG",
         tag="cameras",
         content_type="image/jpeg",
+        params=(ID_PATH,),
+        errors=(409, 502, 504),
     )
     async def snapshot(request: web.Request) -> web.Response:
         camera = await _visible(request)

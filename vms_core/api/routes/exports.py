@@ -149,6 +149,7 @@ def register(api: ApiRegistry) -> None:
         role="operator",
         response={"type": "string", "format": "binary"},
         content_type="application/zip",
+        errors=(409,),
     )
     async def package(request: web.Request) -> web.StreamResponse:
         server = server_of(request)

@@ -14,7 +14,7 @@ from vms_core.api.app import server_of
 from vms_core.api.auth import principal
 from vms_core.api.errors import ApiError
 from vms_core.api.params import path_int, query_bool, query_int, query_time
-from vms_core.api.registry import ApiRegistry, Param
+from vms_core.api.registry import ID_PATH, ApiRegistry, Param
 from vms_core.db.models import Segment
 from vms_core.limits import TIME_MIN_US
 from vms_core.storage.timeline import Piece, spans_and_gaps
@@ -59,6 +59,7 @@ def register(api: ApiRegistry) -> None:
         tag="recordings",
         response=schema,
         params=(
+            ID_PATH,
             Param("start", description="ISO 8601 with zone, or epoch seconds"),
             Param("end", description="ISO 8601 with zone, or epoch seconds; default now"),
             Param("segments", schema={"type": "boolean"}),

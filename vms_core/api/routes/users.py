@@ -14,7 +14,7 @@ from vms_core.api.auth import principal, remote
 from vms_core.api.bodies import Body, Id, read_json, schema_of
 from vms_core.api.errors import ApiError
 from vms_core.api.params import path_int
-from vms_core.api.registry import ApiRegistry
+from vms_core.api.registry import ID_PATH, ApiRegistry
 from vms_core.db.models import CameraPermission, User
 from vms_core.timeutil import iso
 
@@ -99,6 +99,7 @@ def register(api: ApiRegistry) -> None:
         request=schema_of(NewUser),
         response=schema,
         status=201,
+        errors=(409,),
     )
     async def create_user(request: web.Request) -> web.Response:
         server = server_of(request)
@@ -130,6 +131,7 @@ def register(api: ApiRegistry) -> None:
         role="admin",
         request=schema_of(UserPatch),
         response=schema,
+        params=(ID_PATH,),
     )
     async def patch_user(request: web.Request) -> web.Response:
         server = server_of(request)
@@ -166,7 +168,15 @@ def register(api: ApiRegistry) -> None:
         )
         return web.json_response(data)
 
-    @api.route("DELETE", "/api/users/{id}", summary="Delete a user", tag="users", role="admin")
+    @api.route(
+        "DELETE",
+        "/api/users/{id}",
+        summary="Delete a user",
+        tag="users",
+        role="admin",
+        params=(ID_PATH,),
+        errors=(409,),
+    )
     async def delete_user(request: web.Request) -> web.Response:
         server = server_of(request)
         who = principal(request)

@@ -8,7 +8,7 @@ from vms_core.api.app import server_of
 from vms_core.api.auth import principal, remote
 from vms_core.api.errors import ApiError
 from vms_core.api.params import path_int
-from vms_core.api.registry import ApiRegistry, Param
+from vms_core.api.registry import ID_PATH, ApiRegistry, Param
 from vms_core.webrtc import WhepError
 
 MAX_OFFER_BYTES = 64 * 1024
@@ -29,7 +29,8 @@ def register(api: ApiRegistry) -> None:
         status=201,
         response={"type": "string"},
         content_type="application/sdp",
-        params=(Param("stream", schema={"type": "string", "enum": list(STREAMS)}),),
+        params=(ID_PATH, Param("stream", schema={"type": "string", "enum": list(STREAMS)})),
+        errors=(413, 415, 422, 503),
     )
     async def whep_offer(request: web.Request) -> web.Response:
         camera_id = path_int(request, what="camera")
@@ -67,6 +68,7 @@ def register(api: ApiRegistry) -> None:
         summary="End a live view session",
         tag="live",
         status=204,
+        params=(ID_PATH,),
     )
     async def whep_end(request: web.Request) -> web.Response:
         camera_id = path_int(request, what="camera")
