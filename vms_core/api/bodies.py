@@ -13,10 +13,19 @@ import math
 from typing import Annotated, Any, TypeVar
 
 from aiohttp import web
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+)
 
 from vms_core.api.errors import ApiError
 from vms_core.api.params import is_storable
+from vms_core.api.registry import TIME_SCHEMA
 from vms_core.config.loader import format_loc
 from vms_core.limits import ID_MAX, ID_MIN, check_time
 
@@ -25,7 +34,7 @@ T = TypeVar("T", bound=BaseModel)
 MAX_JSON_DEPTH = 32
 
 # A time in the catalog's range, with a zone.
-ApiTime = Annotated[AwareDatetime, AfterValidator(check_time)]
+ApiTime = Annotated[AwareDatetime, AfterValidator(check_time), WithJsonSchema(TIME_SCHEMA)]
 # An id of a catalog row: positive, within signed 64 bits.
 Id = Annotated[int, Field(ge=ID_MIN, le=ID_MAX)]
 

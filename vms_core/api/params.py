@@ -2,7 +2,8 @@
 
 Every route reads its parameters through these, so one range holds for all of them
 (``vms_core.limits``): ids are ASCII digits within signed 64 bits, times are in the
-catalog's range, numbers are finite.
+catalog's range, numbers are finite. A parameter given empty (``?since=``) is an error like
+any other value that is not one, not a parameter left out.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def path_int(request: web.Request, key: str = "id", what: str = "resource") -> i
 
 def query_id(request: web.Request, key: str) -> int | None:
     raw = request.query.get(key)
-    if raw is None or raw == "":
+    if raw is None:
         return None
     value = parse_id(raw)
     if value is None:
@@ -52,7 +53,7 @@ def query_id(request: web.Request, key: str) -> int | None:
 
 def query_time(request: web.Request, key: str) -> int | None:
     raw = request.query.get(key)
-    if raw is None or raw == "":
+    if raw is None:
         return None
     try:
         value = parse_time(raw)
@@ -81,7 +82,7 @@ def query_int(request: web.Request, key: str, default: int, lo: int, hi: int) ->
 
 def query_bool(request: web.Request, key: str) -> bool | None:
     raw = request.query.get(key)
-    if raw is None or raw == "":
+    if raw is None:
         return None
     if raw.lower() in _TRUE:
         return True

@@ -27,7 +27,37 @@ class Param:
 
 # An id in a path or query: what vms_core.limits accepts (positive, signed 64 bits).
 ID_SCHEMA: JsonSchema = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
+# A time the API takes: RFC 3339 with a zone. The server's range is 1970-01-01T00:00Z ..
+# 9998-12-31T23:59:59.999999Z (vms_core.limits); the pattern states years 1971-9997, which
+# stay inside it whatever the offset.
+TIME_SCHEMA: JsonSchema = {
+    "type": "string",
+    "format": "date-time",
+    "pattern": r"^(197[1-9]|19[89][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-7])-",
+}
+# In a query a time may also be epoch seconds.
+TIME_PARAM_SCHEMA: JsonSchema = {
+    "anyOf": [TIME_SCHEMA, {"type": "number", "minimum": 0, "maximum": 253_370_764_799}]
+}
 ID_PATH = Param("id", where="path", schema=ID_SCHEMA, description="the catalog id")
+
+
+def time_param(name: str, description: str = "", required: bool = False) -> Param:
+    """A query parameter holding a time (read with vms_core.api.params.query_time)."""
+    text = "ISO 8601 with zone, or epoch seconds" + (f"; {description}" if description else "")
+    return Param(name, schema=TIME_PARAM_SCHEMA, description=text, required=required)
+
+
+def limit_param(default: int, most: int) -> Param:
+    """How many rows to answer (read with query_int(request, "limit", default, 1, most))."""
+    schema = {"type": "integer", "minimum": 1, "maximum": most, "default": default}
+    return Param("limit", schema=schema)
+
+
+def id_param(name: str, description: str = "") -> Param:
+    """A query parameter holding a catalog id (read with query_id)."""
+    return Param(name, schema=ID_SCHEMA, description=description)
+
 
 # Error statuses an operation may answer, and what each means to a client.
 ERROR_STATUSES: dict[int, str] = {
@@ -63,6 +93,7 @@ class Endpoint:
     # Statuses the handler answers beyond those the table implies (400 for a body or
     # query parameters, 413/415 for a body, 401/403 for a role, 404 for a path id).
     errors: tuple[int, ...] = ()
+    request_type: str = "application/json"
 
     @property
     def key(self) -> tuple[str, str]:
@@ -88,6 +119,7 @@ class ApiRegistry:
         params: tuple[Param, ...] = (),
         content_type: str = "application/json",
         errors: tuple[int, ...] = (),
+        request_type: str = "application/json",
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.add(
@@ -104,6 +136,7 @@ class ApiRegistry:
                     params,
                     content_type,
                     errors,
+                    request_type,
                 )
             )
             return handler
@@ -255,7 +288,7 @@ def _operation(ep: Endpoint) -> dict[str, Any]:
     if ep.request is not None:
         op["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": ep.request}},
+            "content": {ep.request_type: {"schema": ep.request}},
         }
     return op
 

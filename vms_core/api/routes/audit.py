@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from vms_core.api.app import server_of
 from vms_core.api.params import query_int, query_text, query_time
-from vms_core.api.registry import ApiRegistry, Param
+from vms_core.api.registry import ApiRegistry, Param, limit_param, time_param
 from vms_core.db.models import AuditEntry
 from vms_core.timeutil import iso
 
@@ -40,9 +40,9 @@ def register(api: ApiRegistry) -> None:
         params=(
             Param("action", description="exact action, or a prefix ending in '.'"),
             Param("username"),
-            Param("since"),
-            Param("until"),
-            Param("limit", schema={"type": "integer", "maximum": 1000}),
+            time_param("since"),
+            time_param("until"),
+            limit_param(200, 1000),
         ),
     )
     async def audit(request: web.Request) -> web.Response:

@@ -10,7 +10,14 @@ from vms_core.api.auth import principal, remote
 from vms_core.api.bodies import ApiTime, Body, Id, read_json, schema_of
 from vms_core.api.errors import ApiError
 from vms_core.api.params import path_int, query_bool, query_id, query_int, query_time
-from vms_core.api.registry import ID_PATH, ApiRegistry, Param
+from vms_core.api.registry import (
+    ID_PATH,
+    ApiRegistry,
+    Param,
+    id_param,
+    limit_param,
+    time_param,
+)
 from vms_core.bookmarks import BookmarkError, BookmarkRequest, bookmark_json
 from vms_core.timeutil import to_us
 
@@ -53,11 +60,11 @@ def register(api: ApiRegistry) -> None:
         tag="evidence",
         response={"type": "array", "items": schema},
         params=(
-            Param("camera", schema={"type": "integer"}),
-            Param("start"),
-            Param("end"),
+            id_param("camera"),
+            time_param("start"),
+            time_param("end"),
             Param("locked", schema={"type": "boolean"}),
-            Param("limit", schema={"type": "integer"}),
+            limit_param(500, 5000),
         ),
     )
     async def list_bookmarks(request: web.Request) -> web.Response:

@@ -62,7 +62,7 @@ PTZ_ERRORS = (409, 502)
 class NewCamera(Body):
     """A camera by ONVIF (``onvif_url``, or ``address`` as host[:port]) or by RTSP URL."""
 
-    name: str | None = Field(default=None, max_length=64)
+    name: str | None = Field(default=None, pattern=CAMERA_NAME_RE.pattern)
     onvif_url: str | None = Field(default=None, max_length=512)
     address: str | None = Field(default=None, max_length=300)
     rtsp_url: str | None = Field(default=None, max_length=1024)

@@ -17,7 +17,7 @@ from vms_core.api.auth import principal
 from vms_core.api.bodies import ApiTime, Body, Id, read_json, schema_of
 from vms_core.api.errors import ApiError
 from vms_core.api.params import query_id, query_int, query_text, query_time
-from vms_core.api.registry import ApiRegistry, Param
+from vms_core.api.registry import ApiRegistry, Param, id_param, limit_param, time_param
 from vms_core.events import event_json
 
 EVENT_SCHEMA = {
@@ -77,11 +77,11 @@ def register(api: ApiRegistry) -> None:
         response={"type": "array", "items": schema},
         params=(
             Param("type", description="exact type, or a prefix ending in *"),
-            Param("camera", schema={"type": "integer"}),
-            Param("since"),
-            Param("until"),
+            id_param("camera"),
+            time_param("since"),
+            time_param("until"),
             Param("near", description="lat,lon,radius_m"),
-            Param("limit", schema={"type": "integer", "maximum": 1000}),
+            limit_param(200, 1000),
         ),
     )
     async def list_events(request: web.Request) -> web.Response:

@@ -14,7 +14,7 @@ from vms_core.api.app import server_of
 from vms_core.api.auth import principal
 from vms_core.api.errors import ApiError
 from vms_core.api.params import path_int, query_bool, query_int, query_time
-from vms_core.api.registry import ID_PATH, ApiRegistry, Param
+from vms_core.api.registry import ID_PATH, ApiRegistry, Param, time_param
 from vms_core.db.models import Segment
 from vms_core.limits import TIME_MIN_US
 from vms_core.storage.timeline import Piece, spans_and_gaps
@@ -60,12 +60,12 @@ def register(api: ApiRegistry) -> None:
         response=schema,
         params=(
             ID_PATH,
-            Param("start", description="ISO 8601 with zone, or epoch seconds"),
-            Param("end", description="ISO 8601 with zone, or epoch seconds; default now"),
+            time_param("start", "default: a day before end"),
+            time_param("end", "default: now"),
             Param("segments", schema={"type": "boolean"}),
             Param(
                 "join_ms",
-                schema={"type": "integer"},
+                schema={"type": "integer", "minimum": 0, "maximum": 60_000},
                 description="neighbours closer than this are one span (default 500)",
             ),
         ),

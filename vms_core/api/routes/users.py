@@ -22,7 +22,7 @@ RoleName = Literal["admin", "operator", "viewer"]
 
 
 class NewUser(Body):
-    username: str = Field(min_length=1, max_length=64)
+    username: str = Field(pattern=r"^[A-Za-z0-9._@-]{1,64}$")
     password: str = Field(min_length=8, max_length=1024)
     role: RoleName = "viewer"
     cameras: list[Id] = Field(default_factory=list, max_length=10_000)

@@ -30,7 +30,9 @@ def register(api: ApiRegistry) -> None:
         response={"type": "string"},
         content_type="application/sdp",
         params=(ID_PATH, Param("stream", schema={"type": "string", "enum": list(STREAMS)})),
-        errors=(413, 415, 422, 503),
+        request={"type": "string", "maxLength": MAX_OFFER_BYTES},
+        request_type="application/sdp",
+        errors=(422, 503),
     )
     async def whep_offer(request: web.Request) -> web.Response:
         camera_id = path_int(request, what="camera")
