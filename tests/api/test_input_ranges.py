@@ -260,3 +260,21 @@ async def test_deeply_nested_json_is_400_even_before_login(make_server, http, no
         json={"username": "admin", "password": srv.admin_password},
     ) as r:
         assert r.status == 200
+
+
+async def test_the_bus_and_bookmarks_hold_plug_ins_and_rules_to_the_same_range(make_server):
+    from vms_sdk import Event
+
+    from vms_core.bookmarks import BookmarkError, BookmarkRequest
+
+    srv = await make_server(CAMERA)
+    with pytest.raises(ValueError, match=r"^time: a time must be within"):
+        await srv.server.events.publish(
+            Event(type="plugin.far", time=datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC))
+        )
+    assert await srv.server.events.query() == []
+    now_us = int(datetime.now(UTC).timestamp()) * 1_000_000
+    with pytest.raises(BookmarkError, match="24 h"):
+        await srv.server.bookmarks.create(
+            BookmarkRequest([1], now_us, now_us + 48 * 3_600_000_000, "ahead", lock=True)
+        )
