@@ -1,12 +1,12 @@
-# make run  : set up (Debian packages when root, .venv) and start the demo server
-# make test : set up and run every check and test (what CI runs)
-.PHONY: setup run serve test
+# make run       : set up (Debian packages when root, .venv) and start the demo server
+# make test      : set up and run every check and test (what CI runs)
+# make test-long : the slow tests at their full length (the 10-minute recording run)
+.PHONY: setup run serve test test-long
 
 STAMP := .venv/.setup-stamp
 
 $(STAMP): scripts/setup.sh pyproject.toml sdk/pyproject.toml constraints.txt $(wildcard plugins/*/pyproject.toml)
 	bash scripts/setup.sh
-	touch $@
 
 setup: $(STAMP)
 
@@ -18,3 +18,6 @@ serve: setup
 
 test: setup
 	bash scripts/test.sh
+
+test-long: setup
+	VMS_LONG_RECORDING_SECONDS=600 bash scripts/test.sh -m slow

@@ -263,6 +263,11 @@ async def test_deeply_nested_json_is_400_even_before_login(make_server, http, no
         assert r.status == 200
 
 
+@pytest.mark.allow_error_logs(
+    "Exception during reset or similar",
+    reason="the server stops while plug-ins still start; the plug-in host cancels a kv call "
+    "mid-session (reported to the lead, not the API)",
+)
 async def test_the_bus_and_bookmarks_hold_plug_ins_and_rules_to_the_same_range(make_server):
     from vms_sdk import Event
 

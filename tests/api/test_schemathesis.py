@@ -60,6 +60,7 @@ RULES_BEYOND_THE_SCHEMA = {
     ("POST", "/api/bookmarks"): "end after start; cameras that exist; a lock reaches <= 24 h",
     ("POST", "/api/exports"): "end after start, at most 7 days; cameras that exist",
     ("POST", "/api/events"): "camera_ids that exist",
+    ("PUT", "/api/auth/password"): "current_password is the caller's password",
     ("POST", "/api/users"): "cameras that exist",
     ("PATCH", "/api/users/{id}"): "cameras that exist",
     ("POST", "/api/cameras"): "one of onvif_url, address, rtsp_url; URLs with a host",
@@ -156,7 +157,9 @@ class Fuzzer:
         )
         @given(case=operation.as_strategy(generation_mode=mode))
         def check(case: Any) -> None:
-            if case.method.upper() in ("PATCH", "DELETE") and case.formatted_path in self.keep:
+            writes = case.method.upper() in ("PUT", "PATCH", "DELETE")
+            path = case.formatted_path
+            if writes and any(path == p or path.startswith(p + "/") for p in self.keep):
                 return
             self.calls += 1
             response = case.call_and_validate(
@@ -167,6 +170,15 @@ class Fuzzer:
         check()
 
 
+# Reported to the lead: stopping or reloading plug-ins cancels a plug-in's key-value call
+# mid-session, and SQLAlchemy's pool logs its interrupted rollback (POST /api/config/reload).
+PLUGIN_CANCELLED_MID_SESSION = pytest.mark.allow_error_logs(
+    "Exception during reset or similar",
+    reason="the plug-in host cancels a kv call mid-session on reload or stop (not the API)",
+)
+
+
+@PLUGIN_CANCELLED_MID_SESSION
 @pytest.mark.timeout(600)
 async def test_schemathesis_finds_nothing_as_admin_operator_and_viewer(make_server, http):
     srv = await make_server(CONFIG)

@@ -14,6 +14,8 @@ Role = Literal["viewer", "operator", "admin"]
 ROLE_RANK: dict[str, int] = {"viewer": 0, "operator": 1, "admin": 2}
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 JsonSchema = dict[str, Any]
+# An error status an endpoint declares: the status, or (status, when it is answered).
+ErrorStatus = int | tuple[int, str]
 
 
 @dataclass(frozen=True)
@@ -91,8 +93,9 @@ class Endpoint:
     params: tuple[Param, ...] = ()
     content_type: str = "application/json"
     # Statuses the handler answers beyond those the table implies (400 for a body or
-    # query parameters, 413/415 for a body, 401/403 for a role, 404 for a path id).
-    errors: tuple[int, ...] = ()
+    # query parameters, 413/415 for a body, 401/403 for a role, 404 for a path id): a
+    # status alone (described by ERROR_STATUSES), or (status, when) to say when.
+    errors: tuple[ErrorStatus, ...] = ()
     request_type: str = "application/json"
 
     @property
@@ -118,7 +121,7 @@ class ApiRegistry:
         status: int = 200,
         params: tuple[Param, ...] = (),
         content_type: str = "application/json",
-        errors: tuple[int, ...] = (),
+        errors: tuple[ErrorStatus, ...] = (),
         request_type: str = "application/json",
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
@@ -146,7 +149,8 @@ class ApiRegistry:
     def add(self, endpoint: Endpoint) -> None:
         if endpoint.key in self.endpoints:
             raise ValueError(f"endpoint registered twice: {endpoint.method} {endpoint.path}")
-        unknown = set(endpoint.errors) - set(ERROR_STATUSES)
+        codes = {e if isinstance(e, int) else e[0] for e in endpoint.errors}
+        unknown = codes - set(ERROR_STATUSES)
         if unknown:
             raise ValueError(f"{endpoint.method} {endpoint.path}: undescribed statuses {unknown}")
         self.endpoints[endpoint.key] = endpoint
@@ -230,8 +234,8 @@ def _hoist_defs(node: Any, components: dict[str, JsonSchema]) -> Any:
     return out
 
 
-def _error(status: int) -> dict[str, Any]:
-    return {"description": ERROR_STATUSES[status], **_ERROR_REF}
+def _error(status: int, when: str | None = None) -> dict[str, Any]:
+    return {"description": when or ERROR_STATUSES[status], **_ERROR_REF}
 
 
 def _operation(ep: Endpoint) -> dict[str, Any]:
@@ -261,7 +265,8 @@ def _operation(ep: Endpoint) -> dict[str, Any]:
     success: dict[str, Any] = {"description": "OK"}
     if ep.response is not None:
         success["content"] = {ep.content_type: {"schema": ep.response}}
-    statuses = set(ep.errors)
+    said = {e[0]: e[1] for e in ep.errors if isinstance(e, tuple)}
+    statuses = {e if isinstance(e, int) else e[0] for e in ep.errors}
     if ep.request is not None:
         statuses |= {400, 413, 415}
     if others:
@@ -271,7 +276,7 @@ def _operation(ep: Endpoint) -> dict[str, Any]:
     if path_names:
         statuses.add(404)
     responses: dict[str, Any] = {str(ep.status): success}
-    responses.update({str(code): _error(code) for code in sorted(statuses)})
+    responses.update({str(code): _error(code, said.get(code)) for code in sorted(statuses)})
     plain_path = _PATH_PARAM.sub(r"\1", ep.path).strip("/")
     operation_id = re.sub(r"[^A-Za-z0-9]+", "_", f"{ep.method.lower()}_{plain_path}")
     op: dict[str, Any] = {

@@ -171,6 +171,7 @@ class Bookmark(Base):
 
 class User(Base):
     __tablename__ = "users"
+    # Export jobs and other records keyed by user id must not pass to a new user.
     __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -1,7 +1,7 @@
 """ids are never reused: SQLite tables whose ids are referenced become AUTOINCREMENT
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-11-30 12:00:00
 
 SQLite hands the highest id out again after that row is deleted, unless the table is
@@ -17,12 +17,13 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002"
-down_revision: str | None = "0001"
+revision: str = "0003"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-TABLES = ("cameras", "users", "api_tokens", "events", "bookmarks", "audit_log", "segments")
+# users became AUTOINCREMENT in 0002.
+TABLES = ("cameras", "api_tokens", "events", "bookmarks", "audit_log", "segments")
 
 
 def _rebuild(autoincrement: bool) -> None:
