@@ -3,6 +3,14 @@
 A bookmark marks a time range on one or more cameras (one row per camera); ``locked`` makes
 it evidence: retention never deletes recordings a locked range touches. Locking and
 unlocking are audited.
+
+Every bookmark lies in the catalog's time range (``vms_core.limits``). A lock may reach at
+most ``LOCK_MAX_AHEAD_US`` (24 h) past the moment it is set: what is already recorded can be
+kept as long as the evidence needs, but recordings not made yet are kept only for an
+incident still unfolding. Without that bound one lock over all time (0001..9999) kept every
+future recording of a camera too, and retention could never free it again. The bound is
+checked wherever a lock is set (the API, rules, plug-ins), also when an existing bookmark is
+locked later.
 """
 
 from __future__ import annotations
@@ -15,11 +23,21 @@ from sqlalchemy import select
 from vms_core.audit import AuditLog
 from vms_core.db.engine import Database
 from vms_core.db.models import Bookmark, Camera
+from vms_core.limits import ID_MAX, LOCK_MAX_AHEAD_US, check_time_us
 from vms_core.timeutil import iso, now_us
 
 
 class BookmarkError(ValueError):
     pass
+
+
+def check_lock_reach(end_us: int, now: int) -> None:
+    """BookmarkError if a lock ending at ``end_us`` reaches too far past ``now``."""
+    if end_us > now + LOCK_MAX_AHEAD_US:
+        raise BookmarkError(
+            f"end: a lock may reach at most {LOCK_MAX_AHEAD_US // 3_600_000_000} h past now "
+            f"({iso(now + LOCK_MAX_AHEAD_US)}); recordings not made yet stay deletable"
+        )
 
 
 @dataclass(frozen=True)
@@ -53,10 +71,23 @@ class BookmarkService:
         self.audit = audit
 
     async def create(self, req: BookmarkRequest, remote: str = "") -> list[Bookmark]:
+        problems = []
+        for name, value in (("start", req.start_us), ("end", req.end_us)):
+            try:
+                check_time_us(value, name)
+            except ValueError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise BookmarkError("; ".join(problems))
         if req.end_us <= req.start_us:
             raise BookmarkError("end: must be after start")
         if not req.camera_ids:
             raise BookmarkError("cameras: at least one camera")
+        if req.lock:
+            check_lock_reach(req.end_us, now_us())
+        out_of_range = sorted(c for c in req.camera_ids if not 0 < c <= ID_MAX)
+        if out_of_range:
+            raise BookmarkError(f"cameras: no camera {', '.join(map(str, out_of_range))}")
         async with self.db.session() as session:
             known = set(
                 await session.scalars(select(Camera.id).where(Camera.id.in_(req.camera_ids)))
@@ -106,6 +137,8 @@ class BookmarkService:
             if row is None:
                 return None
             changed = row.locked != locked
+            if changed and locked:
+                check_lock_reach(row.end_us, now_us())
             row.locked = locked
         if changed:
             await self.audit.record(

@@ -24,6 +24,7 @@ from vms_core.cameras import CameraService, sdk_camera
 from vms_core.cameras.manager import CameraManager
 from vms_core.config import ConfigError, Settings, load_config
 from vms_core.db import Database, upgrade_schema
+from vms_core.db.ids import skip_ids_through
 from vms_core.events import EventBus, RuleEngine
 from vms_core.exports import ExportService
 from vms_core.live import LiveSources
@@ -104,6 +105,9 @@ class VmsServer:
         await asyncio.to_thread(upgrade_schema, self.settings.database_url)
         async with self.db.session() as session:
             self.initial_admin_password = await ensure_first_admin(session)
+        # Recordings stay on disk under a removed camera's id: no new camera may take it.
+        on_disk = await asyncio.to_thread(highest_camera_dir, self.settings.recordings_dir)
+        await skip_ids_through(self.db, "cameras", on_disk)
         if self.recording is not None:
             await self.recording.start()
             # Retention runs wherever recording does (a server started with record=False
@@ -219,3 +223,14 @@ class VmsServer:
                     ", ".join(report.restart_needed),
                 )
             return report
+
+
+def highest_camera_dir(recordings: Path) -> int:
+    """The highest camera id that has a folder of recordings (segments live under
+    ``<recordings>/<camera id>/``), 0 if none."""
+    try:
+        names = [p.name for p in recordings.iterdir() if p.is_dir()]
+    except FileNotFoundError:
+        return 0
+    ids = [int(n) for n in names if n.isascii() and n.isdigit() and len(n) <= 18]
+    return max(ids, default=0)

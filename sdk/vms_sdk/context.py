@@ -110,7 +110,8 @@ class PluginContext(Protocol):
 
         The host stores it, runs its rules, and passes it to other plug-ins'
         ``vms_on_event``. Returns the event as stored (``source`` set to the plug-in's
-        name).
+        name). Raises ``ValueError`` for a ``time`` outside 1970-01-01T00:00:00Z ..
+        9998-12-31T23:59:59.999999Z, the range every part of the server holds to.
         """
         ...
 
@@ -123,7 +124,12 @@ class PluginContext(Protocol):
         lock: bool = False,
     ) -> Bookmark:
         """Mark ``start``-``end`` on ``camera_ids``; with ``lock=True`` the recordings in
-        the range are kept as evidence (retention will not delete them)."""
+        the range are kept as evidence (retention will not delete them).
+
+        Raises ``ValueError`` for an unknown camera, ``end`` not after ``start``, a time
+        outside 1970-01-01T00:00:00Z .. 9998-12-31T23:59:59.999999Z, or a lock whose
+        ``end`` is more than 24 h ahead of now (recordings not made yet stay deletable).
+        """
         ...
 
     async def snapshot(self, camera_id: str) -> bytes | None:

@@ -21,7 +21,9 @@ _CODES = {
     422: "invalid",
     429: "too_many_requests",
     500: "internal_error",
+    502: "bad_gateway",
     503: "unavailable",
+    504: "gateway_timeout",
 }
 
 

@@ -9,7 +9,7 @@ Listeners (the recorder, live view) hear about every change.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -22,6 +22,7 @@ from vms_core.api.accounts import Principal
 from vms_core.config.settings import CameraSettings, Settings
 from vms_core.db.engine import Database
 from vms_core.db.models import Bookmark, Camera, Stream
+from vms_core.limits import ID_MAX, ID_MIN
 from vms_core.onvif.client import DeviceDescription, MediaProfile
 from vms_core.secrets import SecretBox
 from vms_core.timeutil import iso, now_us
@@ -156,6 +157,15 @@ class CameraService:
             return await session.scalar(
                 select(Camera).options(selectinload(Camera.streams)).where(Camera.id == camera_id)
             )
+
+    async def existing_ids(self, camera_ids: Iterable[int]) -> set[int]:
+        """Which of ``camera_ids`` are cameras in the catalog (ids outside the catalog's
+        range never are)."""
+        wanted = {c for c in camera_ids if ID_MIN <= c <= ID_MAX}
+        if not wanted:
+            return set()
+        async with self.db.session() as session:
+            return set(await session.scalars(select(Camera.id).where(Camera.id.in_(wanted))))
 
     async def password(self, camera_id: int) -> str:
         async with self.db.session() as session:

@@ -18,14 +18,19 @@ PLUGIN_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # TOML has inf and nan; no setting means either.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _check_url(value: str, schemes: tuple[str, ...]) -> str:
-    parts = urlsplit(value)
+    expected = " or ".join(f"{s}://" for s in schemes)
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (raises ValueError for a port that is not 0-65535)
+    except ValueError as exc:  # "rtsp://[::1": an unclosed IPv6 bracket
+        raise ValueError(f'expected an {expected} URL, got "{value[:200]}" ({exc})') from None
     if parts.scheme not in schemes or not parts.hostname:
-        expected = " or ".join(f"{s}://" for s in schemes)
-        raise ValueError(f'expected an {expected} URL, got "{value}"')
+        raise ValueError(f'expected an {expected} URL, got "{value[:200]}"')
     return value
 
 
@@ -100,11 +105,16 @@ class StorageSettings(Section):
     segment_seconds: float = Field(default=60.0, ge=1.0, le=3600.0)
 
 
+# A century of recordings, and any byte count a signed 64-bit column holds.
+MAX_RETENTION_DAYS = 36_525.0
+MAX_BYTES = 2**63 - 1
+
+
 class RetentionLimits(Section):
     """Per-camera override: any limit left out falls back to [retention]."""
 
-    max_days: float | None = Field(default=None, gt=0)
-    max_bytes: int | None = Field(default=None, gt=0)
+    max_days: float | None = Field(default=None, gt=0, le=MAX_RETENTION_DAYS)
+    max_bytes: int | None = Field(default=None, gt=0, le=MAX_BYTES)
 
 
 class RetentionSettings(Section):
@@ -117,11 +127,12 @@ class RetentionSettings(Section):
 
 class CameraSettings(Section):
     name: str
-    onvif_url: str | None = None
-    rtsp_url: str | None = None
-    sub_rtsp_url: str | None = None
-    username: str = ""
-    password: str = ""
+    # Lengths are the catalog's columns (PostgreSQL refuses longer values).
+    onvif_url: str | None = Field(default=None, max_length=512)
+    rtsp_url: str | None = Field(default=None, max_length=1024)
+    sub_rtsp_url: str | None = Field(default=None, max_length=1024)
+    username: str = Field(default="", max_length=128)
+    password: str = Field(default="", max_length=1024)
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
     heading: float | None = Field(default=None, ge=0, lt=360)
@@ -168,8 +179,8 @@ class PluginHostSettings(Section):
 class RuleAction(Section):
     type: Literal["bookmark", "notify", "ptz_preset"]
     # bookmark
-    before_seconds: float = Field(default=30.0, ge=0)
-    after_seconds: float = Field(default=120.0, ge=0)
+    before_seconds: float = Field(default=30.0, ge=0, le=86_400)
+    after_seconds: float = Field(default=120.0, ge=0, le=86_400)
     radius_m: float | None = Field(default=None, gt=0)
     lock: bool = False
     # notify

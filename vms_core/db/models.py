@@ -2,6 +2,12 @@
 
 Times are integer microseconds since the Unix epoch, UTC (``*_us`` columns): exact, sortable,
 and the same on SQLite and PostgreSQL. JSON columns hold small structured data only.
+
+Ids are never reused. Data outside a table names its rows by id (recordings on disk under
+the camera's id, events naming cameras, audit entries naming users, plug-ins' own stores),
+so an id handed out twice would move that data to the wrong camera or user. PostgreSQL's
+sequences never hand out an id twice; SQLite reuses the highest id after it is deleted
+unless the table is AUTOINCREMENT, which ``NEVER_REUSED`` makes it.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+NEVER_REUSED = {"sqlite_autoincrement": True}
+
 
 class Base(DeclarativeBase):
     # Named constraints, so migrations can alter them alike on SQLite and PostgreSQL.
@@ -38,6 +46,7 @@ class Base(DeclarativeBase):
 
 class Camera(Base):
     __tablename__ = "cameras"
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
@@ -92,7 +101,7 @@ class Stream(Base):
 
 class Segment(Base):
     __tablename__ = "segments"
-    __table_args__ = (Index("ix_segments_camera_start", "camera_id", "start_us"),)
+    __table_args__ = (Index("ix_segments_camera_start", "camera_id", "start_us"), NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
@@ -110,6 +119,7 @@ class Event(Base):
     __table_args__ = (
         Index("ix_events_time", "time_us"),
         Index("ix_events_type_time", "type", "time_us"),
+        NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -143,7 +153,10 @@ class Bookmark(Base):
     """A marked time range on one camera; ``locked`` makes it evidence retention keeps."""
 
     __tablename__ = "bookmarks"
-    __table_args__ = (Index("ix_bookmarks_camera_range", "camera_id", "start_us", "end_us"),)
+    __table_args__ = (
+        Index("ix_bookmarks_camera_range", "camera_id", "start_us", "end_us"),
+        NEVER_REUSED,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
@@ -158,9 +171,8 @@ class Bookmark(Base):
 
 class User(Base):
     __tablename__ = "users"
-    # Ids are never reused (SQLite would hand a deleted last user's id out again): export
-    # jobs and other records keyed by user id must not pass to a new user.
-    __table_args__ = {"sqlite_autoincrement": True}
+    # Export jobs and other records keyed by user id must not pass to a new user.
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -185,6 +197,7 @@ class CameraPermission(Base):
 
 class ApiToken(Base):
     __tablename__ = "api_tokens"
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -209,6 +222,7 @@ class WebSession(Base):
 
 class AuditEntry(Base):
     __tablename__ = "audit_log"
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     time_us: Mapped[int] = mapped_column(BigInteger, index=True)

@@ -16,8 +16,9 @@ from sqlalchemy import Select, select
 from vms_sdk import Event, Severity, haversine_m
 
 from vms_core.db.engine import Database
+from vms_core.db.models import Camera, EventCamera
 from vms_core.db.models import Event as EventRow
-from vms_core.db.models import EventCamera
+from vms_core.limits import ID_MAX, check_time
 from vms_core.timeutil import from_us, iso, to_us
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,8 @@ def row_to_event(row: EventRow) -> Event:
 class EventBus:
     def __init__(self, db: Database) -> None:
         self.db = db
+        # Stored rows that cannot be read back as events, each logged once.
+        self._unreadable: set[str] = set()
         self._listeners: list[tuple[str, Listener]] = []
         self._live: set[asyncio.Queue[Event | None]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -86,8 +89,10 @@ class EventBus:
         """Store the event, then deliver it. Returns the stored event.
 
         Publishing an event whose id is already stored changes nothing and returns the
-        stored one: publishers may retry safely.
+        stored one: publishers may retry safely. ValueError for a time outside the
+        catalog's range (``vms_core.limits``), before anything is stored.
         """
+        check_time(event.time, "time")
         event, is_new = await self._store(event)
         if not is_new:
             return event
@@ -113,12 +118,19 @@ class EventBus:
             log.exception("event listener %s failed on %s %s", name, event.type, event.id)
 
     async def _store(self, event: Event) -> tuple[Event, bool]:
-        camera_ids = sorted({int(c) for c in event.camera_ids if str(c).isdigit()})
+        camera_ids = sorted(
+            {int(c) for c in event.camera_ids if str(c).isascii() and str(c).isdigit()}
+        )
+        camera_ids = [c for c in camera_ids if 0 < c <= ID_MAX]
         event = replace(event, camera_ids=tuple(str(c) for c in camera_ids))
         async with self.db.session() as session:
             existing = await session.scalar(select(EventRow).where(EventRow.uid == event.id))
             if existing is not None:
-                return row_to_event(existing), False
+                stored = self._readable(existing)
+                return (stored if stored is not None else event), False
+            # Rows for filtering only for cameras that exist: a publisher naming a camera
+            # that is gone (or never was) keeps its event, not a broken foreign key.
+            known = set(await session.scalars(select(Camera.id).where(Camera.id.in_(camera_ids))))
             row = EventRow(
                 uid=event.id,
                 type=event.type,
@@ -133,8 +145,20 @@ class EventBus:
             session.add(row)
             await session.flush()
             for camera_id in camera_ids:
-                session.add(EventCamera(event_id=row.id, camera_id=camera_id))
+                if camera_id in known:
+                    session.add(EventCamera(event_id=row.id, camera_id=camera_id))
         return event, True
+
+    def _readable(self, row: EventRow) -> Event | None:
+        """The stored event, or None (logged once per row) for a row an older server or a
+        hand edit left that cannot be an event: skipped, so it never breaks a listing."""
+        try:
+            return row_to_event(row)
+        except (ValueError, TypeError, OverflowError) as exc:
+            if row.uid not in self._unreadable and len(self._unreadable) < 10_000:
+                self._unreadable.add(row.uid)
+                log.warning("stored event %r skipped: cannot be read (%s)", row.uid, exc)
+            return None
 
     async def query(
         self,
@@ -184,7 +208,7 @@ class EventBus:
             query = query.where(EventRow.lat.between(lat - dlat, lat + dlat))
         async with self.db.session() as session:
             rows = list(await session.scalars(query.limit(limit * 4 if near else limit)))
-        events = [row_to_event(r) for r in rows]
+        events = [e for e in map(self._readable, rows) if e is not None]
         if near is not None:
             lat, lon, radius = near
             events = [

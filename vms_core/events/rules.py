@@ -9,11 +9,10 @@ from __future__ import annotations
 import fnmatch
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
 
 from vms_sdk import Camera, Event, Notification, cameras_near
 
-from vms_core.bookmarks import BookmarkRequest, BookmarkService
+from vms_core.bookmarks import BookmarkError, BookmarkRequest, BookmarkService
 from vms_core.config.settings import RuleAction, RuleSettings
 from vms_core.events.bus import SEVERITY_RANK
 from vms_core.timeutil import to_us
@@ -95,19 +94,23 @@ class RuleEngine:
             camera_ids = [int(c) for c in event.camera_ids]
         if not camera_ids:
             return
-        start = event.time - timedelta(seconds=action.before_seconds)
-        end = event.time + timedelta(seconds=action.after_seconds)
-        await self._bookmarks.create(
-            BookmarkRequest(
-                camera_ids=camera_ids,
-                start_us=to_us(start),
-                end_us=to_us(end),
-                reason=f"rule {rule.name}: {event.type}",
-                lock=action.lock,
-                event_uid=event.id,
-                created_by=f"rule:{rule.name}",
+        start = to_us(event.time) - round(action.before_seconds * 1_000_000)
+        end = to_us(event.time) + round(action.after_seconds * 1_000_000)
+        try:
+            await self._bookmarks.create(
+                BookmarkRequest(
+                    camera_ids=camera_ids,
+                    start_us=start,
+                    end_us=end,
+                    reason=f"rule {rule.name}: {event.type}",
+                    lock=action.lock,
+                    event_uid=event.id,
+                    created_by=f"rule:{rule.name}",
+                )
             )
-        )
+        except BookmarkError as exc:
+            # The event's time puts the range out of bounds (e.g. a lock too far ahead).
+            log.warning("rule %r: no bookmark for event %s: %s", rule.name, event.id, exc)
 
 
 def _describe(event: Event, names: dict[str, str]) -> str:

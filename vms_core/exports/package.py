@@ -58,6 +58,11 @@ Check with OpenSSL:  openssl pkeyutl -verify -pubin -inkey public_key.pem -rawin
 """
 
 
+class NothingRecorded(ValueError):
+    """The range holds no recording of any camera asked for: the request's outcome, not a
+    fault of the server."""
+
+
 @dataclass(frozen=True)
 class CameraClip:
     camera_id: int
@@ -134,7 +139,7 @@ def build_package(
             on_progress((index + 1) / len(request.clips))
     if not any(c["file"] for c in cameras):
         shutil.rmtree(staging, ignore_errors=True)
-        raise ValueError("no recording of any of the cameras in the range")
+        raise NothingRecorded("no recording of any of the cameras in the range")
     (staging / PUBLIC_KEY).write_bytes(key.public_pem())
     (staging / README).write_text(README_TEXT)
     files = []

@@ -22,7 +22,13 @@ from sqlalchemy import select
 from vms_core.audit import AuditLog
 from vms_core.db.engine import Database
 from vms_core.db.models import User
-from vms_core.exports.package import BuiltPackage, CameraClip, ExportRequest, build_package
+from vms_core.exports.package import (
+    BuiltPackage,
+    CameraClip,
+    ExportRequest,
+    NothingRecorded,
+    build_package,
+)
 from vms_core.exports.signing import SigningKey
 from vms_core.playback.catalog import segments_in_range
 from vms_core.timeutil import iso, now_us
@@ -165,6 +171,9 @@ class ExportService:
             job = await self._queue.get()
             try:
                 await self._run(job)
+            except NothingRecorded as exc:
+                log.info("export %s: %s", job.id, exc)
+                job.state, job.error = "failed", str(exc)
             except Exception as exc:
                 log.exception("export %s failed", job.id)
                 job.state, job.error = "failed", str(exc) or type(exc).__name__

@@ -6,8 +6,8 @@ from aiohttp import web
 from sqlalchemy import select
 
 from vms_core.api.app import server_of
-from vms_core.api.params import query_int, query_time
-from vms_core.api.registry import ApiRegistry, Param
+from vms_core.api.params import query_int, query_text, query_time
+from vms_core.api.registry import ApiRegistry, Param, limit_param, time_param
 from vms_core.db.models import AuditEntry
 from vms_core.timeutil import iso
 
@@ -40,22 +40,23 @@ def register(api: ApiRegistry) -> None:
         params=(
             Param("action", description="exact action, or a prefix ending in '.'"),
             Param("username"),
-            Param("since"),
-            Param("until"),
-            Param("limit", schema={"type": "integer", "maximum": 1000}),
+            time_param("since"),
+            time_param("until"),
+            limit_param(200, 1000),
         ),
     )
     async def audit(request: web.Request) -> web.Response:
         query = select(AuditEntry).order_by(AuditEntry.time_us.desc(), AuditEntry.id.desc())
-        action = request.query.get("action")
+        action = query_text(request, "action", 64)
         if action:
             query = query.where(
                 AuditEntry.action.startswith(action)
                 if action.endswith(".")
                 else AuditEntry.action == action
             )
-        if request.query.get("username"):
-            query = query.where(AuditEntry.username == request.query["username"])
+        username = query_text(request, "username", 128)
+        if username:
+            query = query.where(AuditEntry.username == username)
         since, until = query_time(request, "since"), query_time(request, "until")
         if since is not None:
             query = query.where(AuditEntry.time_us >= since)

@@ -15,7 +15,7 @@ from vms_core.api.bodies import Body, read_json, schema_of
 from vms_core.api.errors import ApiError, error_response
 from vms_core.api.params import path_int
 from vms_core.api.passwords import set_password
-from vms_core.api.registry import ApiRegistry
+from vms_core.api.registry import ID_PATH, ApiRegistry
 from vms_core.api.sessions import SessionsUnavailable
 from vms_core.api.usage import TokenUsage
 from vms_core.db.models import ApiToken, User
@@ -38,7 +38,8 @@ class PasswordChange(Body):
 
 class TokenBody(Body):
     name: str = Field(min_length=1, max_length=128)
-    expires_days: float | None = Field(default=None, gt=0)
+    # Ten years at most: an expiry the catalog and every client can still represent.
+    expires_days: float | None = Field(default=None, gt=0, le=3653)
 
 
 def me_json(who: accounts.Principal) -> dict[str, object]:
@@ -261,7 +262,13 @@ def register(api: ApiRegistry) -> None:
         )
         return web.json_response(data, status=201)
 
-    @api.route("DELETE", "/api/tokens/{id}", summary="Revoke one of my API tokens", tag="auth")
+    @api.route(
+        "DELETE",
+        "/api/tokens/{id}",
+        summary="Revoke one of my API tokens",
+        tag="auth",
+        params=(ID_PATH,),
+    )
     async def delete_token(request: web.Request) -> web.Response:
         who = principal(request)
         server = server_of(request)

@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from aiohttp import web
 from pydantic import Field
 
 from vms_core.api.app import server_of
 from vms_core.api.auth import principal, remote
-from vms_core.api.bodies import Body, read_json, schema_of
+from vms_core.api.bodies import ApiTime, Body, Id, read_json, schema_of
 from vms_core.api.errors import ApiError
-from vms_core.api.params import path_int, query_int, query_time
-from vms_core.api.registry import ApiRegistry, Param
+from vms_core.api.params import path_int, query_bool, query_id, query_int, query_time
+from vms_core.api.registry import (
+    ID_PATH,
+    ApiRegistry,
+    Param,
+    id_param,
+    limit_param,
+    time_param,
+)
 from vms_core.bookmarks import BookmarkError, BookmarkRequest, bookmark_json
 from vms_core.timeutil import to_us
 
 
 class NewBookmark(Body):
-    cameras: list[int] = Field(min_length=1)
-    start: datetime
-    end: datetime
+    cameras: list[Id] = Field(min_length=1, max_length=256)
+    start: ApiTime
+    end: ApiTime
     reason: str = Field(min_length=1, max_length=2000)
     lock: bool = False
 
@@ -55,27 +60,24 @@ def register(api: ApiRegistry) -> None:
         tag="evidence",
         response={"type": "array", "items": schema},
         params=(
-            Param("camera", schema={"type": "integer"}),
-            Param("start"),
-            Param("end"),
+            id_param("camera"),
+            time_param("start"),
+            time_param("end"),
             Param("locked", schema={"type": "boolean"}),
-            Param("limit", schema={"type": "integer"}),
+            limit_param(500, 5000),
         ),
     )
     async def list_bookmarks(request: web.Request) -> web.Response:
         who = principal(request)
         cameras = None if who.camera_ids is None else set(who.camera_ids)
-        camera = request.query.get("camera")
-        if camera:
-            if not camera.isdigit():
-                raise ApiError(400, f"query parameter camera: expected an id, got {camera!r}")
-            cameras = {int(camera)} & (cameras if cameras is not None else {int(camera)})
-        locked = request.query.get("locked")
+        camera = query_id(request, "camera")
+        if camera is not None:
+            cameras = {camera} & (cameras if cameras is not None else {camera})
         rows = await server_of(request).bookmarks.query(
             cameras,
             query_time(request, "start"),
             query_time(request, "end"),
-            None if locked is None else locked.lower() == "true",
+            query_bool(request, "locked"),
             query_int(request, "limit", 500, 1, 5000),
         )
         return web.json_response([bookmark_json(r) for r in rows])
@@ -93,8 +95,6 @@ def register(api: ApiRegistry) -> None:
     async def create(request: web.Request) -> web.Response:
         who = principal(request)
         body = await read_json(request, NewBookmark)
-        if body.start.tzinfo is None or body.end.tzinfo is None:
-            raise ApiError(400, "start/end: need a timezone (use Z for UTC)")
         hidden = [c for c in body.cameras if not who.can_see(c)]
         if hidden:
             raise ApiError(400, f"cameras: no camera {', '.join(map(str, hidden))}")
@@ -122,6 +122,7 @@ def register(api: ApiRegistry) -> None:
         role="operator",
         request=schema_of(BookmarkPatch),
         response=schema,
+        params=(ID_PATH,),
     )
     async def patch(request: web.Request) -> web.Response:
         who = principal(request)
@@ -133,7 +134,10 @@ def register(api: ApiRegistry) -> None:
         existing = await service.get(bookmark_id)
         if existing is None or not who.can_see(existing.camera_id):
             raise ApiError(404, f"no bookmark {bookmark_id}")
-        row = await service.set_locked(bookmark_id, body.locked, who.username, remote(request))
+        try:
+            row = await service.set_locked(bookmark_id, body.locked, who.username, remote(request))
+        except BookmarkError as exc:
+            raise ApiError(400, str(exc)) from None
         if row is None:
             raise ApiError(404, f"no bookmark {bookmark_id}")
         return web.json_response(bookmark_json(row))

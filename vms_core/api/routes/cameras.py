@@ -18,14 +18,13 @@ from pydantic import Field, ValidationError, model_validator
 
 from vms_core.api.app import server_of
 from vms_core.api.auth import principal
-from vms_core.api.bodies import Body, read_json, schema_of
+from vms_core.api.bodies import Body, read_json, schema_of, validation_message
 from vms_core.api.errors import ApiError
 from vms_core.api.params import path_int
-from vms_core.api.registry import ApiRegistry
+from vms_core.api.registry import ID_PATH, ApiRegistry
 from vms_core.cameras import camera_json
 from vms_core.cameras.ptz import PtzError
 from vms_core.cameras.snapshot import SnapshotError
-from vms_core.config.loader import format_loc
 from vms_core.config.settings import CAMERA_NAME_RE, CameraSettings, RetentionLimits
 from vms_core.db.models import Camera
 
@@ -56,22 +55,24 @@ CAMERA_SCHEMA = {
 }
 
 DEFAULT_DEVICE_PATH = "/onvif/device_service"
+# A camera without PTZ (409); the camera refused or failed the command (502).
+PTZ_ERRORS = (409, 502)
 
 
 class NewCamera(Body):
     """A camera by ONVIF (``onvif_url``, or ``address`` as host[:port]) or by RTSP URL."""
 
-    name: str | None = None
-    onvif_url: str | None = None
+    name: str | None = Field(default=None, pattern=CAMERA_NAME_RE.pattern)
+    onvif_url: str | None = Field(default=None, max_length=512)
     address: str | None = Field(default=None, max_length=300)
-    rtsp_url: str | None = None
-    sub_rtsp_url: str | None = None
+    rtsp_url: str | None = Field(default=None, max_length=1024)
+    sub_rtsp_url: str | None = Field(default=None, max_length=1024)
     username: str = Field(default="", max_length=128)
     password: str = Field(default="", max_length=256)
-    lat: float | None = None
-    lon: float | None = None
-    heading: float | None = None
-    fov: float | None = None
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    heading: float | None = Field(default=None, ge=0, lt=360)
+    fov: float | None = Field(default=None, gt=0, le=360)
     enabled: bool = True
     record: bool = True
     retention: RetentionLimits | None = None
@@ -86,15 +87,15 @@ class NewCamera(Body):
 
 
 class CameraPatch(Body):
-    onvif_url: str | None = None
-    rtsp_url: str | None = None
-    sub_rtsp_url: str | None = None
+    onvif_url: str | None = Field(default=None, max_length=512)
+    rtsp_url: str | None = Field(default=None, max_length=1024)
+    sub_rtsp_url: str | None = Field(default=None, max_length=1024)
     username: str | None = Field(default=None, max_length=128)
     password: str | None = Field(default=None, max_length=256)
-    lat: float | None = None
-    lon: float | None = None
-    heading: float | None = None
-    fov: float | None = None
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    heading: float | None = Field(default=None, ge=0, lt=360)
+    fov: float | None = Field(default=None, gt=0, le=360)
     enabled: bool | None = None
     record: bool | None = None
     retention: RetentionLimits | None = None
@@ -106,7 +107,9 @@ class PtzCommand(Body):
     pan: float = Field(default=0.0, ge=-1, le=1)
     tilt: float = Field(default=0.0, ge=-1, le=1)
     zoom: float = Field(default=0.0, ge=-1, le=1)
-    timeout: float | None = Field(default=1.0, gt=0, le=60)
+    # At least 0.1 s: ONVIF durations are written in seconds with a few decimals, and a
+    # shorter move is no move at all.
+    timeout: float | None = Field(default=1.0, ge=0.1, le=60)
     # goto_preset: token or name
     preset: str | None = Field(default=None, max_length=128)
 
@@ -125,8 +128,11 @@ def onvif_url_of(address: str) -> str:
 
 
 def default_name(onvif_url: str | None, rtsp_url: str | None) -> str:
-    parts = urlsplit(onvif_url or rtsp_url or "")
-    raw = f"cam-{parts.hostname or 'camera'}" + (f"-{parts.port}" if parts.port else "")
+    try:
+        parts = urlsplit(onvif_url or rtsp_url or "")
+        raw = f"cam-{parts.hostname or 'camera'}" + (f"-{parts.port}" if parts.port else "")
+    except ValueError:
+        return "camera"  # a malformed URL: the settings' validation names it next
     name = re.sub(r"[^A-Za-z0-9_.-]", "-", raw)[:64]
     return name if CAMERA_NAME_RE.match(name) else "camera"
 
@@ -135,11 +141,7 @@ def settings_of(fields: dict[str, Any]) -> CameraSettings:
     try:
         return CameraSettings.model_validate(fields)
     except ValidationError as exc:
-        problems = [
-            f"{format_loc(list(e['loc']))}: {e['msg']}" if e["loc"] else str(e["msg"])
-            for e in exc.errors()
-        ]
-        raise ApiError(400, "; ".join(problems), "invalid") from None
+        raise ApiError(400, validation_message(exc), "invalid") from None
 
 
 def current_settings(camera: Camera, password: str) -> dict[str, Any]:
@@ -183,7 +185,14 @@ def register(api: ApiRegistry) -> None:
         cameras = await server_of(request).cameras.visible(principal(request))
         return web.json_response([camera_json(c) for c in cameras])
 
-    @api.route("GET", "/api/cameras/{id}", summary="One camera", tag="cameras", response=schema)
+    @api.route(
+        "GET",
+        "/api/cameras/{id}",
+        summary="One camera",
+        tag="cameras",
+        response=schema,
+        params=(ID_PATH,),
+    )
     async def get_camera(request: web.Request) -> web.Response:
         return web.json_response(camera_json(await _visible(request)))
 
@@ -196,6 +205,7 @@ def register(api: ApiRegistry) -> None:
         request=schema_of(NewCamera),
         response=schema,
         status=201,
+        errors=(409,),
     )
     async def add_camera(request: web.Request) -> web.Response:
         body = await read_json(request, NewCamera)
@@ -228,6 +238,8 @@ def register(api: ApiRegistry) -> None:
         tag="cameras",
         request=schema_of(CameraPatch),
         response=schema,
+        params=(ID_PATH,),
+        errors=(409,),
     )
     async def patch_camera(request: web.Request) -> web.Response:
         camera = await _managed(request)
@@ -255,6 +267,8 @@ def register(api: ApiRegistry) -> None:
         summary="Remove a run-time camera (its recorded files stay on disk)",
         tag="cameras",
         status=204,
+        params=(ID_PATH,),
+        errors=(409,),
     )
     async def delete_camera(request: web.Request) -> web.Response:
         camera = await _managed(request)
@@ -278,6 +292,8 @@ def register(api: ApiRegistry) -> None:
         role="operator",
         summary="PTZ position, motion and presets",
         tag="cameras",
+        params=(ID_PATH,),
+        errors=PTZ_ERRORS,
     )
     async def ptz_status(request: web.Request) -> web.Response:
         camera = await _visible(request)
@@ -294,6 +310,8 @@ def register(api: ApiRegistry) -> None:
         summary="PTZ: continuous move (velocity, timeout), stop, or go to a preset",
         tag="cameras",
         request=schema_of(PtzCommand),
+        params=(ID_PATH,),
+        errors=PTZ_ERRORS,
     )
     async def ptz_command(request: web.Request) -> web.Response:
         camera = await _visible(request)
@@ -317,6 +335,8 @@ def register(api: ApiRegistry) -> None:
         summary="The camera's current picture as JPEG",
         tag="cameras",
         content_type="image/jpeg",
+        params=(ID_PATH,),
+        errors=(409, 502, 504),
     )
     async def snapshot(request: web.Request) -> web.Response:
         camera = await _visible(request)

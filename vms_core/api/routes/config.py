@@ -18,6 +18,7 @@ def register(api: ApiRegistry) -> None:
         summary="Re-read vms.toml; apply cameras, rules, retention, plug-ins; report the rest",
         tag="config",
         role="admin",
+        errors=(422,),
         response={
             "type": "object",
             "properties": {

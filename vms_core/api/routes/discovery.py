@@ -12,7 +12,7 @@ from vms_core.api.app import server_of
 from vms_core.api.bodies import Body, read_json, schema_of
 from vms_core.api.errors import ApiError
 from vms_core.api.params import path_int
-from vms_core.api.registry import ApiRegistry
+from vms_core.api.registry import ID_PATH, ApiRegistry
 from vms_core.onvif.discovery import DISCOVERY_PORT, DiscoveryError
 
 SCAN_SCHEMA = {
@@ -70,6 +70,7 @@ def register(api: ApiRegistry) -> None:
         summary="A scan's state and the cameras it found (with the catalog id if added)",
         tag="discovery",
         response=schema,
+        params=(ID_PATH,),
     )
     async def get_scan(request: web.Request) -> web.Response:
         scan_id = path_int(request, what="scan")

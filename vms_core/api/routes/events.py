@@ -14,10 +14,10 @@ from vms_sdk import Event, Severity
 
 from vms_core.api.app import server_of
 from vms_core.api.auth import principal
-from vms_core.api.bodies import Body, read_json, schema_of
+from vms_core.api.bodies import ApiTime, Body, Id, read_json, schema_of
 from vms_core.api.errors import ApiError
-from vms_core.api.params import query_int, query_time
-from vms_core.api.registry import ApiRegistry, Param
+from vms_core.api.params import query_id, query_int, query_text, query_time
+from vms_core.api.registry import ApiRegistry, Param, id_param, limit_param, time_param
 from vms_core.events import event_json
 
 EVENT_SCHEMA = {
@@ -36,10 +36,13 @@ EVENT_SCHEMA = {
 }
 
 
+MAX_RADIUS_M = 20_000_000.0  # half the Earth's circumference: every point is nearer
+
+
 class NewEvent(Body):
     type: str = Field(pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)+$", max_length=128)
-    time: datetime | None = None
-    camera_ids: list[int] = Field(default_factory=list)
+    time: ApiTime | None = None
+    camera_ids: list[Id] = Field(default_factory=list, max_length=256)
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
     severity: Literal["info", "low", "medium", "high", "critical"] = "info"
@@ -53,12 +56,13 @@ def _near(request: web.Request) -> tuple[float, float, float] | None:
         return None
     try:
         lat, lon, radius = (float(x) for x in raw.split(","))
-    except ValueError:
+    except ValueError:  # not three numbers
         raise ApiError(
-            400, f"query parameter near: expected lat,lon,radius_m, got {raw!r}"
+            400, f"query parameter near: expected lat,lon,radius_m, got {raw[:80]!r}"
         ) from None
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180 and radius > 0):
-        raise ApiError(400, f"query parameter near: out of range: {raw!r}")
+    # Comparisons are false for NaN, so NaN fails here too; infinity fails the radius bound.
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180 and 0 < radius <= MAX_RADIUS_M):
+        raise ApiError(400, f"query parameter near: out of range: {raw[:80]!r}")
     return lat, lon, radius
 
 
@@ -73,21 +77,18 @@ def register(api: ApiRegistry) -> None:
         response={"type": "array", "items": schema},
         params=(
             Param("type", description="exact type, or a prefix ending in *"),
-            Param("camera", schema={"type": "integer"}),
-            Param("since"),
-            Param("until"),
+            id_param("camera"),
+            time_param("since"),
+            time_param("until"),
             Param("near", description="lat,lon,radius_m"),
-            Param("limit", schema={"type": "integer", "maximum": 1000}),
+            limit_param(200, 1000),
         ),
     )
     async def list_events(request: web.Request) -> web.Response:
         who = principal(request)
-        camera = request.query.get("camera")
-        if camera is not None and not camera.isdigit():
-            raise ApiError(400, f"query parameter camera: expected a camera id, got {camera!r}")
         events = await server_of(request).events.query(
-            type_pattern=request.query.get("type") or None,
-            camera_id=int(camera) if camera else None,
+            type_pattern=query_text(request, "type", 128),
+            camera_id=query_id(request, "camera"),
             visible=who.camera_ids,
             since_us=query_time(request, "since"),
             until_us=query_time(request, "until"),
@@ -109,14 +110,14 @@ def register(api: ApiRegistry) -> None:
     async def publish(request: web.Request) -> web.Response:
         who = principal(request)
         body = await read_json(request, NewEvent)
+        server = server_of(request)
+        known = await server.cameras.existing_ids(body.camera_ids)
         for cid in body.camera_ids:
-            if not who.can_see(cid):
+            if not who.can_see(cid) or cid not in known:
                 raise ApiError(400, f"camera_ids: no camera {cid}")
         time = body.time or datetime.now(UTC)
-        if time.tzinfo is None:
-            raise ApiError(400, "time: needs a timezone (use Z for UTC)")
         kwargs: dict[str, Any] = {"id": body.id} if body.id else {}
-        event = await server_of(request).events.publish(
+        event = await server.events.publish(
             Event(
                 type=body.type,
                 time=time,
@@ -165,8 +166,8 @@ def register(api: ApiRegistry) -> None:
                     continue
                 data = json.dumps(event_json(event))
                 await response.write(f"event: event\ndata: {data}\n\n".encode())
-        except (ConnectionResetError, asyncio.CancelledError):
-            pass
+        except ConnectionResetError:
+            pass  # the browser went away
         finally:
             bus.drop_live(queue)
             with contextlib.suppress(Exception):

@@ -4,15 +4,13 @@ still see every camera in it: losing a camera loses its exports too."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from aiohttp import web
 from pydantic import Field
 
 from vms_core.api.accounts import Principal
 from vms_core.api.app import server_of
 from vms_core.api.auth import principal, remote
-from vms_core.api.bodies import Body, read_json, schema_of
+from vms_core.api.bodies import ApiTime, Body, Id, read_json, schema_of
 from vms_core.api.errors import ApiError
 from vms_core.api.registry import ApiRegistry
 from vms_core.exports import ExportJob
@@ -22,9 +20,9 @@ MAX_EXPORT_SECONDS = 7 * 24 * 3600
 
 
 class NewExport(Body):
-    cameras: list[int] = Field(min_length=1, max_length=64)
-    start: datetime
-    end: datetime
+    cameras: list[Id] = Field(min_length=1, max_length=64)
+    start: ApiTime
+    end: ApiTime
     reason: str = Field(min_length=1, max_length=2000)
 
 
@@ -107,8 +105,6 @@ def register(api: ApiRegistry) -> None:
         server = server_of(request)
         who = principal(request)
         body = await read_json(request, NewExport)
-        if body.start.tzinfo is None or body.end.tzinfo is None:
-            raise ApiError(400, "start/end: need a timezone (use Z for UTC)")
         start, end = to_us(body.start), to_us(body.end)
         if end <= start:
             raise ApiError(400, "end: must be after start")
@@ -159,6 +155,7 @@ def register(api: ApiRegistry) -> None:
         role="operator",
         response={"type": "string", "format": "binary"},
         content_type="application/zip",
+        errors=(409,),
     )
     async def package(request: web.Request) -> web.StreamResponse:
         server = server_of(request)

@@ -11,7 +11,7 @@ from vms_core.api.app import server_of
 from vms_core.api.auth import principal, remote
 from vms_core.api.errors import ApiError
 from vms_core.api.params import path_int, query_time
-from vms_core.api.registry import ApiRegistry, Param
+from vms_core.api.registry import ID_PATH, ApiRegistry, time_param
 from vms_core.playback import PlaybackStream, gaps_between, segments_in_range
 from vms_core.timeutil import iso, now_us
 
@@ -31,8 +31,9 @@ def register(api: ApiRegistry) -> None:
         "listed in X-Vms-Gaps (ISO 8601 intervals) that starts before that point.",
         tag="recordings",
         params=(
-            Param("start", required=True, description="ISO 8601 with zone, or epoch seconds"),
-            Param("end", description="default: now (what is recorded so far)"),
+            ID_PATH,
+            time_param("start", required=True),
+            time_param("end", "default: now (what is recorded so far)"),
         ),
         response={"type": "string", "format": "binary"},
         content_type="video/mp4",

@@ -93,4 +93,6 @@ def register(api: ApiRegistry) -> None:
             tag="plugins",
             role="viewer",
             response={},
+            # The host's own answers; a plug-in's route documents what it answers itself.
+            errors=(400, 404, 503, 504),
         )(plugin_route)

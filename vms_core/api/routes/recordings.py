@@ -13,9 +13,10 @@ from sqlalchemy import func, select
 from vms_core.api.app import server_of
 from vms_core.api.auth import principal
 from vms_core.api.errors import ApiError
-from vms_core.api.params import path_int, query_int, query_time
-from vms_core.api.registry import ApiRegistry, Param
+from vms_core.api.params import path_int, query_bool, query_int, query_time
+from vms_core.api.registry import ID_PATH, ApiRegistry, Param, time_param
 from vms_core.db.models import Segment
+from vms_core.limits import TIME_MIN_US
 from vms_core.storage.timeline import Piece, spans_and_gaps
 from vms_core.timeutil import iso, now_us
 
@@ -58,12 +59,13 @@ def register(api: ApiRegistry) -> None:
         tag="recordings",
         response=schema,
         params=(
-            Param("start", description="ISO 8601 with zone, or epoch seconds"),
-            Param("end", description="ISO 8601 with zone, or epoch seconds; default now"),
+            ID_PATH,
+            time_param("start", "default: a day before end"),
+            time_param("end", "default: now"),
             Param("segments", schema={"type": "boolean"}),
             Param(
                 "join_ms",
-                schema={"type": "integer"},
+                schema={"type": "integer", "minimum": 0, "maximum": 60_000},
                 description="neighbours closer than this are one span (default 500)",
             ),
         ),
@@ -76,13 +78,13 @@ def register(api: ApiRegistry) -> None:
         now = now_us()
         end = query_time(request, "end") or now
         start = query_time(request, "start")
-        start = end - DAY_US if start is None else start
+        start = max(TIME_MIN_US, end - DAY_US) if start is None else start
         if start >= end:
             raise ApiError(400, "start must be before end")
         if end - start > MAX_RANGE_US:
             raise ApiError(400, "the range may span at most 366 days")
         join_us = query_int(request, "join_ms", 500, 0, 60_000) * 1000
-        want_segments = request.query.get("segments", "").lower() in ("1", "true", "yes")
+        want_segments = bool(query_bool(request, "segments"))
         progress = server.recording.open_progress if server.recording is not None else {}
         async with server.db.session() as session:
             rows = list(

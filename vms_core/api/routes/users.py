@@ -11,11 +11,11 @@ from sqlalchemy import select
 from vms_core.api import accounts
 from vms_core.api.app import server_of
 from vms_core.api.auth import own_credential, principal, remote
-from vms_core.api.bodies import Body, read_json, schema_of
+from vms_core.api.bodies import Body, Id, read_json, schema_of
 from vms_core.api.errors import ApiError
 from vms_core.api.params import path_int
 from vms_core.api.passwords import set_password
-from vms_core.api.registry import ApiRegistry
+from vms_core.api.registry import ID_PATH, ApiRegistry
 from vms_core.db.models import CameraPermission, User
 from vms_core.timeutil import iso
 
@@ -26,10 +26,10 @@ RoleName = Literal["admin", "operator", "viewer"]
 
 
 class NewUser(Body):
-    username: str = Field(min_length=1, max_length=64)
+    username: str = Field(pattern=accounts.USERNAME_PATTERN)
     password: str = Field(min_length=8, max_length=1024)
     role: RoleName = "viewer"
-    cameras: list[int] = Field(default_factory=list)
+    cameras: list[Id] = Field(default_factory=list, max_length=10_000)
 
 
 class PasswordReset(Body):
@@ -40,7 +40,17 @@ class UserPatch(Body):
     password: str | None = Field(default=None, min_length=8, max_length=1024)
     role: RoleName | None = None
     disabled: bool | None = None
-    cameras: list[int] | None = None
+    cameras: list[Id] | None = Field(default=None, max_length=10_000)
+
+
+async def check_cameras(request: web.Request, camera_ids: list[int] | None) -> None:
+    """ApiError 400 naming the cameras that do not exist: a grant must name real ones."""
+    if not camera_ids:
+        return
+    known = await server_of(request).cameras.existing_ids(camera_ids)
+    missing = sorted(set(camera_ids) - known)
+    if missing:
+        raise ApiError(400, f"cameras: no camera {', '.join(map(str, missing))}")
 
 
 def user_json(user: User, cameras: list[int]) -> dict[str, object]:
@@ -97,11 +107,13 @@ def register(api: ApiRegistry) -> None:
         request=schema_of(NewUser),
         response=schema,
         status=201,
+        errors=(409,),
     )
     async def create_user(request: web.Request) -> web.Response:
         server = server_of(request)
         who = principal(request)
         body = await read_json(request, NewUser)
+        await check_cameras(request, body.cameras)
         try:
             async with server.db.session() as session:
                 user = await accounts.create_user(
@@ -128,6 +140,7 @@ def register(api: ApiRegistry) -> None:
         role="admin",
         request=schema_of(UserPatch),
         response=schema,
+        params=(ID_PATH,),
         errors=((409, "It would leave no enabled admin"),),
     )
     async def patch_user(request: web.Request) -> web.Response:
@@ -135,6 +148,7 @@ def register(api: ApiRegistry) -> None:
         who = principal(request)
         user_id = path_int(request, what="user")
         body = await read_json(request, UserPatch)
+        await check_cameras(request, body.cameras)
         cookie, token = own_credential(request)
         async with server.db.session() as session:
             user = await session.get(User, user_id)
@@ -191,6 +205,7 @@ def register(api: ApiRegistry) -> None:
         tag="users",
         role="admin",
         request=schema_of(PasswordReset),
+        params=(ID_PATH,),
     )
     async def reset_password(request: web.Request) -> web.Response:
         server = server_of(request)
@@ -225,6 +240,7 @@ def register(api: ApiRegistry) -> None:
         summary="Delete a user",
         tag="users",
         role="admin",
+        params=(ID_PATH,),
         errors=((409, "Deleting yourself, or the only enabled admin"),),
     )
     async def delete_user(request: web.Request) -> web.Response:

@@ -10,7 +10,7 @@ from vms_core.api.app import server_of
 from vms_core.api.auth import principal, remote
 from vms_core.api.errors import ApiError, client_gone, error_response
 from vms_core.api.params import path_int
-from vms_core.api.registry import ApiRegistry, Handler, Param
+from vms_core.api.registry import ID_PATH, ApiRegistry, Handler, Param
 from vms_core.webrtc import MAX_OFFER_BYTES, Viewer, WhepError, decode_offer
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,9 @@ def register(api: ApiRegistry) -> None:
         status=201,
         response={"type": "string"},
         content_type="application/sdp",
-        params=(Param("stream", schema={"type": "string", "enum": list(STREAMS)}),),
+        params=(ID_PATH, Param("stream", schema={"type": "string", "enum": list(STREAMS)})),
+        request={"type": "string", "maxLength": MAX_OFFER_BYTES},
+        request_type="application/sdp",
         errors=(
             (400, "The offer is not usable (the message names the problem), or a bad stream"),
             (403, "Needs role viewer; or cross-origin, not allowed; or access revoked"),
@@ -89,6 +91,7 @@ def register(api: ApiRegistry) -> None:
         ),
         tag="live",
         status=204,
+        params=(ID_PATH,),
     )
     async def whep_end(request: web.Request) -> web.Response:
         camera_id = path_int(request, what="camera")
