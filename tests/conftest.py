@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import glob
+import io
 import os
 import shutil
 import socket
@@ -200,7 +202,25 @@ async def make_server(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
 
     yield start
     for server in reversed(started):
-        await server.stop()
+        await stop_or_explain(server)
+
+
+STOP_GUARD_S = 60.0  # a hang guard: a server stops in 1-5 s, under load in ~10
+
+
+async def stop_or_explain(server: VmsServer) -> None:
+    """``server.stop()``, failing with every task's stack if it hangs (instead of hanging
+    the test run until the CI job's own timeout)."""
+    try:
+        async with asyncio.timeout(STOP_GUARD_S):
+            await server.stop()
+    except TimeoutError:
+        stacks = io.StringIO()
+        for task in asyncio.all_tasks():
+            task.print_stack(file=stacks)
+        raise AssertionError(
+            f"server.stop() did not finish within {STOP_GUARD_S:g} s; tasks:\n{stacks.getvalue()}"
+        ) from None
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
