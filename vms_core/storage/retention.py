@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import and_, delete, exists, func, select
+from sqlalchemy.exc import DBAPIError
 
 from vms_core.config.settings import RetentionSettings
 from vms_core.db.engine import Database
@@ -47,6 +48,8 @@ HEADROOM_SAMPLES = 3
 RECENTLY_RECORDING_US = 60_000_000
 # Empty folders changed more recently than this are left for the next pass.
 DIR_QUIET_SECONDS = 60.0
+# A catalog on a disk too full to take a DELETE: free this much by files first (below).
+RESCUE_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -112,6 +115,8 @@ class RetentionService:
         self.recordings = recordings
         self.data_dir = data_dir
         self.last_run: RetentionRun | None = None
+        # Told after every pass (recording explains a camera it cannot write with it).
+        self.pass_listeners: list[Callable[[RetentionRun], None]] = []
         self._recent: dict[int, deque[int]] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -134,6 +139,10 @@ class RetentionService:
     async def _blocking(self, function: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._thread, function, *args)
 
+    def wake(self) -> None:
+        """Run a pass soon (a recorder could not write: the disk may be full)."""
+        self._wake.set()
+
     def segment_closed(self, camera_id: int, size: int) -> None:
         """Called by recording for every closed segment: learn its size, check early."""
         self._recent.setdefault(camera_id, deque(maxlen=HEADROOM_SAMPLES)).append(size)
@@ -148,6 +157,11 @@ class RetentionService:
             try:
                 if reason != "segment closed" or await self.over_limit():
                     await self.run_once(reason)
+            except DBAPIError as exc:
+                # The catalog is unreachable or cannot be written: try again next time.
+                log.warning("retention pass postponed: %s", exc.orig)
+                failed = [f"catalog unavailable: {exc.orig}"]
+                self.last_run = RetentionRun(iso(now_us()), 0.0, 0, 0, reason, failed)
             except Exception as exc:
                 log.exception("retention pass failed")
                 failed = [f"pass failed: {type(exc).__name__}: {exc}"]
@@ -227,7 +241,12 @@ class RetentionService:
             deleted: list[SegmentRow] = []
             errors: list[str] = []
             if plan.delete:
-                deleted = await self._delete_rows(plan.delete)
+                try:
+                    deleted = await self._delete_rows(plan.delete)
+                except DBAPIError:
+                    if not await self._rescue_full_disk(plan.delete):
+                        raise
+                    deleted = await self._delete_rows(plan.delete)
                 errors = await self._blocking(self._delete_files, deleted)
             run = RetentionRun(
                 started=iso(started_us),
@@ -248,7 +267,32 @@ class RetentionService:
                     len(errors),
                 )
             await self._blocking(self._save, run)
+            for listener in self.pass_listeners:
+                listener(run)
             return run
+
+    async def _rescue_full_disk(self, planned: list[SegmentRow]) -> bool:
+        """The catalog could not take the DELETE. If that is because its disk is full (an
+        SQLite catalog beside the recordings), free RESCUE_BYTES by deleting the oldest
+        planned files *before* their rows, so that the catalog can be written again: the
+        one exception to rows-first, and the only way out of a disk the catalog shares.
+        Rows left without files by a crash meanwhile are dropped by reconciliation."""
+        free = await self._blocking(free_disk_bytes, self.recordings)
+        if free is None or free >= RESCUE_BYTES:
+            return False  # not a full disk: nothing to rescue
+        rescue: list[SegmentRow] = []
+        for row in planned:
+            rescue.append(row)
+            if sum(r.bytes for r in rescue) >= RESCUE_BYTES:
+                break
+        errors = await self._blocking(self._delete_files, rescue)
+        log.warning(
+            "disk full under the catalog: deleted %d files (%d bytes) before their rows%s",
+            len(rescue),
+            sum(r.bytes for r in rescue),
+            f"; errors: {errors[:3]}" if errors else "",
+        )
+        return True
 
     async def _delete_rows(self, rows: list[SegmentRow]) -> list[SegmentRow]:
         """Delete the rows still closed and unlocked now; returns those deleted."""
