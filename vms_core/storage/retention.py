@@ -63,6 +63,9 @@ class RetentionRun:
     reason: str  # "interval" | "segment closed" | "manual"
     errors: list[str] = field(default_factory=list)
     unmet: list[str] = field(default_factory=list)
+    # The free space the pass worked to keep: min_free_bytes plus the room reserved for
+    # the open segments still growing (None when not known).
+    floor_bytes: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -256,6 +259,7 @@ class RetentionService:
                 reason=reason,
                 errors=errors[:20],
                 unmet=plan.unmet,
+                floor_bytes=self.settings().min_free_bytes + plan.reserved_bytes,
             )
             self.last_run = run
             if deleted or errors:
