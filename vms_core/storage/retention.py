@@ -1,8 +1,9 @@
 """RetentionService: keeps recordings within ``[retention]`` and the cameras' overrides.
 
-It always runs: a full pass every ``interval_seconds``, and an early pass when a segment
-closes while usage is over a limit or free disk is under the floor (the disk filling
-faster than expected).
+It always runs: every ``interval_seconds`` a cheap check (sums and the oldest segment per
+camera) and a full pass when it finds work, and an early pass when a segment closes while
+usage is over a limit or free disk is under the floor (the disk filling faster than
+expected).
 
 Deleting order: the catalog row first, then the file. The catalog then never points at a
 file that is gone (playback and export trust it, and a file a reader already has open
@@ -158,7 +159,7 @@ class RetentionService:
         reason = "start"
         while True:
             try:
-                if reason != "segment closed" or await self.over_limit():
+                if reason == "start" or await self.over_limit() or await self.past_age():
                     await self.run_once(reason)
             except DBAPIError as exc:
                 # The catalog is unreachable or cannot be written: try again next time.
@@ -202,6 +203,30 @@ class RetentionService:
             return True
         free = await self._blocking(free_disk_bytes, self.recordings)
         return free is not None and free - sum(headroom.values()) < settings.min_free_bytes
+
+    async def past_age(self) -> bool:
+        """Cheap check (the camera/start index, no rows): may a camera's oldest segment
+        be past its age limit? A full pass reads every segment row, so the interval runs
+        one only when this or ``over_limit`` says there is work."""
+        settings = self.settings()
+        async with self.db.session() as session:
+            oldest = {
+                int(c): int(s)
+                for c, s in await session.execute(
+                    select(Segment.camera_id, func.min(Segment.start_us)).group_by(
+                        Segment.camera_id
+                    )
+                )
+            }
+            days = {
+                int(c): d
+                for c, d in await session.execute(select(Camera.id, Camera.retention_max_days))
+            }
+        now = now_us()
+        return any(
+            start < now - int((days.get(camera) or settings.max_days) * DAY_US)
+            for camera, start in oldest.items()
+        )
 
     async def plan(self) -> Plan:
         settings = self.settings()
