@@ -1,6 +1,7 @@
 # make run  : set up (Debian packages when root, .venv) and start the demo server
 # make test : set up and run every check and test (what CI runs)
-.PHONY: setup run serve test
+# make test-long : the long reliability runs at full length (kill -9 x 20 over 5 minutes)
+.PHONY: setup run serve test test-long
 
 STAMP := .venv/.setup-stamp
 
@@ -18,3 +19,6 @@ serve: setup
 
 test: setup
 	bash scripts/test.sh
+
+test-long: setup
+	VMS_KILL9_SECONDS=300 VMS_KILL9_KILLS=20 bash scripts/test.sh -m "slow or long"
