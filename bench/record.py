@@ -449,9 +449,10 @@ def report_server(result: ServerFigures, ffmpeg: Figures | None, database: str) 
         f"workers {result.workers_cpu / minutes:.3f}"
     )
     print(
-        f"  PSS: server {result.server_pss / 1e6:.1f} MB (fixed {result.fixed_pss / 1e6:.1f} MB "
-        f"with no camera; {(result.server_pss - result.fixed_pss) / tree.cameras / 1e6:.2f} MB "
-        f"per camera on top), workers {result.workers_pss / tree.cameras / 1e6:.2f} MB/camera"
+        f"  PSS: server process {result.server_pss / 1e6:.1f} MB in the run = "
+        f"{result.server_pss / tree.cameras / 1e6:.2f} MB per camera (alone, with no camera: "
+        f"{result.fixed_pss / 1e6:.1f} MB, its shared libraries not shared with workers); "
+        f"workers {result.workers_pss / tree.cameras / 1e6:.2f} MB/camera"
     )
     print(
         f"  catalog ({database}): {result.statements} statements in {tree.seconds:.0f} s = "

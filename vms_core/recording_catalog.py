@@ -3,7 +3,8 @@
 Every camera reports progress about once a second and opens and closes a segment every
 ``segment_seconds``. Written one event per transaction through the ORM, that was the
 server process's main cost (issue #16). Here the facts are kept in memory (``LiveSegment``)
-and written for all cameras at once, every ``flush_seconds``: one multi-row upsert of the
+and written for all cameras at once, every ``flush_seconds`` when segments opened or
+closed (every ``progress_seconds`` when only sizes grew): one multi-row upsert of the
 segments that changed and, when segments closed, one update of the streams' bitrates.
 
 Crash safety does not depend on the interval: a segment's file is durable before the
@@ -60,9 +61,15 @@ class FlushResult:
 class RecordingCatalog:
     """Not thread-safe: call from the event loop only."""
 
-    def __init__(self, db: Database, flush_seconds: float = 2.0) -> None:
+    def __init__(
+        self, db: Database, flush_seconds: float = 2.0, progress_seconds: float = 10.0
+    ) -> None:
         self.db = db
         self.flush_seconds = flush_seconds
+        # Progress alone (an open segment's size) is written less often: only retention's
+        # byte counts read it from the row, and they allow for the growing segment anyway.
+        self.progress_seconds = progress_seconds
+        self._opened_or_closed = False
         self._live: dict[str, LiveSegment] = {}  # open, or closed and not yet written
         self._dirty: set[str] = set()
         self._bitrates: dict[int, int] = {}  # camera id -> bit/s of its last closed segment
@@ -73,6 +80,7 @@ class RecordingCatalog:
     def opened(self, camera_id: int, path: str, start_us: int, codec: str) -> None:
         self._live[path] = LiveSegment(camera_id, path, start_us, codec, start_us, 0)
         self._dirty.add(path)
+        self._opened_or_closed = True
 
     def progress(self, path: str, end_us: int, size: int) -> None:
         segment = self._live.get(path)
@@ -89,6 +97,7 @@ class RecordingCatalog:
         segment.start_us, segment.end_us, segment.bytes = start_us, end_us, size
         segment.closed = True
         self._dirty.add(path)
+        self._opened_or_closed = True
         seconds = (end_us - start_us) / 1e6
         if seconds >= 1.0:
             self._bitrates[camera_id] = int(size * 8 / seconds)
@@ -118,7 +127,8 @@ class RecordingCatalog:
 
     # -- writing ----------------------------------------------------------------------------
     def seconds_to_flush(self) -> float:
-        return self._last_flush + self.flush_seconds - time.monotonic()
+        interval = self.flush_seconds if self._opened_or_closed else self.progress_seconds
+        return self._last_flush + interval - time.monotonic()
 
     def due(self) -> bool:
         return self.seconds_to_flush() <= 0
@@ -131,6 +141,7 @@ class RecordingCatalog:
         any other camera are dropped). Returns None when the catalog could not be written;
         everything is kept for the next try."""
         self._last_flush = time.monotonic()
+        self._opened_or_closed = False
         for path in [p for p in self._dirty if self._live[p].camera_id not in cameras]:
             self._dirty.discard(path)
             self._live.pop(path, None)
@@ -142,6 +153,7 @@ class RecordingCatalog:
             batch = await self._write(batch, bitrates)
         except DBAPIError as exc:
             self._failed(exc)
+            self._opened_or_closed = True  # retry at the short interval
             return None
         if self._failing_since is not None:
             log.warning(
