@@ -95,7 +95,7 @@ def cpu_seconds(pids: list[int]) -> float:
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
+        except OSError:  # gone (ProcessLookupError from a dying process)
             continue
         total += int(fields[11]) + int(fields[12])  # utime + stime
     return total / CLOCK_TICKS
@@ -108,7 +108,7 @@ def pss_bytes(pids: list[int]) -> int:
             for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
                 if line.startswith("Pss:"):
                     total += int(line.split()[1]) * 1024
-        except FileNotFoundError:
+        except OSError:  # gone (ProcessLookupError from a dying process)
             continue
     return total
 
@@ -170,6 +170,9 @@ def run_ffmpeg(urls: dict[str, str], seconds: float, warmup: float, out: Path) -
     pss = pss_bytes(pids)
     time.sleep(seconds / 2)
     cpu = cpu_seconds(pids) - cpu0
+    died = [c for c, p in processes.items() if p.poll() is not None]
+    if died:
+        print(f"ffmpeg: {len(died)} processes exited early (e.g. {died[:3]}): the run is invalid")
     for process in processes.values():
         process.send_signal(2)  # SIGINT: ffmpeg finishes its files
     for process in processes.values():

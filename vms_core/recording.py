@@ -112,8 +112,9 @@ class RecordingService:
         self._stale_check = False
         # Cameras whose writer cannot write now, and why (from the workers).
         self._write_failures: dict[int, str] = {}
-        # States the catalog could not take yet: camera id -> (name, state, reason).
-        self._pending_states: dict[int, tuple[str, str, str]] = {}
+        # States the catalog could not take yet: camera id -> (name, state, reason, stored:
+        # the state is in, only its event is owed).
+        self._pending_states: dict[int, tuple[str, str, str, bool]] = {}
         # Says, after a write failure, what retention can or cannot do about it.
         self.write_failure_hint: Callable[[], str] | None = None
         # Told when a camera's writer cannot write (retention runs a pass early).
@@ -324,7 +325,10 @@ class RecordingService:
                 except Exception:
                     log.exception("could not record recorder event %r", event)
             if self.catalog.due():
-                await self.flush()
+                try:
+                    await self.flush()
+                except Exception:  # the pump must go on: the workers' queue would fill
+                    log.exception("recording catalog flush failed")
             # Many cameras report all the time: take their events in batches, not one
             # thread hop per event (profile of issue #16); at most DRAIN_SECONDS late.
             pause = drained + DRAIN_SECONDS - loop.time()
@@ -413,7 +417,12 @@ class RecordingService:
         if state == "stopped" or self._stopping:
             return
         if event.info is not None:
-            await self._stream_info(camera_id, event.info)
+            try:
+                await self._stream_info(camera_id, event.info)
+            except DBAPIError as exc:  # shown again at its next connection
+                log.warning(
+                    "camera %s: stream parameters not stored: %s", event.camera_id, exc.orig
+                )
         if state == "streaming" and camera_id in self._write_failures:
             # Streaming, but its writer still cannot write: say that, not "streaming".
             state, reason = NOT_RECORDING, self._not_recording_reason(camera_id)
@@ -457,12 +466,16 @@ class RecordingService:
         hint = self.write_failure_hint() if self.write_failure_hint is not None else ""
         return f"{reason}; {hint}" if hint else reason
 
-    async def _show_state(self, camera_id: int, name: str, state: str, reason: str) -> None:
+    async def _show_state(
+        self, camera_id: int, name: str, state: str, reason: str, stored: bool = False
+    ) -> None:
         """The camera's state in the catalog and as an event. A catalog that cannot be
-        written (full disk) keeps the latest state for the next flush to retry."""
+        written (full disk) keeps the latest state for the next flush to retry; ``stored``:
+        the state is in the catalog already, only its event is owed."""
         self._pending_states.pop(camera_id, None)
         try:
-            if await self.cameras.set_state(camera_id, state, reason):
+            if stored or await self.cameras.set_state(camera_id, state, reason):
+                stored = True
                 severity = Severity.INFO
                 if state in ("lost", "error"):
                     severity = Severity.LOW
@@ -479,8 +492,8 @@ class RecordingService:
                 )
         except DBAPIError as exc:
             log.warning("camera %s: state %s not stored yet: %s", name, state, exc.orig)
-            self._pending_states[camera_id] = (name, state, reason)
+            self._pending_states[camera_id] = (name, state, reason, stored)
 
     async def _retry_states(self) -> None:
-        for camera_id, (name, state, reason) in list(self._pending_states.items()):
-            await self._show_state(camera_id, name, state, reason)
+        for camera_id, (name, state, reason, stored) in list(self._pending_states.items()):
+            await self._show_state(camera_id, name, state, reason, stored)

@@ -107,7 +107,7 @@ def register(api: ApiRegistry) -> None:
                 segments[seg.path] = (seg.start_us, seg.end_us, seg.bytes, not seg.closed)
         pieces = []
         listed: list[dict[str, Any]] = []
-        for seg_start, stop, size, is_open in sorted(segments.values()):
+        for seg_start, stop, size, is_open in sorted(segments.values(), key=lambda s: s[0]):
             # An open segment without a report yet ends, for now, at its start.
             stop = seg_start if stop is None else stop
             pieces.append(Piece(seg_start, stop, size))
