@@ -159,7 +159,13 @@ class RetentionService:
         reason = "start"
         while True:
             try:
-                if reason == "start" or await self.over_limit() or await self.past_age():
+                # A segment closing can only push usage over a byte limit or the floor;
+                # ages matter at the interval.
+                if (
+                    reason == "start"
+                    or await self.over_limit()
+                    or (reason == "interval" and await self.past_age())
+                ):
                     await self.run_once(reason)
             except DBAPIError as exc:
                 # The catalog is unreachable or cannot be written: try again next time.
