@@ -152,10 +152,12 @@ def run_ffmpeg(urls: dict[str, str], seconds: float, warmup: float, out: Path) -
     for camera, url in urls.items():
         folder = out / camera
         folder.mkdir(parents=True)
+        # A 15 s socket timeout: on a loaded machine 64 connections at once took the
+        # simulator over 5 s to answer, and a camera ffmpeg gave up on spoilt the run.
         processes[camera] = subprocess.Popen(
             [
                 "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error",
-                "-rtsp_transport", "tcp", "-timeout", "5000000", "-i", url,
+                "-rtsp_transport", "tcp", "-timeout", "15000000", "-i", url,
                 "-c", "copy", "-f", "segment", "-segment_time", "60",
                 "-segment_format", "mp4", "-reset_timestamps", "1", "-strftime", "1",
                 str(folder / "%Y%m%d%H%M%S.mp4"),
