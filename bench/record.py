@@ -333,6 +333,17 @@ def is_worker(pid: int) -> bool:
         return False
 
 
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    """SIGINT (the server stops its recorders and flushes), SIGKILL after 90 s."""
+    server.send_signal(2)
+    try:
+        server.wait(90)
+    except subprocess.TimeoutExpired:
+        print(f"vms serve {server.pid} did not stop within 90 s of SIGINT; killed")
+        server.kill()
+        server.wait()
+
+
 def server_config(folder: Path, urls: dict[str, str], database_url: str) -> Path:
     lines = [
         "[server]", 'host = "127.0.0.1"', "port = 0", 'data_dir = "data"',
@@ -394,10 +405,14 @@ def run_whole_server(
             [str(VMS), "serve", "--config", str(server_config(empty, {}, fixed_db))],
             stdout=log, stderr=subprocess.STDOUT, cwd=empty,
         )  # fmt: skip
-        time.sleep(min(warmup, 10.0))
+        started = time.monotonic()
+        while "listening on" not in (empty / "serve.log").read_text():
+            if time.monotonic() - started > 120 or bare.poll() is not None:
+                raise RuntimeError(f"vms serve did not start: {empty / 'serve.log'}")
+            time.sleep(0.2)
+        time.sleep(3.0)  # settled after start
         fixed_pss = pss_bytes([bare.pid])
-        bare.send_signal(2)
-        bare.wait(60)
+        stop_server(bare)
     if fixed_db:  # start the measured run from an empty catalog
         with create_engine(sync_url(database_url)).begin() as conn:
             conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
@@ -427,8 +442,7 @@ def run_whole_server(
             "tree": cpu_seconds(tree) - cpu0["tree"],
         }
     finally:
-        server.send_signal(2)  # SIGINT: the server stops its recorders and flushes
-        server.wait(90)
+        stop_server(server)
         log_file.close()
     heads: dict[str, int] = {}
     for line in statements.read_text().splitlines():
