@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError
 
 from vms_core.db.engine import STATEMENT_LOG_ENV, sync_url
 from vms_core.media.catalog import MemoryCatalog
@@ -372,6 +373,32 @@ class ServerFigures:
     statement_heads: dict[str, int]
 
 
+def wait_all_recording(database_url: str, cameras: int, timeout: float) -> float:
+    """Seconds waited until every camera has a segment in the catalog (+ 5 s to settle)."""
+    started = time.monotonic()
+    engine = create_engine(sync_url(database_url))
+    try:
+        while True:
+            try:
+                with engine.connect() as conn:
+                    query = text("SELECT COUNT(DISTINCT camera_id) FROM segments")
+                    if conn.execute(query).scalar_one() >= cameras:
+                        break
+            except DBAPIError:  # the schema is not there yet
+                pass
+            if time.monotonic() - started > timeout:
+                print(f"whole server: not every camera recording after {timeout:.0f} s")
+                return timeout
+            time.sleep(1.0)
+    finally:
+        engine.dispose()
+    waited = time.monotonic() - started
+    if waited > 1.0:
+        time.sleep(5.0)
+        return waited + 5.0
+    return 0.0
+
+
 def catalog_seconds(database_url: str, cameras: list[str]) -> dict[str, float]:
     engine = create_engine(sync_url(database_url))
     try:
@@ -423,6 +450,11 @@ def run_whole_server(
     )  # fmt: skip
     try:
         time.sleep(warmup)
+        # Steady state: every camera recording (a start-up under load can outlast the
+        # warm-up, and its reads and state changes are not the recording's cost).
+        waited = wait_all_recording(database_url, len(urls), timeout=180)
+        if waited:
+            print(f"whole server: waited {waited:.0f} s more for every camera to record")
         tree = [server.pid, *descendants(server.pid)]
         workers = [p for p in tree if is_worker(p)]
         others = [p for p in tree if p != server.pid and p not in workers]
