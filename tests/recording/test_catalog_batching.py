@@ -59,7 +59,7 @@ async def test_catalog_writes_are_batched_and_the_live_edge_stays_exact(
 
     def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         if statement.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
-            writes.append(statement.split("(", 1)[0][:60])
+            writes.append(" ".join(statement.split())[:60])
 
     sync_engine = server.db.engine.sync_engine
     event.listen(sync_engine, "before_cursor_execute", count)
@@ -69,7 +69,9 @@ async def test_catalog_writes_are_batched_and_the_live_edge_stays_exact(
         await eventually(lambda: time.monotonic() - started >= window, window + 5, 0.2)
     finally:
         event.remove(sync_engine, "before_cursor_execute", count)
-    recording_writes = [w for w in writes if "segments" in w or "streams" in w]
+    # Segment rows and bitrates; a camera that reconnects under load also writes its
+    # state and stream parameters, which are not the recording's steady load.
+    recording_writes = [w for w in writes if "segments" in w or "SET bitrate" in w]
     # Flushes every 2 s: at most 4 in 6 s, each one upsert and one bitrate update.
     assert len(recording_writes) <= 8, recording_writes
 
