@@ -505,9 +505,12 @@ async def bench(args: argparse.Namespace) -> None:
 async def run_vms(folder: Path, info: Any, args: argparse.Namespace) -> dict[str, Any]:
     config = folder / "vms.toml"
     # ice_loopback "auto": with 10.77.0.1 present the server offers it, not loopback.
+    # Every viewer uses the one admin token: lift the per-user limit to the viewer count.
+    limit = max(args.viewers, 1)
     config.write_text(
         f"""[server]\nhost = "127.0.0.1"\nport = 0\ndata_dir = "{folder / "data"}"\n
 [storage]\nrecordings_dir = "{folder / "rec"}"\n[webrtc]\nice_loopback = "auto"\n
+max_sessions_per_user = {limit}\nmax_sessions = {max(limit, 256)}\n
 [[cameras]]\nname = "{info.name}"\nrtsp_url = "{info.rtsp_main_url}"
 username = "{info.username}"\npassword = "{info.password}"\nrecord = false\n"""
     )

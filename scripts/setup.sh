@@ -52,4 +52,6 @@ if [ -e plugins/lpr/pyproject.toml ]; then
         | grep -v -e '^WARNING: Location' -e '^\s*$' || true
 fi
 .venv/bin/python -c "import vms_core, vms_sdk" || { echo "setup: install failed" >&2; exit 1; }
+# The Makefile's stamp: a setup run by hand counts too, so make does not repeat it.
+touch .venv/.setup-stamp
 echo "setup: ready (.venv)"

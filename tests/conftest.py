@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -10,9 +11,22 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.loops import ENV as RUN_DIR_ENV
 from tests.pgserver import free_port, throwaway_postgresql
 from vms_core.config import parse_config
 from vms_core.server import VmsServer
+
+pytest_plugins = ["tests.error_logs"]
+
+
+@pytest.hookimpl(trylast=True)  # after pytest's tmp_path plugin is configured
+def pytest_configure(config: pytest.Config) -> None:
+    # One folder for run-wide data (tests/loops.py): named by the controller before xdist
+    # starts its workers, which inherit the environment.
+    if RUN_DIR_ENV not in os.environ and not os.environ.get("PYTEST_XDIST_WORKER"):
+        base = config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
+        os.environ[RUN_DIR_ENV] = str(base / "run")
+
 
 REPO = Path(__file__).resolve().parents[1]
 __all__ = ["free_port"]  # imported from here by tests
@@ -92,8 +106,12 @@ async def make_server(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
         database_url: str | None = None,
         before_start: Callable[[VmsServer], None] | None = None,
         record: bool = False,
+        server_keys: str = "",
     ) -> RunningServer:
+        """``server_keys``: TOML lines added to the ``[server]`` table."""
         text = BASE_CONFIG + extra
+        if server_keys:
+            text = text.replace("[server]\n", f"[server]\n{server_keys.strip()}\n", 1)
         if database_url:
             text = text.replace("[storage]", f'[database]\nurl = "{database_url}"\n[storage]')
         path = write_config(tmp_path / config_name, text)
@@ -108,6 +126,46 @@ async def make_server(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     yield start
     for server in reversed(started):
         await server.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """``browser`` and ``postgres`` follow from the fixtures a test uses, so they cannot be
+    forgotten: ``-m "not browser"`` leaves out every test that starts Chromium."""
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        if "browser" in fixtures or "chromium" in fixtures:
+            item.add_marker(pytest.mark.browser)
+        if "pg_url" in fixtures:
+            item.add_marker(pytest.mark.postgres)
+
+
+SITE_HOURS = 2.0
+
+
+@pytest.fixture(scope="session")
+def recorded_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Two hours of five simulated cameras, recorded faster than real time and served by a
+    server of its own (tests.playback.recorded): cam-a, cam-b, north and south steady,
+    cam-drop down for 3 s every 10 s. Shared by every test of the run that reads
+    recordings (playback, export); tests must not change its recordings."""
+    from tests.playback.recorded import RecordingSite, SiteCamera
+
+    site = RecordingSite(
+        tmp_path_factory.mktemp("site"),
+        [
+            SiteCamera("cam-a"),
+            SiteCamera("cam-b"),
+            SiteCamera("cam-drop", drop_every_s=10.0, down_s=3.0),
+            SiteCamera("north"),
+            SiteCamera("south"),
+        ],
+        seconds=SITE_HOURS * 3600,
+    )
+    site.start()
+    try:
+        yield site
+    finally:
+        site.stop()
 
 
 @pytest.fixture

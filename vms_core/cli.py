@@ -12,10 +12,14 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vms_core import __version__
 from vms_core.commands import register_all
 from vms_core.config import ConfigError, Settings, load_config
+
+if TYPE_CHECKING:
+    from vms_core.db import Database
 
 log = logging.getLogger("vms")
 
@@ -66,6 +70,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--cameras", default="", help="comma-separated camera names or ids the user may see"
     )
     users_sub.add_parser("list", parents=[common], help="list users")
+    passwd = users_sub.add_parser(
+        "passwd",
+        parents=[common],
+        help="set a user's password; ends their sessions and revokes their API tokens",
+    )
+    passwd.add_argument("username")
+    passwd.add_argument("--password", help="default: ask, or generate with --generate-password")
+    passwd.add_argument(
+        "--generate-password",
+        action="store_true",
+        help="generate a random password and print it once",
+    )
 
     simulate = sub.add_parser("simulate", help="run simulated ONVIF cameras", add_help=False)
     simulate.add_argument("args", nargs=argparse.REMAINDER)
@@ -157,15 +173,11 @@ async def _users(args: argparse.Namespace, settings: Settings) -> int:
                     state = " (disabled)" if user.disabled else ""
                     print(f"{user.id}\t{user.username}\t{user.role}{state}")
             return 0
-        password = args.password
-        generated = False
-        if password is None and args.generate_password:
-            password, generated = secrets.token_urlsafe(12), True
-        elif password is None:
-            if not sys.stdin.isatty():
-                print("users add: give --password or --generate-password", file=sys.stderr)
-                return 2
-            password = getpass.getpass(f"Password for {args.username}: ")
+        password, generated = _new_password(args)
+        if password is None:
+            return 2
+        if args.users_command == "passwd":
+            return await _passwd(db, args.username, password, generated)
         async with db.session() as session:
             camera_ids: list[int] = []
             for ref in filter(None, (p.strip() for p in args.cameras.split(","))):
@@ -189,6 +201,46 @@ async def _users(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     finally:
         await db.close()
+
+
+def _new_password(args: argparse.Namespace) -> tuple[str | None, bool]:
+    """The password given, generated or typed; ``None`` (after saying why) when there is
+    no way to get one."""
+    if args.password is not None:
+        return args.password, False
+    if args.generate_password:
+        return secrets.token_urlsafe(12), True
+    if not sys.stdin.isatty():
+        print(
+            f"users {args.users_command}: give --password or --generate-password",
+            file=sys.stderr,
+        )
+        return None, False
+    return getpass.getpass(f"Password for {args.username}: "), False
+
+
+async def _passwd(db: Database, username: str, password: str, generated: bool) -> int:
+    from sqlalchemy import select
+
+    from vms_core.api import accounts
+    from vms_core.api.passwords import set_password
+    from vms_core.api.sessions import SessionStore
+    from vms_core.db.models import User
+
+    async with db.session() as session:
+        user = await session.scalar(select(User).where(User.username == username))
+        if user is None:
+            print(f"users passwd: no user {username!r}", file=sys.stderr)
+            return 2
+        try:
+            await set_password(session, SessionStore(db), user, password)
+        except accounts.AccountError as exc:
+            print(f"users passwd: {exc}", file=sys.stderr)
+            return 2
+    print(f"password of {username} changed; their sessions and API tokens were ended")
+    if generated:
+        print(f"password (shown once): {password}")
+    return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

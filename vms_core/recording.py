@@ -14,8 +14,11 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -25,6 +28,7 @@ from sqlalchemy.exc import DBAPIError
 from vms_sdk import Event, SegmentInfo, Severity
 
 from vms_core.cameras import CameraChange, CameraService
+from vms_core.cameras.state_events import StateEvent, StateEventDebouncer
 from vms_core.db.engine import Database
 from vms_core.db.models import Segment, Stream
 from vms_core.events import EventBus
@@ -101,6 +105,7 @@ class RecordingService:
         self._recording: dict[int, str] = {}  # catalog id -> URL handed to the pool
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self.state_events = StateEventDebouncer()
         # Our own thread for the blocking pool calls: the loop's default executor is shared
         # with long-running work elsewhere, and recording must not queue behind it.
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="recording-events")
@@ -112,9 +117,10 @@ class RecordingService:
         self._stale_check = False
         # Cameras whose writer cannot write now, and why (from the workers).
         self._write_failures: dict[int, str] = {}
-        # States the catalog could not take yet: camera id -> (name, state, reason, stored:
-        # the state is in, only its event is owed).
+        # States the catalog could not take yet: camera id -> (name, state, reason, publish
+        # its event once stored), and events it could not store (oldest dropped first).
         self._pending_states: dict[int, tuple[str, str, str, bool]] = {}
+        self._pending_events: deque[Event] = deque(maxlen=1000)
         # Says, after a write failure, what retention can or cannot do about it.
         self.write_failure_hint: Callable[[], str] | None = None
         # Told when a camera's writer cannot write (retention runs a pass early).
@@ -305,6 +311,8 @@ class RecordingService:
         if current is not None and name is not None:
             await self._blocking(self.pool.remove_camera, name)
             self._recording.pop(camera_id, None)
+            self.state_events.forget(name)
+            self._write_failures.pop(camera_id, None)
             if camera is not None:
                 await self.cameras.set_state(camera_id, "idle", "not recording")
         if url is not None and camera is not None and not self._stopping:
@@ -324,6 +332,11 @@ class RecordingService:
                     await self._apply(event)
                 except Exception:
                     log.exception("could not record recorder event %r", event)
+            for found in self.state_events.due(time.time()):
+                try:
+                    await self._publish_state(found)
+                except Exception:
+                    log.exception("could not publish %s of %s", found.type, found.camera)
             if self.catalog.due():
                 try:
                     await self.flush()
@@ -346,7 +359,7 @@ class RecordingService:
             self._segment_indexed(segment)
         if was_failing or self._stale_check:
             await self.close_stale_segments()
-        if self._pending_states:
+        if self._pending_states or self._pending_events:
             await self._retry_states()
         if self._reasons_stale:
             await self._refresh_reasons()
@@ -423,10 +436,32 @@ class RecordingService:
                 log.warning(
                     "camera %s: stream parameters not stored: %s", event.camera_id, exc.orig
                 )
+        shown, shown_reason = state, reason
         if state == "streaming" and camera_id in self._write_failures:
             # Streaming, but its writer still cannot write: say that, not "streaming".
-            state, reason = NOT_RECORDING, self._not_recording_reason(camera_id)
-        await self._show_state(camera_id, event.camera_id, state, reason)
+            shown, shown_reason = NOT_RECORDING, self._not_recording_reason(camera_id)
+        # The catalog has the exact state; the events are debounced (state_events.py).
+        await self._store_state(camera_id, event.camera_id, shown, shown_reason)
+        status = event.status
+        for found in self.state_events.observe(
+            event.camera_id, state, reason, status.since, status.attempts
+        ):
+            await self._publish_state(found)
+
+    async def _publish_state(self, found: StateEvent) -> None:
+        camera_id = self._ids.get(found.camera)
+        if camera_id is None:
+            return
+        await self._publish(
+            Event(
+                type=found.type,
+                time=datetime.fromtimestamp(found.at, UTC),
+                camera_ids=(str(camera_id),),
+                severity=found.severity,
+                source="recording",
+                data={"camera": found.camera, **found.data},
+            )
+        )
 
     async def _write_health(self, event: RecordingHealth) -> None:
         camera_id = self._ids.get(event.camera_id)
@@ -466,34 +501,57 @@ class RecordingService:
         hint = self.write_failure_hint() if self.write_failure_hint is not None else ""
         return f"{reason}; {hint}" if hint else reason
 
-    async def _show_state(
-        self, camera_id: int, name: str, state: str, reason: str, stored: bool = False
+    async def _show_state(self, camera_id: int, name: str, state: str, reason: str) -> None:
+        """A state of the writer (``not_recording``, or ``streaming`` again) in the catalog
+        and as an event, at once: it changes once per disk outage, not per reconnect."""
+        if await self._store_state(camera_id, name, state, reason, publish=True):
+            await self._publish_writer_state(camera_id, name, state, reason)
+
+    async def _publish_writer_state(
+        self, camera_id: int, name: str, state: str, reason: str
     ) -> None:
-        """The camera's state in the catalog and as an event. A catalog that cannot be
-        written (full disk) keeps the latest state for the next flush to retry; ``stored``:
-        the state is in the catalog already, only its event is owed."""
+        severity = Severity.HIGH if state == NOT_RECORDING else Severity.INFO
+        await self._publish(
+            Event(
+                type=f"camera.{state}",
+                camera_ids=(str(camera_id),),
+                severity=severity,
+                source="recording",
+                data={"camera": name, "reason": reason},
+            )
+        )
+
+    async def _store_state(
+        self, camera_id: int, name: str, state: str, reason: str, publish: bool = False
+    ) -> bool:
+        """The camera's exact state in the catalog; True when it changed. A catalog that
+        cannot be written (full disk) keeps the latest state for the next flush to retry
+        (``publish``: with its event once stored)."""
         self._pending_states.pop(camera_id, None)
         try:
-            if stored or await self.cameras.set_state(camera_id, state, reason):
-                stored = True
-                severity = Severity.INFO
-                if state in ("lost", "error"):
-                    severity = Severity.LOW
-                elif state == NOT_RECORDING:
-                    severity = Severity.HIGH
-                await self.events.publish(
-                    Event(
-                        type=f"camera.{state}",
-                        camera_ids=(str(camera_id),),
-                        severity=severity,
-                        source="recording",
-                        data={"camera": name, "reason": reason},
-                    )
-                )
+            return await self.cameras.set_state(camera_id, state, reason)
         except DBAPIError as exc:
             log.warning("camera %s: state %s not stored yet: %s", name, state, exc.orig)
-            self._pending_states[camera_id] = (name, state, reason, stored)
+            self._pending_states[camera_id] = (name, state, reason, publish)
+            return False
+
+    async def _publish(self, event: Event) -> None:
+        """Publish an event; one the catalog cannot store yet is kept for the next flush
+        (publishing is idempotent by event id)."""
+        try:
+            await self.events.publish(event)
+        except DBAPIError as exc:
+            log.warning("event %s not stored yet: %s", event.type, exc.orig)
+            self._pending_events.append(event)
 
     async def _retry_states(self) -> None:
-        for camera_id, (name, state, reason, stored) in list(self._pending_states.items()):
-            await self._show_state(camera_id, name, state, reason, stored)
+        for camera_id, (name, state, reason, publish) in list(self._pending_states.items()):
+            if await self._store_state(camera_id, name, state, reason, publish) and publish:
+                await self._publish_writer_state(camera_id, name, state, reason)
+        while self._pending_events and not self._pending_states:
+            event = self._pending_events.popleft()
+            try:
+                await self.events.publish(event)
+            except DBAPIError:
+                self._pending_events.appendleft(event)
+                return

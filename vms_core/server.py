@@ -4,6 +4,7 @@ HTTP application that exposes them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from pathlib import Path
 
@@ -14,6 +15,9 @@ from vms_core import __version__
 from vms_core.api.accounts import ensure_first_admin
 from vms_core.api.app import create_app
 from vms_core.api.registry import ApiRegistry
+from vms_core.api.sessions import SessionStore
+from vms_core.api.throttle import LoginThrottle
+from vms_core.api.usage import TokenUsage
 from vms_core.audit import AuditLog
 from vms_core.bookmarks import BookmarkService
 from vms_core.cameras import CameraService, sdk_camera
@@ -32,6 +36,10 @@ from vms_core.webrtc import WebRtcService, webrtc_options
 
 log = logging.getLogger(__name__)
 
+# How often writes kept off the request path (token last-used times, sessions and audit
+# entries the catalog refused) are written.
+DEFERRED_WRITE_SECONDS = 60.0
+
 
 class VmsServer:
     def __init__(
@@ -44,6 +52,10 @@ class VmsServer:
         self.db = Database(settings.database_url)
         self.secrets = SecretBox(settings.data_dir / "secret.key")
         self.audit = AuditLog(self.db)
+        self.token_usage = TokenUsage(self.db)
+        self.sessions = SessionStore(self.db)
+        self.login_throttle = LoginThrottle()
+        self._deferred_writer: asyncio.Task[None] | None = None
         self.cameras = CameraService(self.db, self.secrets)
         self.bookmarks = BookmarkService(self.db, self.audit)
         self.events = EventBus(self.db)
@@ -85,6 +97,7 @@ class VmsServer:
         self.plugins.http.add_routes(self.app.router)  # routes of any depth under a plug-in
         self._runner: web.AppRunner | None = None
         self.url = ""
+        self.local_url = ""
         # Printed once by the CLI, never stored.
         self.initial_admin_password: str | None = None
         self._reload_lock = asyncio.Lock()
@@ -100,6 +113,9 @@ class VmsServer:
             # leaves the recordings alone).
             self.retention.start()
         await self.cameras.sync_from_config(self.settings)
+        self._deferred_writer = asyncio.create_task(
+            self._write_deferred_periodically(), name="deferred-catalog-writes"
+        )
         await self.exports.start()
         await self.camera_manager.start()
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
@@ -109,7 +125,8 @@ class VmsServer:
         port = self._bound_port(site)
         host = self.settings.server.host
         shown = f"[{host}]" if ":" in host else host
-        self.url = self.settings.server.public_url or f"http://{shown}:{port}"
+        self.local_url = f"http://{shown}:{port}"  # where we listen, whatever public_url says
+        self.url = self.settings.server.public_url or self.local_url
         # After listening, so plug-ins see their public URL and can be called back at once.
         await self.plugins.start()
 
@@ -160,7 +177,26 @@ class VmsServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._deferred_writer is not None:
+            self._deferred_writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._deferred_writer
+            self._deferred_writer = None
+        await self.flush_deferred()
         await self.db.close()
+
+    async def flush_deferred(self) -> None:
+        """Write what was kept off the request path: token last-used times, and the
+        sessions and audit entries the catalog refused. Each part logs its own failure
+        and keeps its data for the next try."""
+        await self.token_usage.flush()
+        await self.sessions.flush()
+        await self.audit.flush()
+
+    async def _write_deferred_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(DEFERRED_WRITE_SECONDS)
+            await self.flush_deferred()
 
     async def reload_config(self, username: str = "system") -> ReloadReport:
         """Re-read vms.toml and apply camera, rule, retention and plug-in changes without a

@@ -6,8 +6,17 @@ implement), :class:`vms_sdk.context.PluginContext` (what you can do) and
 """
 
 from vms_sdk.context import KeyValueStore, PluginContext
-from vms_sdk.errors import ConfigError, IncompatiblePluginError
+from vms_sdk.errors import (
+    BadRequest,
+    ConfigError,
+    Forbidden,
+    HttpError,
+    IncompatiblePluginError,
+    NotFound,
+    Unauthorized,
+)
 from vms_sdk.hookspecs import hookimpl, hookspec
+from vms_sdk.jsonbody import MAX_JSON_DEPTH, parse_json
 from vms_sdk.types import (
     AudioChunk,
     AudioSubscription,
@@ -23,6 +32,8 @@ from vms_sdk.types import (
     NearbyCamera,
     Notification,
     PluginInfo,
+    Principal,
+    Role,
     Route,
     SegmentInfo,
     Severity,
@@ -33,36 +44,45 @@ from vms_sdk.types import (
 )
 from vms_sdk.version import API_VERSION, check_api_compatible
 
-__version__ = "1.0.0"
+__version__ = "1.1.0"
 
 __all__ = [
     "API_VERSION",
+    "MAX_JSON_DEPTH",
     "AudioChunk",
     "AudioSubscription",
+    "BadRequest",
     "Bookmark",
     "Camera",
     "ConfigError",
     "DeliveryResult",
     "Detection",
     "Event",
+    "Forbidden",
     "Frame",
     "FrameSubscription",
+    "HttpError",
     "HttpRequest",
     "HttpResponse",
     "IncompatiblePluginError",
     "KeyValueStore",
     "NearbyCamera",
+    "NotFound",
     "Notification",
     "PluginContext",
     "PluginInfo",
+    "Principal",
+    "Role",
     "Route",
     "SegmentInfo",
     "Severity",
+    "Unauthorized",
     "bearing_deg",
     "cameras_near",
     "check_api_compatible",
     "haversine_m",
     "hookimpl",
     "hookspec",
+    "parse_json",
     "utc_now",
 ]

@@ -110,7 +110,12 @@ def vms_routes(ctx: PluginContext) -> Iterable[Route]:
     :return: :class:`~vms_sdk.types.Route` values. Each handler receives an
         :class:`~vms_sdk.types.HttpRequest` and returns an
         :class:`~vms_sdk.types.HttpResponse`. Routes require a logged-in user unless
-        declared ``public=True`` (for webhooks that check their own signature).
+        declared ``public=True`` (for webhooks that check their own signature); the
+        caller arrives as ``request.principal`` (role and visible cameras: show only
+        what they may see), and ``Route(..., role="operator")`` lets only operators and
+        admins in. Raise :class:`~vms_sdk.errors.HttpError` (``BadRequest``,
+        ``NotFound``, ...) to refuse a request: it is answered as a JSON error and,
+        unlike any other exception, never counts against the plug-in's health.
     """
     raise NotImplementedError
 

@@ -15,8 +15,11 @@ look at what it did::
             assert host.bookmarks[0].camera_ids == ("c1",)
 
 Like the server, plain hooks run in a worker thread and ``async`` hooks on the event
-loop; unlike the server, an exception in a hook is raised into your test, and a hook
-that runs longer than ``call_timeout`` seconds fails the test with ``TimeoutError``.
+loop, and a route is called with a :class:`~vms_sdk.types.Principal` (pass your own to
+:meth:`PluginTestHost.request` to test what a viewer limited to some cameras gets);
+unlike the server, an exception in a hook (other than an ``HttpError`` a route raises
+as its answer) is raised into your test, and a hook that runs longer than
+``call_timeout`` seconds fails the test with ``TimeoutError``.
 Events the plug-in publishes are recorded in :attr:`PluginTestHost.events`; they are
 not fed back to its own ``vms_on_event`` (the server does feed them back).
 """
@@ -43,7 +46,9 @@ import numpy.typing as npt
 import pluggy
 
 from vms_sdk import hookspecs
+from vms_sdk.errors import HttpError
 from vms_sdk.geo import NearbyCamera, cameras_near
+from vms_sdk.jsonbody import parse_json
 from vms_sdk.types import (
     AudioChunk,
     AudioSubscription,
@@ -57,6 +62,7 @@ from vms_sdk.types import (
     HttpResponse,
     Notification,
     PluginInfo,
+    Principal,
     Route,
     SegmentInfo,
     utc_now,
@@ -64,6 +70,14 @@ from vms_sdk.types import (
 from vms_sdk.version import check_api_compatible
 
 T = TypeVar("T")
+
+TEST_ADMIN = Principal(user_id=1, username="admin", role="admin", camera_ids=None)
+"""Who calls a plug-in's (non-public) routes in :meth:`PluginTestHost.request` by default."""
+
+
+def _is_json(content_type: str | None) -> bool:
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
 
 
 class MemoryKeyValueStore:
@@ -158,6 +172,7 @@ class PluginTestHost:
         self.frame_subscriptions: list[FrameSubscription] = []
         self.audio_subscriptions: list[AudioSubscription] = []
         self._logger = logging.getLogger("vms.plugins.test")
+        self._submitted: list[concurrent.futures.Future[Any]] = []
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -239,8 +254,16 @@ class PluginTestHost:
         body: bytes = b"",
         headers: Mapping[str, str] | None = None,
         query: Mapping[str, str] | None = None,
+        principal: Principal | None = None,
     ) -> HttpResponse:
         """Call the plug-in's route for ``method`` ``path`` (path below its prefix).
+
+        As on the server: a route that is not public is called as ``principal``
+        (default :data:`TEST_ADMIN`); a public route gets no principal. A route's
+        ``role`` is checked first (403 without calling the handler), a JSON body
+        (``Content-Type: application/json``) that is not valid or nested too deeply is
+        answered 400 without calling it, and an :class:`~vms_sdk.errors.HttpError` the
+        handler raises becomes its JSON error response.
 
         :return: the handler's response; ``404``/``405`` JSON errors when no route fits,
             like the server.
@@ -251,14 +274,28 @@ class PluginTestHost:
         path_matches = [r for r in self.routes if r.match_path(path) is not None]
         for route in path_matches:
             params = route.match(method, path)
-            if params is not None:
-                req = HttpRequest(
-                    method, path, dict(query or {}), dict(headers or {}), body, params
+            if params is None:
+                continue
+            caller = None if route.public else (principal or TEST_ADMIN)
+            if not route.admits(caller):
+                assert caller is not None  # a non-public route always has one
+                return HttpResponse.error(
+                    403,
+                    "forbidden",
+                    f"this needs the {route.role} role; {caller.username} is {caller.role}",
                 )
+            req = HttpRequest(
+                method, path, dict(query or {}), dict(headers or {}), body, params, caller
+            )
+            try:
+                if _is_json(req.header("content-type")):
+                    parse_json(body)
                 response = await self._run(route.handler, req)
-                if not isinstance(response, HttpResponse):
-                    raise TypeError(f"route handler must return HttpResponse, got {response!r}")
-                return response
+            except HttpError as exc:
+                return HttpResponse.for_error(exc)
+            if not isinstance(response, HttpResponse):
+                raise TypeError(f"route handler must return HttpResponse, got {response!r}")
+            return response
         code, status = ("method_not_allowed", 405) if path_matches else ("not_found", 404)
         return HttpResponse(status, json={"error": {"code": code, "message": f"{method} {path}"}})
 
@@ -339,7 +376,21 @@ class PluginTestHost:
         """Run ``coro`` on the test's event loop from a worker thread."""
         if self._loop is None:
             raise RuntimeError("PluginTestHost not started")
-        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        self._submitted.append(future)
+        return future
+
+    async def wait_submitted(self, seconds: float = 5.0) -> None:
+        """Wait until every coroutine the plug-in handed to ``ctx.submit`` has finished
+        (including ones those submitted in turn), so a test can check what they did, or
+        that they did nothing, without sleeping. Their results and exceptions stay with the
+        futures ``submit`` returned.
+
+        :raises TimeoutError: when some are still running after ``seconds``.
+        """
+        async with asyncio.timeout(seconds):
+            while pending := [f for f in self._submitted if not f.done()]:
+                await asyncio.wait([asyncio.wrap_future(f) for f in pending])
 
     # ----------------------------------------------------------------- calling hooks
 

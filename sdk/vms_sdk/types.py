@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import json as _json
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
+from vms_sdk.errors import Forbidden, HttpError, Unauthorized
 from vms_sdk.geo import NearbyCamera, bearing_deg, cameras_near, haversine_m
+from vms_sdk.jsonbody import parse_json
 from vms_sdk.version import API_VERSION
+
+T = TypeVar("T")
 
 __all__ = [
     "AudioChunk",
@@ -36,6 +40,8 @@ __all__ = [
     "NearbyCamera",
     "Notification",
     "PluginInfo",
+    "Principal",
+    "Role",
     "Route",
     "RouteHandler",
     "SegmentInfo",
@@ -262,6 +268,60 @@ class PluginInfo:
 # --------------------------------------------------------------------------- HTTP
 
 
+Role = Literal["viewer", "operator", "admin"]
+"""A user's role; each includes what the ones before it may do."""
+_ROLE_RANK: dict[str, int] = {"viewer": 0, "operator": 1, "admin": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling one of the plug-in's routes: the logged-in user (or API token).
+
+    The host fills it in for every route that is not ``public``; check it before you
+    show or change anything tied to a camera, the way the server's own API does.
+
+    :ivar user_id: the user's id (stable: never reused for another user).
+    :ivar username: the login name, for messages and your own audit trail.
+    :ivar role: ``"viewer"``, ``"operator"`` or ``"admin"``.
+    :ivar camera_ids: ids of the cameras this user may see, or ``None`` when they may
+        see every camera (administrators). A camera they may not see should answer like
+        one that does not exist (404).
+    """
+
+    user_id: int
+    username: str
+    role: Role
+    camera_ids: frozenset[str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.role not in _ROLE_RANK:
+            raise ValueError(f"role must be one of {', '.join(_ROLE_RANK)}, got {self.role!r}")
+        if self.camera_ids is not None:
+            object.__setattr__(self, "camera_ids", frozenset(str(c) for c in self.camera_ids))
+
+    @property
+    def all_cameras(self) -> bool:
+        """Whether this user may see every camera."""
+        return self.camera_ids is None
+
+    def has_role(self, role: Role) -> bool:
+        """Whether the user's role is ``role`` or above (``admin`` > ``operator`` > ``viewer``)."""
+        return _ROLE_RANK[self.role] >= _ROLE_RANK[role]
+
+    def can_see(self, camera_id: str) -> bool:
+        """Whether the user may see camera ``camera_id``."""
+        return self.camera_ids is None or str(camera_id) in self.camera_ids
+
+    def visible(self, items: Iterable[T], camera_id: Callable[[T], str]) -> list[T]:
+        """The ``items`` whose camera this user may see, in order.
+
+        ``camera_id`` says which camera an item belongs to, e.g.
+        ``principal.visible(reads, lambda r: r.camera)`` or, for plain ids,
+        ``principal.visible(ids, str)``.
+        """
+        return [item for item in items if self.can_see(camera_id(item))]
+
+
 @dataclass(frozen=True, slots=True)
 class HttpRequest:
     """An HTTP request to one of the plug-in's routes.
@@ -273,6 +333,7 @@ class HttpRequest:
     :ivar headers: request headers, keys lower-cased.
     :ivar body: the raw body (empty for GET); HMAC-checking webhooks use this.
     :ivar params: values of ``{placeholders}`` in the route path.
+    :ivar principal: the logged-in caller; ``None`` only on ``public`` routes.
     """
 
     method: str
@@ -281,6 +342,7 @@ class HttpRequest:
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
     params: Mapping[str, str] = field(default_factory=dict)
+    principal: Principal | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "method", self.method.upper())
@@ -291,8 +353,30 @@ class HttpRequest:
         return self.headers.get(name.lower(), default)
 
     def json(self) -> Any:
-        """The body decoded as JSON; raises ``ValueError`` when it is not valid JSON."""
-        return _json.loads(self.body.decode("utf-8")) if self.body else None
+        """The body decoded as JSON (``None`` when empty).
+
+        :raises BadRequest: (a ``ValueError``) when it is not UTF-8 JSON or is nested
+            deeper than ``vms_sdk.MAX_JSON_DEPTH``; let it propagate and the host
+            answers 400 with its message.
+        """
+        return parse_json(self.body)
+
+    def require_role(self, role: Role) -> Principal:
+        """The caller, if their role is ``role`` or above.
+
+        For checks that depend on the request; a whole route that needs a role says so
+        with ``Route(..., role=...)`` instead, and the host checks it before calling you.
+
+        :raises Unauthorized: on a public route nobody logged in to.
+        :raises Forbidden: when the caller's role is lower.
+        """
+        if self.principal is None:
+            raise Unauthorized("this needs a logged-in user")
+        if not self.principal.has_role(role):
+            raise Forbidden(
+                f"this needs the {role} role; {self.principal.username} is {self.principal.role}"
+            )
+        return self.principal
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,6 +410,16 @@ class HttpResponse:
         data, _ = self.payload()
         return _json.loads(data.decode("utf-8")) if data else None
 
+    @classmethod
+    def error(cls, status: int, code: str, message: str) -> HttpResponse:
+        """An error in the server's shape: ``{"error": {"code": code, "message": message}}``."""
+        return cls(status, json={"error": {"code": code, "message": message}})
+
+    @classmethod
+    def for_error(cls, error: HttpError) -> HttpResponse:
+        """The answer the host sends for an :class:`~vms_sdk.errors.HttpError`."""
+        return cls.error(error.status, error.code, error.message)
+
 
 RouteHandler = Callable[[HttpRequest], "HttpResponse | Awaitable[HttpResponse]"]
 """A route handler: plain or ``async`` function taking an :class:`HttpRequest`."""
@@ -342,17 +436,35 @@ class Route:
         (plain function or coroutine function).
     :ivar public: when true the host does not require a logged-in user; use only for
         webhooks that authenticate themselves (e.g. by an HMAC over ``HttpRequest.body``).
+    :ivar role: the lowest role allowed to call it (``"operator"`` for a route that
+        changes things, ``"admin"`` for settings); the host answers 403 to anyone lower
+        without calling the handler. ``None``: any logged-in user.
     """
 
     method: str
     path: str
     handler: RouteHandler
     public: bool = False
+    role: Role | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "method", self.method.upper())
         if not self.path.startswith("/"):
             raise ValueError(f"route path {self.path!r} must start with '/'")
+        if self.role is not None and self.role not in _ROLE_RANK:
+            known = ", ".join(_ROLE_RANK)
+            raise ValueError(f"route role must be one of {known}, got {self.role!r}")
+        if self.role is not None and self.public:
+            raise ValueError(f"route {self.path!r} cannot be public and need role {self.role!r}")
+
+    def admits(self, principal: Principal | None) -> bool:
+        """Whether the host lets ``principal`` call this route: anyone on a public route,
+        else a logged-in user whose role is at least ``role``."""
+        if self.public:
+            return True
+        if principal is None:
+            return False
+        return self.role is None or principal.has_role(self.role)
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
         """Path parameters when this route answers ``method`` ``path``, else ``None``."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -32,8 +31,7 @@ async def motion_events(camera: dict[str, Any], tmp: Path, passes: int = 3) -> l
     ) as host:
         for frame in live_frames(loop, FPS, passes * SCENE.loop_seconds):
             await host.feed_frame(frame)
-        for _ in range(5):
-            await asyncio.sleep(0)
+        await host.wait_submitted()  # events go out through ctx.submit
         return [e for e in host.events if e.type.startswith("motion.")]
 
 

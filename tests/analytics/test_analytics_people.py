@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +29,7 @@ async def run(config: dict[str, Any], scene: SceneConfig, seconds: float, tmp: P
     async with PluginTestHost(vms_plugin_analytics, config, CAMERAS, data_dir=tmp) as host:
         for frame in live_frames(loop, FPS, seconds):
             assert await host.feed_frame(frame)
-        for _ in range(5):
-            await asyncio.sleep(0)
+        await host.wait_submitted()  # events go out through ctx.submit
         health = (await host.request("GET", "/health")).decoded_json()["cameras"]["cam1"]
         assert health["frames"] == round(seconds * FPS) and health["cpu_s"] > 0
         assert health["person_checks"] > 0  # the detector did look

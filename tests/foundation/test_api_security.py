@@ -18,7 +18,14 @@ password = "secret-north"
 name = "south"
 rtsp_url = "rtsp://user:pw@127.0.0.1:1/south"
 """
-PUBLIC = {("GET", "/api/health"), ("GET", "/api/openapi.json"), ("POST", "/api/auth/login")}
+PUBLIC = {
+    ("GET", "/api/health"),
+    ("GET", "/api/openapi.json"),
+    ("POST", "/api/auth/login"),
+    # CORS preflights carry no credentials (the CORS middleware checks their Origin).
+    ("OPTIONS", "/api/cameras/{id}/whep"),
+    ("OPTIONS", "/api/cameras/{id}/whep/{session}"),
+}
 
 
 def _concrete(path: str) -> str:

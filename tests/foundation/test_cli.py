@@ -7,13 +7,14 @@ import json
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.conftest import BASE_CONFIG
+from tests.eventually import eventually_sync
 
 VMS = [sys.executable, "-m", "vms_core.cli"]
 CAM = '[[cameras]]\nname = "{name}"\nrtsp_url = "rtsp://127.0.0.1:1/{name}"\n'
@@ -112,12 +113,12 @@ def test_sighup_reload_changes_only_what_changed(serve, tmp_path: Path) -> None:
         BASE_CONFIG + CAM.format(name="keep") + CAM.format(name="added")
     )
     proc.send_signal(signal.SIGHUP)
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        _, cams = _get(url + "/api/cameras", token)
-        if any(c["name"] == "added" for c in cams):
-            break
-        time.sleep(0.1)
+
+    def added() -> Any:
+        _, found = _get(url + "/api/cameras", token)
+        return found if any(c["name"] == "added" for c in found) else None  # type: ignore[union-attr]
+
+    cams = eventually_sync(added, 10, 0.1, what="the added camera")
     by_name = {c["name"]: c for c in cams}
     health = ("state", "state_reason", "state_changed")
     # Untouched (its recording is not restarted); only its health may have moved on.
@@ -129,7 +130,12 @@ def test_sighup_reload_changes_only_what_changed(serve, tmp_path: Path) -> None:
     # A broken file on reload changes nothing and the server keeps running.
     (tmp_path / "vms.toml").write_text(BASE_CONFIG + '[[cameras]]\nname = "x"\n')
     proc.send_signal(signal.SIGHUP)
-    time.sleep(1)
+
+    def refused_reload() -> bool:
+        _, entries = _get(url + "/api/audit?action=config.reload", token)
+        return any(not e["success"] for e in entries)  # type: ignore[union-attr]
+
+    eventually_sync(refused_reload, 10, 0.1, what="the broken reload audited as refused")
     assert proc.poll() is None
     _, after = _get(url + "/api/cameras", token)
     assert {c["name"] for c in after} == {"keep", "added", "drop"}

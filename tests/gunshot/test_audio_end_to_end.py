@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib.metadata
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -13,9 +12,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from tests.eventually import eventually
+from tests.loops import sim_config
 from tests.simulator.conftest import small_camera
 from vms_core.db.models import Camera, Event
-from vms_core.simulator.config import SimulatorConfig
 from vms_core.simulator.simulator import Simulator
 
 LOOP_S = 4
@@ -30,13 +30,12 @@ async def two_cameras(tmp_path: Path) -> AsyncIterator[Simulator]:
         "speech": {"at_s": [0.3], "duration_s": 1.5},
         "door_slam": {"at_s": [2.5]},
     }
-    config = SimulatorConfig(
+    config = sim_config(
         cameras=[
             small_camera(1, name="shots", ptz=False, scene=shooting),
             small_camera(2, name="talk", ptz=False, scene=quiet),
         ],
         discovery=False,
-        cache_dir=tmp_path / "sim-cache",
     )
     sim = Simulator(config)
     await sim.start()
@@ -72,10 +71,8 @@ async def test_gunshot_scene_heard_speech_and_door_slam_not(
             rows = await session.scalars(select(Event).where(Event.type == "gunshot.detected"))
             return list(rows)
 
-    deadline = time.monotonic() + 20
-    while not await heard() and time.monotonic() < deadline:
-        await asyncio.sleep(0.2)
-    await asyncio.sleep(2 * LOOP_S)  # two more loops of both scenes
+    await eventually(heard, 20, 0.2, what="a gunshot detected")
+    await asyncio.sleep(2 * LOOP_S)  # two more loops of both scenes: the window for others
     events = await heard()
     assert events, "the gunshot scene was not detected"
     assert {e.data["heard_by"] for e in events} == {ids["shots"]}

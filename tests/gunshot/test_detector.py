@@ -3,7 +3,6 @@ simulated camera scenes fed through the plug-in's analyze_audio hook."""
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -92,10 +91,7 @@ async def feed_scene(kind: str) -> PluginTestHost:
             "7", t0 + timedelta(seconds=start / RATE), RATE, track[start : start + step]
         )
         assert await host.feed_audio(chunk)
-    for _ in range(100):  # the incident is opened on the loop via ctx.submit
-        if host.events:
-            break
-        await asyncio.sleep(0.01)
+    await host.wait_submitted()  # the incident is opened on the loop via ctx.submit
     await host.stop()
     return host
 

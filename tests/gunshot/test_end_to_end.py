@@ -18,10 +18,10 @@ import pytest
 from sqlalchemy import select
 from vms_plugin_gunshot.webhook import sign
 
+from tests.loops import sim_config
 from tests.notify_chat.receivers import ChatReceiver, MailReceiver
 from tests.simulator.conftest import small_camera
 from vms_core.db.models import AuditEntry, Bookmark, Camera, Event
-from vms_core.simulator.config import SimulatorConfig
 from vms_core.simulator.simulator import Simulator
 
 SECRET = "end-to-end shared secret"
@@ -44,7 +44,7 @@ async def six_cameras(tmp_path: Path) -> AsyncIterator[Simulator]:
         small_camera(i + 1, name=f"e2e-cam-{i + 1}", ptz=False, show_name=False)
         for i in range(len(PLACES))
     ]
-    config = SimulatorConfig(cameras=cameras, discovery=False, cache_dir=tmp_path / "sim-cache")
+    config = sim_config(cameras=cameras, discovery=False)
     sim = Simulator(config)
     await sim.start()
     try:
@@ -138,7 +138,8 @@ async def test_one_signed_alert_end_to_end(
                     "X-Gunshot-Signature": sign(SECRET, ts - 600, body),
                 },
             ),
-            "malformed": (
+            # A JSON body that does not parse: the server refuses it before the plug-in runs.
+            "bad_request": (
                 b"{not json",
                 {**headers, "X-Gunshot-Signature": sign(SECRET, ts, b"{not json")},
             ),

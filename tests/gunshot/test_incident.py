@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import pytest
@@ -10,6 +9,7 @@ import vms_plugin_gunshot
 from vms_sdk import Camera, ConfigError
 from vms_sdk.testing import PluginTestHost
 
+from tests.eventually import eventually
 from tests.gunshot.test_webhook import SECRET, alert, signed
 
 SPOT = (41.8812, -87.6620)
@@ -36,10 +36,8 @@ async def fire(host: PluginTestHost) -> dict[str, object]:
     body = json.dumps(alert(lat=SPOT[0], lon=SPOT[1])).encode()
     resp = await host.request("POST", "/alerts", body=body, headers=signed(body))
     assert resp.status == 201, resp.decoded_json()
-    for _ in range(100):  # follow-up runs in the background
-        if len(host.notifications) == 2:
-            break
-        await asyncio.sleep(0.01)
+    # The follow-up (PTZ, notifications) runs in the background.
+    await eventually(lambda: len(host.notifications) == 2, 5, 0.01, what="two notifications")
     answer: dict[str, object] = resp.decoded_json()
     return answer
 

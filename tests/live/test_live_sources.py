@@ -9,15 +9,16 @@ from typing import Any
 
 import pytest
 
+from tests.eventually import eventually
+from tests.loops import sim_config
 from tests.simulator.conftest import small_camera
-from vms_core.simulator.config import SimulatorConfig
 from vms_core.simulator.simulator import Simulator
 
 
 @pytest.fixture
 async def camera_sim() -> AsyncIterator[Simulator]:
     sim = Simulator(
-        SimulatorConfig(cameras=[small_camera(1)], discovery_port=0, discovery_multicast=False)
+        sim_config(cameras=[small_camera(1)], discovery_port=0, discovery_multicast=False)
     )
     await sim.start()
     try:
@@ -68,11 +69,7 @@ password = "{info.password}"
     assert len(server.live.feeds()) == 2, "still in use by the second user"
     again.release()
     sub.release()
-    for _ in range(60):
-        if not server.live.feeds():
-            break
-        await asyncio.sleep(0.1)
-    assert server.live.feeds() == [], "idle feeds must be closed after the linger time"
+    await eventually(lambda: not server.live.feeds(), 6, 0.1, what="idle feeds closed after linger")
     assert not main.ingest.running
 
     with pytest.raises(LookupError):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,12 +23,6 @@ def vehicle_scene(loop_s: int = 30) -> SceneConfig:
     )
 
 
-async def settle() -> None:
-    # Events are published from the hook's worker thread through ctx.submit.
-    for _ in range(5):
-        await asyncio.sleep(0)
-
-
 async def test_plate_is_read_exactly_once_per_pass_with_a_crop(tmp_path: Path) -> None:
     scene = vehicle_scene()
     loop = decoded_loop(scene, FPS)
@@ -37,7 +30,7 @@ async def test_plate_is_read_exactly_once_per_pass_with_a_crop(tmp_path: Path) -
     async with PluginTestHost(vms_plugin_lpr, config, CAMERAS, data_dir=tmp_path) as host:
         for frame in live_frames(loop, FPS, seconds=2 * scene.loop_seconds):
             assert await host.feed_frame(frame)
-        await settle()
+        await host.wait_submitted()  # events go out through ctx.submit
         found = (await host.request("GET", "/reads")).decoded_json()["reads"]
         assert {r["plate"] for r in found} == {"ABC1234"}
         (event,) = scene.events()
@@ -73,7 +66,7 @@ async def test_hotlisted_plate_hits_within_3_seconds_of_the_vehicle_appearing(
         hit_at = None
         for frame in live_frames(loop, FPS, seconds=scene.loop_seconds):
             await host.feed_frame(frame)
-            await settle()
+            await host.wait_submitted()  # events go out through ctx.submit
             if hit_at is None and any(e.type == "lpr.hotlist_hit" for e in host.events):
                 hit_at = frame.time
         assert hit_at is not None
@@ -96,7 +89,7 @@ async def test_plate_free_scene_gives_no_reads_over_5_minutes(tmp_path: Path) ->
     async with PluginTestHost(vms_plugin_lpr, {}, CAMERAS, data_dir=tmp_path) as host:
         for frame in live_frames(loop, FPS, seconds=5 * 60):
             await host.feed_frame(frame)
-        await settle()
+        await host.wait_submitted()  # events go out through ctx.submit
         assert (await host.request("GET", "/reads")).decoded_json()["reads"] == []
         assert host.events == []
         status = (await host.request("GET", "/status")).decoded_json()

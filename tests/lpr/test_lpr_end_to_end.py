@@ -5,11 +5,11 @@ camera's wall clock, and one Slack-format message follows (times printed)."""
 
 from __future__ import annotations
 
-import asyncio
 import importlib.metadata
 import json
 import time
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +18,11 @@ import pytest
 from vms_sdk import Event
 
 from tests.conftest import bearer
+from tests.eventually import eventually
+from tests.loops import sim_config
 from tests.notify_chat.receivers import ChatReceiver
 from tests.simulator.conftest import small_camera
-from vms_core.simulator.config import SimulatorConfig, VideoProfileConfig
+from vms_core.simulator.config import VideoProfileConfig
 from vms_core.simulator.simulator import Simulator
 
 LOOP_S = 12
@@ -42,7 +44,7 @@ async def plate_camera(tmp_path: Path) -> AsyncIterator[Simulator]:
         sub=VideoProfileConfig(width=640, height=360, fps=5),
         scene=SCENE,
     )
-    config = SimulatorConfig(cameras=[camera], discovery=False, cache_dir=tmp_path / "sim-cache")
+    config = sim_config(cameras=[camera], discovery=False)
     sim = Simulator(config)
     await sim.start()
     try:
@@ -105,11 +107,11 @@ async def test_hotlisted_plate_reaches_slack(
         assert hits, "a Slack message came without a hit event"
         published, published_mono, event = hits[0]
         after_s = (published - CAR_AT_S) % LOOP_S  # the simulator's loop runs on the wall clock
+        # A figure, not a goal here (bench/lpr.py measures hotlist latency).
         print(
             f"\nhit published {after_s:.2f} s after the car appeared; Slack message "
             f"{message.at - published_mono:.2f} s after that"
         )
-        assert after_s <= 3.0
         assert event.data["plate"] == "ABC1234" and event.data["reason"] == "stolen 2026-04-30"
         slack_text = json.dumps(message.json())
         assert "lpr.hotlist_hit" in slack_text and "lpr-cam" in slack_text
@@ -125,7 +127,19 @@ async def test_hotlisted_plate_reaches_slack(
             assert resp.status == 200 and resp.content_type == "image/jpeg"
         async with http.get(url) as resp:
             assert resp.status == 401  # reads are for logged-in users only
-        await asyncio.sleep(LOOP_S)  # the next pass is the same vehicle's read: merged
+
+        # The next pass of the same vehicle (a loop later; a crossing lasts 5 s) merges into
+        # that read: no second hit.
+        async def next_pass_merged() -> bool:
+            async with http.get(url, params={"plate": "ABC1234"}, headers=headers) as resp:
+                reads = (await resp.json())["reads"]
+            assert len(reads) == 1, reads
+            seen = datetime.fromisoformat(reads[0]["last_seen"]) - datetime.fromisoformat(
+                reads[0]["time"]
+            )
+            return seen.total_seconds() >= LOOP_S / 2
+
+        await eventually(next_pass_merged, 3 * LOOP_S, 0.5, what="the next pass merged")
         assert len(hits) == 1 and len(slack.received) == 1
     finally:
         await slack.stop()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -29,8 +28,7 @@ def signed(body: dict[str, Any], secret: str = SECRET) -> tuple[bytes, dict[str,
 async def push(host: PluginTestHost, **read: Any) -> HttpResponse:
     raw, headers = signed(read)
     response = await host.request("POST", "/webhook", body=raw, headers=headers)
-    for _ in range(5):
-        await asyncio.sleep(0)
+    await host.wait_submitted()  # events go out through ctx.submit
     return response
 
 

@@ -7,9 +7,11 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from tests.loops import shared_loop_cache
 from vms_core.rtsp.auth import Credentials
 from vms_core.rtsp.server import RtspServer
-from vms_core.simulator.media.encoder import EncodedLoop, LoopSpec, encode_loop
+from vms_core.simulator.media.cache import load_or_encode
+from vms_core.simulator.media.encoder import EncodedLoop, LoopSpec
 from vms_core.simulator.media.player import LoopPlayer
 from vms_core.simulator.media.profiles import AudioProfile, VideoProfile
 from vms_core.simulator.media.scene import SceneConfig
@@ -27,7 +29,17 @@ def small_loop(audio: str | None = "AAC", video: str = "H264") -> EncodedLoop:
         profile = AudioProfile("PCMU", 8000)
     picture = VideoProfile(320, 180, 10, 200_000, codec=video)  # type: ignore[arg-type]
     spec = LoopSpec(SceneConfig(loop_seconds=4), picture, profile)
-    return encode_loop(spec)
+    return load_or_encode(spec, shared_loop_cache())
+
+
+class CountingRtspServer(RtspServer):
+    """The project's RTSP server, counting the connections it accepted."""
+
+    connections = 0
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        await super()._accept(reader, writer)
 
 
 class RtspCameras:
@@ -37,7 +49,7 @@ class RtspCameras:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.server = RtspServer("127.0.0.1", 0)
+        self.server = CountingRtspServer("127.0.0.1", 0)
         self.run(self.server.start())
         self.players: list[LoopPlayer] = []
 

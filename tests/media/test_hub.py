@@ -34,26 +34,23 @@ def test_late_subscriber_starts_on_the_last_keyframe() -> None:
 
 
 def test_slow_subscriber_does_not_stall_a_fast_one() -> None:
+    """A subscriber that never reads drops its own backlog: publishing never waits for it
+    (were it to, this test would hang) and the other subscriber loses nothing."""
     hub = StreamHub("cam")
     slow = hub.subscribe("slow", maxsize=30)
-    fast = hub.subscribe("fast", maxsize=200)
+    fast = hub.subscribe("fast", maxsize=1000)
     fast_got: list[int] = []
 
     def consume_fast() -> None:
-        while (item := fast.get(2.0)) is not None:
+        while (item := fast.get()) is not None:
             fast_got.append(item.pts)
 
     consumer = threading.Thread(target=consume_fast)
     consumer.start()
-    started = time.monotonic()
     for n in range(520):
         hub.publish(packet(n))
-        if n % 10 == 0:
-            time.sleep(0.002)  # give the fast consumer a chance to keep up
-    publish_seconds = time.monotonic() - started
     fast.close()
     consumer.join(5)
-    assert publish_seconds < 2.0  # the publisher never waited for the slow one
     assert fast_got == list(range(520))  # the fast one lost nothing
     # The slow one (never read) dropped its backlog and holds a run from a keyframe.
     assert slow.dropped > 400

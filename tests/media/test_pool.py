@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
+from tests.eventually import eventually_sync
 from tests.media.mediatools import decode_errors
 from tests.media.rtsp_camera import RtspCameras, small_loop
 from vms_core.media.catalog import MemoryCatalog
@@ -23,16 +23,24 @@ def test_pool_records_cameras_across_workers(rtsp_cameras: RtspCameras, tmp_path
     try:
         workers = {pool.add_camera(camera, url) for camera, url in urls.items()}
         assert workers == {0, 1}
-        deadline = time.monotonic() + 20
-        while len(streaming) < 3 and time.monotonic() < deadline:
-            for event in pool.poll_events(0.5):
+
+        def take_events() -> None:
+            for event in pool.poll_events(0.2):
                 apply_to_catalog(event, catalog)
                 if isinstance(event, StateChanged) and event.status.state == IngestState.STREAMING:
                     streaming.add(event.camera_id)
-        assert streaming == set(urls)
-        time.sleep(3.0)
+
+        def all_streaming() -> bool:
+            take_events()
+            return streaming == set(urls)
+
+        def all_writing() -> bool:  # a segment opened: its first fragment is durable
+            take_events()
+            return all(catalog.segments(c) for c in urls)
+
+        eventually_sync(all_streaming, 20, 0, what="every camera streaming")
+        eventually_sync(all_writing, 20, 0, what="a segment per camera")
         pool.remove_camera("cam2")
-        time.sleep(0.5)
     finally:
         remaining = pool.stop()
     for event in remaining:

@@ -4,6 +4,7 @@ SMTP server (aiosmtpd)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
 import email.policy
 import json
@@ -16,6 +17,8 @@ from typing import Any
 
 from aiohttp import web
 from aiosmtpd.controller import Controller
+
+from tests.eventually import NeverHappened, eventually
 
 
 def free_port() -> int:
@@ -111,6 +114,6 @@ class MailReceiver:
         self._controller.stop()
 
     async def wait_for(self, count: int, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.messages) < count and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
+        """Until ``count`` messages arrived, or ``timeout`` passed (the caller checks)."""
+        with contextlib.suppress(NeverHappened):
+            await eventually(lambda: len(self.messages) >= count, timeout, 0.01)

@@ -6,9 +6,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from tests.loops import sim_config
 from tests.simulator.conftest import SMALL_MAIN, SMALL_SUB
 from tests.simulator.netns import namespace_pair
-from vms_core.simulator.config import CameraConfig, SimulatorConfig
+from vms_core.simulator.config import CameraConfig
 from vms_core.simulator.simulator import Simulator
 
 __all__ = ["NO_MULTICAST", "QUIET", "namespace_pair", "sim_camera"]
@@ -37,7 +38,7 @@ def sim_camera(index: int, **overrides: object) -> CameraConfig:
 async def cameras() -> AsyncIterator[Simulator]:
     """Three cameras with media on loopback (camera 1 has PTZ); unicast discovery only."""
     sim = Simulator(
-        SimulatorConfig(
+        sim_config(
             cameras=[sim_camera(1), sim_camera(2), sim_camera(3)],
             discovery_port=0,
             discovery_multicast=False,

@@ -14,7 +14,9 @@ import pytest
 from PIL import Image
 
 from tests.conftest import bearer
-from tests.onvif.conftest import QUIET
+from tests.eventually import eventually
+from tests.loops import sim_config
+from tests.onvif.conftest import QUIET, sim_camera
 from vms_core.recording import url_with_credentials
 from vms_core.simulator.discovery import DiscoveryEndpoint, _Sequence, hello_message
 from vms_core.simulator.simulator import Simulator
@@ -277,6 +279,46 @@ async def test_snapshot_is_the_cameras_jpeg(
     assert picture.size == (160, 90)
 
 
+async def test_a_failing_snapshot_uri_falls_back_to_a_live_keyframe(
+    make_server: Any, http: aiohttp.ClientSession
+) -> None:
+    # docs/operator.md: "the camera's own JPEG, else a live keyframe".
+    sim = Simulator(
+        sim_config(
+            cameras=[sim_camera(1, snapshot_fails=True, ptz=False)],
+            discovery=False,
+            media=True,
+        )
+    )
+    await sim.start()
+    try:
+        info = sim.cameras[0]
+        running = await make_server(QUIET)
+        token = await running.admin_token()
+        status, camera = await _add(
+            http,
+            running.url,
+            token,
+            {
+                "name": info.name,
+                "onvif_url": info.onvif_url,
+                "username": info.username,
+                "password": info.password,
+                "record": False,
+            },
+        )
+        assert status == 201 and camera["state"] == "online", camera
+        async with http.get(
+            f"{running.url}/api/cameras/{camera['id']}/snapshot.jpg", headers=bearer(token)
+        ) as response:
+            assert response.status == 200, await response.text()
+            picture = Image.open(io.BytesIO(await response.read()))
+        assert picture.format == "JPEG"
+        assert picture.size == (160, 90)  # the sub stream's keyframe, not the camera's JPEG
+    finally:
+        await sim.stop()
+
+
 async def test_remove_and_config_cameras_are_refused(
     cameras: Simulator, make_server: Any, http: aiohttp.ClientSession
 ) -> None:
@@ -369,14 +411,15 @@ async def test_discovery_scan_through_the_api_finds_the_cameras_by_unicast(
         assert response.status == 202
         scan = await response.json()
     assert scan["status"] == "running"
-    for _ in range(50):
+
+    async def finished() -> Any:
         async with http.get(
             f"{running.url}/api/discovery/scans/{scan['id']}", headers=bearer(token)
         ) as response:
-            scan = await response.json()
-        if scan["status"] != "running":
-            break
-        await asyncio.sleep(0.1)
+            found = await response.json()
+        return found if found["status"] != "running" else None
+
+    scan = await eventually(finished, 5, 0.1, what="the scan finished")
     assert scan["status"] == "done"
     assert scan["rejected"] == []
     assert sorted(d["name"] for d in scan["devices"]) == [c.name for c in cameras.cameras]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.loops import sim_config
 from tests.onvif.conftest import sim_camera
 from vms_core.onvif.discovery import (
     DiscoveryError,
@@ -21,7 +22,6 @@ from vms_core.onvif.discovery import (
     scan,
     unicast_targets,
 )
-from vms_core.simulator.config import SimulatorConfig
 from vms_core.simulator.discovery import DiscoveryEndpoint, _Sequence, hello_message
 from vms_core.simulator.simulator import Simulator
 
@@ -32,7 +32,7 @@ VMS = str(Path(sys.executable).with_name("vms"))
 @pytest.fixture
 async def five_cameras() -> AsyncIterator[Simulator]:
     sim = Simulator(
-        SimulatorConfig(
+        sim_config(
             cameras=[sim_camera(i) for i in range(1, 6)],
             discovery_port=0,
             discovery_multicast=False,

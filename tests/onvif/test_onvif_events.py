@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
@@ -12,9 +10,10 @@ import aiohttp
 import pytest
 
 from tests.conftest import bearer
+from tests.eventually import eventually
+from tests.loops import sim_config
 from tests.onvif.conftest import NO_MULTICAST, sim_camera
 from vms_core.onvif.events import parse_notification
-from vms_core.simulator.config import SimulatorConfig
 from vms_core.simulator.simulator import Simulator
 
 # A car crosses for 1 s of every 2 s: motion toggles every second.
@@ -24,7 +23,7 @@ BUSY_SCENE = {"loop_seconds": 2, "vehicle": {"every_s": 2, "crossing_s": 1, "fir
 @pytest.fixture
 async def busy_camera() -> AsyncIterator[Simulator]:
     sim = Simulator(
-        SimulatorConfig(cameras=[sim_camera(1, scene=BUSY_SCENE)], discovery=False, media=False)
+        sim_config(cameras=[sim_camera(1, scene=BUSY_SCENE)], discovery=False, media=False)
     )
     await sim.start()
     try:
@@ -52,16 +51,13 @@ async def test_camera_motion_arrives_as_motion_start_and_end_events(
     ) as response:
         camera = await response.json()
     assert camera["state"] == "online"
-    deadline = time.monotonic() + 10
-    types: list[str] = []
-    while time.monotonic() < deadline:
+
+    async def motion_both_ways() -> Any:
         await running.server.events.drain()
         found = await running.server.events.query(camera_id=camera["id"], type_pattern="motion.*")
-        types = sorted({e.type for e in found})
-        if types == ["motion.end", "motion.start"]:
-            break
-        await asyncio.sleep(0.3)
-    assert types == ["motion.end", "motion.start"]
+        return found if sorted({e.type for e in found}) == ["motion.end", "motion.start"] else None
+
+    found = await eventually(motion_both_ways, 10, 0.3, what="motion.start and motion.end")
     event = found[0]
     assert event.source == "onvif"
     assert event.data["topic"] == "RuleEngine/CellMotionDetector/Motion"

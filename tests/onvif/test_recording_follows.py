@@ -4,12 +4,12 @@ is removed."""
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import aiohttp
 
 from tests.conftest import bearer
+from tests.eventually import eventually
 from tests.onvif.conftest import QUIET
 from vms_core.simulator.simulator import Simulator
 
@@ -37,16 +37,13 @@ async def test_added_camera_records_and_removed_camera_stops(
     ) as response:
         camera = await response.json()
     camera_url = f"{running.url}/api/cameras/{camera['id']}"
-    deadline = time.monotonic() + 30
-    state = camera["state"]
-    while state != "streaming" and time.monotonic() < deadline:
-        await asyncio.sleep(0.2)
-        state = await _state(http, camera_url, token)
-    assert state == "streaming"
+
+    async def streaming() -> bool:
+        return await _state(http, camera_url, token) == "streaming"
+
+    await eventually(streaming, 30, 0.2, what="the added camera streaming")
     folder = running.server.settings.recordings_dir / info.name
-    while not any(folder.rglob("*.mp4")) and time.monotonic() < deadline:
-        await asyncio.sleep(0.2)
-    assert any(folder.rglob("*.mp4"))
+    await eventually(lambda: any(folder.rglob("*.mp4")), 30, 0.2, what="a recording on disk")
 
     async with http.delete(camera_url, headers=bearer(token)) as response:
         assert response.status == 204

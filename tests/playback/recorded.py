@@ -1,14 +1,18 @@
-"""A vms server recording simulated cameras in a background thread, shared by the tests of
-a module (recording takes ~20 s, so it is done once). Tests talk to it over HTTP."""
+"""A vms server holding recordings of simulated cameras, shared by the playback and export
+tests. The recordings are built faster than real time (``tests.prerecorded``): an hour of
+five cameras in seconds. The server runs on an event loop of its own, in a thread, and tests
+talk to it over HTTP."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import threading
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,19 +22,22 @@ import numpy as np
 from sqlalchemy import select
 
 from tests.conftest import BASE_CONFIG, RunningServer
+from tests.loops import run_lock, shared_loop_cache, shared_run_dir
+from tests.prerecorded import Outage, camera_loop, periodic_outages, record
 from tests.simulator.conftest import small_camera
 from vms_core.config import parse_config
 from vms_core.db.models import Segment
+from vms_core.media.catalog import SegmentRecord
 from vms_core.server import VmsServer
-from vms_core.simulator.config import SimulatorConfig, VideoProfileConfig
+from vms_core.simulator.config import VideoProfileConfig
 from vms_core.simulator.media import read_clock_stripe
-from vms_core.simulator.simulator import Simulator
+from vms_core.timeutil import to_us
 
 T = TypeVar("T")
 FPS = 10
 # Keyframe every 0.5 s: playback starts at most 0.4 s before the asked-for time.
 MAIN = VideoProfileConfig(width=320, height=180, fps=FPS, gop_seconds=0.5)
-SEGMENT_SECONDS = 4.0
+SEGMENT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -41,15 +48,19 @@ class SiteCamera:
 
 
 class RecordingSite:
-    """Simulated cameras (60 s loop: the burned-in clock shows the wall-clock seconds) and a
-    server recording them in 4 s segments, on an event loop of their own."""
+    """Simulated cameras (60 s loop: the burned-in clock shows the wall-clock seconds)
+    recorded for ``seconds`` up to about a minute ago in ``SEGMENT_SECONDS`` segments, and a
+    server (not recording itself) that serves them.
 
-    def __init__(self, base: Path, cameras: list[SiteCamera]) -> None:
+    The recordings are built once per test run and shared by every xdist worker (read
+    only); each site has its own server, catalog and data folder."""
+
+    def __init__(self, base: Path, cameras: list[SiteCamera], seconds: float) -> None:
         self.base = base
         self.cameras = cameras
+        self.seconds = seconds
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self.sim: Simulator | None = None
         self.server: VmsServer | None = None
         self.url = ""
         self.camera_ids: dict[str, int] = {}
@@ -62,50 +73,95 @@ class RecordingSite:
         return future.result(60)
 
     def start(self) -> None:
+        recordings, built = self._shared_recordings()
         self._thread.start()
-        self.call(self._start)
+        self.call(lambda: self._start(recordings, built))
 
-    async def _start(self) -> None:
-        configs = [
-            small_camera(
+    def _shared_recordings(self) -> tuple[Path, dict[str, list[dict[str, Any]]]]:
+        spec = json.dumps([asdict(c) for c in self.cameras] + [self.seconds, SEGMENT_SECONDS])
+        folder = (
+            shared_run_dir() / f"recorded-site-{hashlib.sha256(spec.encode()).hexdigest()[:12]}"
+        )
+        index = folder / "segments.json"
+        with run_lock(folder.name):
+            if not index.exists():
+                end = (time.time() // 60 - 1) * 60  # a minute boundary at least a minute ago
+                built = self._record_all(folder / "recordings", end - self.seconds, end)
+                rows = {
+                    name: [
+                        {
+                            "path": str(r.path),
+                            "codec": r.codec,
+                            "start_us": to_us(r.start),
+                            "end_us": to_us(r.end) if r.end is not None else None,
+                            "bytes": r.size,
+                        }
+                        for r in records
+                    ]
+                    for name, records in built.items()
+                }
+                tmp = index.with_suffix(".tmp")
+                tmp.write_text(json.dumps(rows))
+                tmp.replace(index)
+        return folder / "recordings", json.loads(index.read_text())
+
+    async def _start(self, recordings: Path, built: dict[str, list[dict[str, Any]]]) -> None:
+        text = BASE_CONFIG.replace('"recordings"', json.dumps(str(recordings)))
+        text += f"segment_seconds = {SEGMENT_SECONDS}\n"
+        # The installed plug-ins (plate reading...) decode every camera: not needed here.
+        for entry in entry_points(group="vms.plugins"):
+            text += f"[plugins.{entry.name}]\nenabled = false\n"
+        for cam in self.cameras:
+            text += (
+                f'[[cameras]]\nname = "{cam.name}"\nrtsp_url = "rtsp://127.0.0.1:9/{cam.name}"\n'
+                "record = false\n"
+            )
+        path = self.base / "vms.toml"
+        path.write_text(text)
+        settings = parse_config(text, source=str(path), base_dir=self.base)
+        self.server = VmsServer(settings, path, record=False)
+        await self.server.start()
+        self.url = self.server.url
+        self.camera_ids = {c.name: c.id for c in await self.server.cameras.visible()}
+        async with self.server.db.session() as session:
+            session.add_all(
+                Segment(camera_id=self.camera_ids[cam], stream_role="main", **row)
+                for cam, rows in built.items()
+                for row in rows
+            )
+
+    def _record_all(
+        self, recordings: Path, begin: float, end: float
+    ) -> dict[str, list[SegmentRecord]]:
+        built = {}
+        for index, cam in enumerate(self.cameras):
+            config = small_camera(
                 index + 1,
                 name=cam.name,
                 ptz=False,
                 show_name=False,
                 main=MAIN,
                 scene={"loop_seconds": 60},
-                drop_every_s=cam.drop_every_s,
-                down_s=cam.down_s,
             )
-            for index, cam in enumerate(self.cameras)
-        ]
-        self.sim = Simulator(
-            SimulatorConfig(cameras=configs, discovery_port=0, discovery_multicast=False)
-        )
-        await self.sim.start()
-        text = BASE_CONFIG + f"segment_seconds = {SEGMENT_SECONDS}\n"
-        # The installed plug-ins (plate reading...) decode every camera: not needed here.
-        for entry in entry_points(group="vms.plugins"):
-            text += f"[plugins.{entry.name}]\nenabled = false\n"
-        for info in self.sim.cameras:
-            text += (
-                f'[[cameras]]\nname = "{info.name}"\nrtsp_url = "{info.rtsp_main_url}"\n'
-                f'username = "{info.username}"\npassword = "{info.password}"\n'
+            outages: list[Outage] = []
+            if cam.drop_every_s is not None:
+                outages = periodic_outages(begin, end, cam.drop_every_s, cam.down_s)
+            loop = camera_loop(config, shared_loop_cache())
+            built[cam.name] = record(
+                loop,
+                cam.name,
+                recordings,
+                begin,
+                end,
+                segment_seconds=SEGMENT_SECONDS,
+                outages=outages,
             )
-        path = self.base / "vms.toml"
-        path.write_text(text)
-        settings = parse_config(text, source=str(path), base_dir=self.base)
-        self.server = VmsServer(settings, path, record=True)
-        await self.server.start()
-        self.url = self.server.url
-        self.camera_ids = {c.name: c.id for c in await self.server.cameras.visible()}
+        return built
 
     def stop(self) -> None:
         async def stop() -> None:
             if self.server is not None:
                 await self.server.stop()
-            if self.sim is not None:
-                await self.sim.stop()
 
         try:
             self.call(stop)
@@ -136,19 +192,6 @@ class RecordingSite:
                 return list(found)
 
         return self.call(rows)
-
-    def wait_recorded(self, seconds: float, timeout: float = 90.0) -> None:
-        """Until every camera has ``seconds`` of closed segments since its first one."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            spans = []
-            for cam in self.cameras:
-                closed = [s for s in self.segments(cam.name) if s.end_us is not None]
-                spans.append((closed[-1].end_us - closed[0].start_us) / 1e6 if closed else 0.0)  # type: ignore[operator]
-            if min(spans) >= seconds:
-                return
-            time.sleep(0.5)
-        raise AssertionError(f"recording did not reach {seconds} s per camera: {spans}")
 
 
 def first_clock(path: Path) -> tuple[int, int] | None:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.loops import sim_config
 from tests.simulator.conftest import small_camera
-from vms_core.simulator.config import SimulatorConfig
 from vms_core.simulator.simulator import Simulator
 
 REPO = Path(__file__).resolve().parents[2]
@@ -22,7 +22,7 @@ SPOTS = [(41.76580, -72.67340), (41.76980, -72.67340)]
 async def cameras_sim() -> AsyncIterator[Simulator]:
     """Two small simulated cameras (320x180 main, 160x90 sub, 1 s GOP)."""
     sim = Simulator(
-        SimulatorConfig(
+        sim_config(
             cameras=[small_camera(1, ptz=False), small_camera(2)],
             discovery_port=0,
             discovery_multicast=False,

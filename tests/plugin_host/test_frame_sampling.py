@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from collections.abc import Callable
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.eventually import eventually
 from tests.plugin_host.conftest import camera_tables, write_plugin
 from vms_core.plugins.frames import VideoDecodeLoop
 from vms_core.simulator.simulator import Simulator
@@ -36,10 +36,7 @@ def watcher(name: str, fps: float, fmt: str = "gray") -> str:
 
 
 async def _frames(plugin: Any, count: int, seconds: float = 15.0) -> list[Any]:
-    for _ in range(int(seconds / 0.1)):
-        if len(plugin.FRAMES) >= count:
-            break
-        await asyncio.sleep(0.1)
+    await eventually(lambda: len(plugin.FRAMES) >= count, seconds, 0.1, what=f"{count} frames")
     return list(plugin.FRAMES)
 
 

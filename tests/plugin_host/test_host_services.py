@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import itertools
 from collections.abc import Callable
@@ -13,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.eventually import eventually
 from tests.plugin_host.conftest import camera_tables, write_plugin
 from vms_core.simulator.simulator import Simulator
 
@@ -57,12 +57,10 @@ async def test_audio_snapshot_state_and_ptz_through_the_server(
     first = str(min(c.id for c in await server.cameras.visible()))
 
     # Audio: decoded from the camera's stream, resampled to 8 kHz mono, cut in 0.5 s chunks.
-    for _ in range(100):
-        if len([c for c in plugin.CHUNKS if c[0] == first]) >= 4:
-            break
-        await asyncio.sleep(0.1)
+    await eventually(
+        lambda: len([c for c in plugin.CHUNKS if c[0] == first]) >= 4, 10, 0.1, what="4 chunks"
+    )
     chunks = [c for c in plugin.CHUNKS if c[0] == first]
-    assert len(chunks) >= 4, f"{len(plugin.CHUNKS)} audio chunks"
     for _, rate, _, samples in chunks:
         assert rate == 8000 and samples.dtype == np.float32 and samples.shape == (4000,)
     assert any(float(np.abs(s).max()) > 0.01 for *_, s in chunks), "only silence decoded"

@@ -3,7 +3,6 @@ this environment, runs inside a real server with simulated cameras."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import importlib
@@ -18,6 +17,7 @@ import aiohttp
 import pytest
 
 from tests.conftest import bearer
+from tests.eventually import eventually
 from tests.plugin_host.conftest import REPO, SPOTS, camera_tables, tutorial_files
 from vms_core.simulator.simulator import Simulator
 
@@ -47,15 +47,6 @@ def installed_tutorial_plugin(tmp_path: Path) -> Iterator[Path]:
     finally:
         subprocess.run([*pip, "uninstall", "-y", DIST], capture_output=True)
         sys.modules.pop("vms_plugin_shotalert", None)
-
-
-async def _poll(check: Callable[[], Any], seconds: float) -> Any:
-    for _ in range(int(seconds / 0.2)):
-        result = await check()
-        if result:
-            return result
-        await asyncio.sleep(0.2)
-    return await check()
 
 
 async def test_tutorial_plugin_installed_with_pip_runs_in_the_server(
@@ -115,8 +106,8 @@ async def test_tutorial_plugin_installed_with_pip_runs_in_the_server(
         return data if done else None
 
     # Frames of both cameras (grey, one a second) and the events reach it.
-    seen = await _poll(status, 60.0)  # a hang guard: on a busy CI machine feeds open slowly
-    assert seen is not None, "no frames from both cameras, or no event, within 60 s"
+    # A hang guard: on a busy CI machine feeds open slowly.
+    seen = await eventually(status, 60, 0.2, what="frames from both cameras and the event")
     assert seen["alerts"] == 1
     assert seen["events_seen"]["gunshot.detected"] == 1
     assert all(0 < b < 255 for b in seen["brightness"].values()), seen["brightness"]
@@ -130,4 +121,4 @@ async def test_tutorial_plugin_installed_with_pip_runs_in_the_server(
     async def keyframes_only() -> bool:
         return all(getattr(tap, "keyframes_only", False) for tap in taps.values())
 
-    assert await _poll(keyframes_only, 10.0), [getattr(t, "gop_seconds", 0) for t in taps.values()]
+    await eventually(keyframes_only, 10, 0.2, what="keyframe-only decoding on every tap")

@@ -1,11 +1,12 @@
 """Source code of the plug-ins the manager tests write into plug-in folders."""
 
 GOOD = """
-    from vms_sdk import (DeliveryResult, FrameSubscription, HttpResponse, PluginInfo, Route,
-                         hookimpl)
+    from vms_sdk import (BadRequest, DeliveryResult, FrameSubscription, HttpResponse, NotFound,
+                         PluginInfo, Route, hookimpl)
 
     SEEN = []
     FRAMES = []
+    CHANGED = []
 
     @hookimpl
     def vms_plugin_info():
@@ -51,9 +52,28 @@ GOOD = """
         def hook(request):
             return HttpResponse(body=request.body[::-1], content_type="application/octet-stream")
 
+        def whoami(request):
+            who = request.principal
+            cams = None if who.camera_ids is None else sorted(who.camera_ids)
+            return HttpResponse(json={"user": who.username, "role": who.role, "cameras": cams})
+
+        def camera(request):
+            if not request.principal.can_see(request.params["id"]):
+                raise NotFound(f"no camera {request.params['id']}")
+            return HttpResponse(json={"camera": request.params["id"]})
+
+        def settings(request):
+            CHANGED.append(request.principal.username)
+            return HttpResponse(json={"changed": len(CHANGED)})
+
+        def picky(request):
+            raise BadRequest("limit: must be 1..10", code="bad_query")
+
         return [Route("GET", "/hello/{who}", hello), Route("POST", "/echo", echo),
                 Route("GET", "/boom", boom), Route("GET", "/slow", slow),
-                Route("POST", "/hook", hook, public=True)]
+                Route("POST", "/hook", hook, public=True), Route("GET", "/whoami", whoami),
+                Route("GET", "/cameras/{id}", camera), Route("GET", "/picky", picky),
+                Route("PUT", "/settings", settings, role="admin")]
 """
 
 RAISER = """
@@ -185,4 +205,40 @@ LISTENER = """
             ev = ctx.submit(ctx.publish_event(
                 __import__("vms_sdk").Event("gunshot.detected", camera_ids=[chunk.camera_id])))
             ev.result(timeout=2)
+"""
+
+# Holds a resource in a slow synchronous frame analysis that vms_shutdown releases, as the
+# LPR plug-in does with its plate database.
+SLOW_ANALYST = """
+    import sqlite3
+    import threading
+    import time
+
+    from vms_sdk import FrameSubscription, PluginInfo, hookimpl
+
+    ORDER = []
+    STARTED = threading.Event()
+    HOLD_S = 0.4
+    DB = sqlite3.connect(":memory:", check_same_thread=False)
+
+    @hookimpl
+    def vms_plugin_info():
+        return PluginInfo("slow_analyst", "1.0", "1.0", "a slow frame analysis")
+
+    @hookimpl
+    def vms_frame_subscriptions():
+        return [FrameSubscription(fps=10, fmt="gray")]
+
+    @hookimpl
+    def vms_analyze_frame(frame):
+        ORDER.append("analyze started")
+        STARTED.set()
+        time.sleep(HOLD_S)
+        DB.execute("select 1")  # ProgrammingError once vms_shutdown closed it
+        ORDER.append("analyze finished")
+
+    @hookimpl
+    def vms_shutdown(ctx):
+        ORDER.append("shutdown")
+        DB.close()
 """

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 from vms_sdk import AudioChunk, utc_now
 
+from tests.eventually import eventually
 from tests.plugins import plugin_sources as src
 from tests.plugins.conftest import MemoryServices, started
 from vms_core.plugins import AudioDispatcher, PluginManager
@@ -30,10 +31,7 @@ async def test_audio_chunks_reach_subscribed_plugin_and_it_can_publish(
     await asyncio.to_thread(
         audio.offer_threadsafe, AudioChunk("c1", t0 + timedelta(seconds=0.5), 8000, bang)
     )
-    for _ in range(100):
-        if services.events:
-            break
-        await asyncio.sleep(0.02)
+    await eventually(lambda: services.events, 2, 0.02, what="the gunshot event")
     listener = manager.get("listener")
     assert listener is not None
     assert listener.plugin.LOUDEST == [("c1", 0.0), ("c1", 0.97)]  # type: ignore[attr-defined]

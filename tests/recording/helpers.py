@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from typing import Any
 import av
 from sqlalchemy import select
 
+from tests.loops import sim_config
 from vms_core.db.models import Segment
 from vms_core.server import VmsServer
 from vms_core.simulator.config import CameraConfig, SimulatorConfig, VideoProfileConfig
@@ -35,14 +35,8 @@ def sim_camera(name: str, **overrides: Any) -> CameraConfig:
     return CameraConfig.model_validate(fields)
 
 
-def simulator_config(cameras: list[CameraConfig], cache: Path) -> SimulatorConfig:
-    return SimulatorConfig(
-        cameras=cameras,
-        discovery=False,
-        discovery_port=0,
-        discovery_multicast=False,
-        cache_dir=cache,
-    )
+def simulator_config(cameras: list[CameraConfig]) -> SimulatorConfig:
+    return sim_config(cameras=cameras, discovery=False, discovery_port=0, discovery_multicast=False)
 
 
 def camera_toml(name: str, url: str, password: str, extra: str = "") -> str:
@@ -99,12 +93,3 @@ def clock_difference(wall: float, burned: float) -> float:
     """Circular distance between a wall time and a burned-in clock, modulo the loop."""
     delta = (wall - burned) % LOOP_SECONDS
     return min(delta, LOOP_SECONDS - delta)
-
-
-async def wait_for(predicate: Any, timeout: float, interval: float = 0.25) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout} s")
-        await asyncio.sleep(interval)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -24,8 +23,8 @@ SEGMENT_SECONDS = 3
 
 
 @pytest.fixture
-async def simulator(tmp_path: Path) -> AsyncIterator[Simulator]:
-    sim = Simulator(simulator_config([sim_camera(n) for n in NAMES], tmp_path / "loops"))
+async def simulator() -> AsyncIterator[Simulator]:
+    sim = Simulator(simulator_config([sim_camera(n) for n in NAMES]))
     await sim.start()
     yield sim
     await sim.stop()

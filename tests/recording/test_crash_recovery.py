@@ -3,7 +3,6 @@ interrupted segments play, and at most about a second of video is missing per ca
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -15,8 +14,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from tests.eventually import eventually
 from tests.media.mediatools import decode_errors, probe
-from tests.recording.helpers import camera_toml, sim_camera, simulator_config, wait_for
+from tests.recording.helpers import camera_toml, sim_camera, simulator_config
 from vms_core.config import load_config
 from vms_core.db import Database
 from vms_core.db.models import Segment
@@ -29,7 +29,7 @@ NAMES = ["crash-1", "crash-2"]
 
 @pytest.fixture
 async def simulator(tmp_path: Path) -> AsyncIterator[Simulator]:
-    sim = Simulator(simulator_config([sim_camera(n) for n in NAMES], tmp_path / "loops"))
+    sim = Simulator(simulator_config([sim_camera(n) for n in NAMES]))
     await sim.start()
     yield sim
     await sim.stop()
@@ -103,7 +103,7 @@ async def test_kill_9_then_restart_recovers_every_camera(
                 for mine in per_camera.values()
             )
 
-        await wait_for(mid_segment, 90)
+        await eventually(mid_segment, 90, 0.25, what="every camera mid-segment")
         workers = children_of(server.pid)
         killed_at = time.time()
         os.kill(server.pid, signal.SIGKILL)
@@ -113,9 +113,9 @@ async def test_kill_9_then_restart_recovers_every_camera(
             server.kill()
             server.wait()
         log.close()
-    # The recorder workers die with the server (they would otherwise go on writing).
-    await asyncio.sleep(1.0)
-    assert [p for p in workers if alive(p)] == []
+    # The recorder workers die with the server (they would otherwise go on writing); the
+    # kernel tells them at once, they stop within a second or so.
+    await eventually(lambda: not [p for p in workers if alive(p)], 10, 0.1, what="no worker left")
     interrupted = [r for r in await rows(db) if r[2] is None]
     await db.close()
     assert sorted(Path(r[0]).parts[-4] for r in interrupted) == NAMES
@@ -127,7 +127,12 @@ async def test_kill_9_then_restart_recovers_every_camera(
         report = restarted.recording.last_reconcile if restarted.recording else None
         assert report is not None
         assert sorted(str(f.path) for f in report.closed) == sorted(r[0] for r in interrupted)
-        await asyncio.sleep(2)
+
+        async def recording_again() -> bool:  # every camera, after the restart
+            found = [r for r in await rows(restarted.db) if r[1] > killed_at * 1e6]
+            return all(any(f"/{n}/" in r[0] for r in found) for n in NAMES)
+
+        await eventually(recording_again, 60, 0.25, what="every camera recording again")
     finally:
         await restarted.stop()
 

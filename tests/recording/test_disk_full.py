@@ -62,8 +62,8 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 
 @pytest.fixture
-async def simulator(tmp_path: Path) -> AsyncIterator[Simulator]:
-    sim = Simulator(simulator_config([sim_camera(n) for n in NAMES], tmp_path / "loops"))
+async def simulator() -> AsyncIterator[Simulator]:
+    sim = Simulator(simulator_config([sim_camera(n) for n in NAMES]))
     await sim.start()
     yield sim
     await sim.stop()

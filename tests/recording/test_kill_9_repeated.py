@@ -41,8 +41,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(SECONDS * 3 + KILLS * 60 + 1
 
 
 @pytest.fixture
-async def simulator(tmp_path: Path) -> AsyncIterator[Simulator]:
-    sim = Simulator(simulator_config([sim_camera(n) for n in NAMES], tmp_path / "loops"))
+async def simulator() -> AsyncIterator[Simulator]:
+    sim = Simulator(simulator_config([sim_camera(n) for n in NAMES]))
     await sim.start()
     yield sim
     await sim.stop()

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from tests.eventually import eventually
 from vms_core.rtsp import AccessUnit, Credentials, RtspServer, RtspStream
 
 from .clips import Clip, publishing
@@ -238,10 +239,10 @@ async def test_tcp_play_starts_at_keyframe_with_sender_reports(
         announced_seq = int(rtp_info.split("seq=")[1].split(";")[0])
         rtp: list[bytes] = []
         reports: list[bytes] = []
-        deadline = time.monotonic() + 3
-        while time.monotonic() < deadline and (len(reports) < 2 or len(rtp) < 20):
-            frame = await asyncio.wait_for(client.read_frame(), 3)
-            (rtp if frame.channel == 0 else reports).append(frame.data)
+        async with asyncio.timeout(15):  # hang guard: two reports come within ~2 s
+            while len(reports) < 2 or len(rtp) < 20:
+                frame = await client.read_frame()
+                (rtp if frame.channel == 0 else reports).append(frame.data)
         assert (await client.request("TEARDOWN", url, {"Session": session})).status == 200
     assert stream.client_count == 0
     _marker, pt, first_seq, _, ssrc = rtp_fields(rtp[0])
@@ -361,11 +362,8 @@ async def test_closing_the_connection_ends_the_session(
     await raw.play_tcp(rtsp_server.url("cam"), tracks=2)
     assert stream.client_count == 1 and len(rtsp_server.sessions) == 1
     await raw.close()
-    for _ in range(50):
-        if not rtsp_server.sessions:
-            break
-        await asyncio.sleep(0.02)
-    assert stream.client_count == 0 and not rtsp_server.sessions
+    await eventually(lambda: not rtsp_server.sessions, 5, 0.02, what="the session reaped")
+    assert stream.client_count == 0
 
 
 async def publish_fast(stream: RtspStream, clip: Clip, seconds: float) -> int:

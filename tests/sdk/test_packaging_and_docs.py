@@ -42,7 +42,7 @@ def test_sdk_wheel_is_typed_and_self_contained(tmp_path: Path) -> None:
         capture_output=True,
         cwd=source,
     )
-    [wheel] = tmp_path.glob("vms_sdk-1.0.0-*.whl")
+    [wheel] = tmp_path.glob("vms_sdk-1.1.0-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "vms_sdk/py.typed" in names
     assert any(n.endswith("LICENSE") for n in names)

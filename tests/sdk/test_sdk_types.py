@@ -4,17 +4,24 @@ import numpy as np
 import pytest
 from vms_sdk import (
     API_VERSION,
+    MAX_JSON_DEPTH,
+    BadRequest,
     Camera,
     Event,
+    HttpError,
+    HttpRequest,
     HttpResponse,
     IncompatiblePluginError,
+    NotFound,
     PluginInfo,
+    Principal,
     Route,
     Severity,
     bearing_deg,
     cameras_near,
     check_api_compatible,
     haversine_m,
+    parse_json,
 )
 from vms_sdk.testing import make_frame
 
@@ -107,3 +114,41 @@ def test_newer_minor_refused() -> None:
 def test_garbage_version_refused() -> None:
     with pytest.raises(IncompatiblePluginError, match=r"MAJOR\.MINOR"):
         check_api_compatible("one", "1.0")
+
+
+def test_principal_roles_and_visible_cameras() -> None:
+    viewer = Principal(3, "vic", "viewer", ["1", 2])  # type: ignore[arg-type]
+    assert viewer.camera_ids == frozenset({"1", "2"})
+    assert viewer.can_see("2") and not viewer.can_see("3") and not viewer.all_cameras
+    assert viewer.visible(["1", "2", "3"], str) == ["1", "2"]
+    assert viewer.has_role("viewer") and not viewer.has_role("operator")
+    admin = Principal(1, "ada", "admin")
+    assert admin.all_cameras and admin.can_see("99") and admin.has_role("operator")
+    with pytest.raises(ValueError, match="role"):
+        Principal(2, "x", "root")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="public"):
+        Route("POST", "/hook", lambda r: HttpResponse(), public=True, role="admin")
+    guarded = Route("PUT", "/x", lambda r: HttpResponse(), role="operator")
+    assert not guarded.admits(viewer) and guarded.admits(admin) and not guarded.admits(None)
+
+
+def test_json_bodies_are_bounded_and_errors_are_client_errors() -> None:
+    assert parse_json(b'{"a": [1, {"b": null}]}') == {"a": [1, {"b": None}]}
+    assert parse_json(b"") is None
+    assert parse_json(b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH) is not None
+    for bad, says in [
+        (b"[" * (MAX_JSON_DEPTH + 1) + b"]" * (MAX_JSON_DEPTH + 1), "nested"),
+        (b"[" * 100_000, "nested"),
+        (b"\xff\xfe", "UTF-8"),
+        (b"{1: 2}", "not valid JSON"),
+        (b"1" * 5000, "not valid JSON"),
+    ]:
+        with pytest.raises(BadRequest, match=says) as refused:
+            parse_json(bad)
+        assert refused.value.status == 400 and isinstance(refused.value, ValueError)
+    with pytest.raises(BadRequest):
+        HttpRequest("POST", "/x", body=b"[" * 100_000).json()
+    assert NotFound("no such read").status == 404
+    assert HttpError("slow down", status=429).code == "too_many_requests"
+    with pytest.raises(ValueError, match="400-499"):
+        HttpError("oops", status=500)

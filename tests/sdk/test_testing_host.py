@@ -3,7 +3,21 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
-from vms_sdk import AudioChunk, Camera, ConfigError, Event, Notification, PluginContext, utc_now
+from vms_sdk import (
+    AudioChunk,
+    Camera,
+    ConfigError,
+    Event,
+    HttpRequest,
+    HttpResponse,
+    Notification,
+    PluginContext,
+    PluginInfo,
+    Principal,
+    Route,
+    hookimpl,
+    utc_now,
+)
 from vms_sdk.testing import PluginTestHost, make_frame
 
 from tests.sdk import gunshot_example
@@ -100,3 +114,46 @@ async def test_audio_and_segments_and_notifications_reach_the_plugin() -> None:
         assert not await host.feed_audio(AudioChunk("c9", utc_now(), 8000, loud))
         assert [e.type for e in host.events] == ["gunshot.detected"]
         assert await host.deliver(Notification("chat", "hi")) is None  # not a channel plug-in
+
+
+class _GuardedPlugin:
+    """Routes that look at their caller: one camera's data, and a setting for operators."""
+
+    @hookimpl
+    def vms_plugin_info(self) -> PluginInfo:
+        return PluginInfo("guarded", "0.1.0")
+
+    @hookimpl
+    def vms_routes(self) -> list[Route]:
+        def reads(request: HttpRequest) -> HttpResponse:
+            who = request.require_role("viewer")
+            rows = [{"camera": "c1", "n": 1}, {"camera": "c2", "n": 2}]
+            return HttpResponse(json=who.visible(rows, lambda r: str(r["camera"])))
+
+        def body(request: HttpRequest) -> HttpResponse:
+            return HttpResponse(json=request.json())
+
+        return [
+            Route("GET", "/reads", reads),
+            Route("POST", "/settings", body, role="operator"),
+            Route("POST", "/hook", body, public=True),
+        ]
+
+
+async def test_routes_see_the_callers_cameras_and_roles_like_on_the_server() -> None:
+    viewer = Principal(5, "vic", "viewer", frozenset({"c1"}))
+    async with PluginTestHost(_GuardedPlugin(), cameras=CAMS) as host:
+        everything = await host.request("GET", "/reads")  # TEST_ADMIN by default
+        assert [r["camera"] for r in everything.decoded_json()] == ["c1", "c2"]
+        mine = await host.request("GET", "/reads", principal=viewer)
+        assert mine.decoded_json() == [{"camera": "c1", "n": 1}]
+        refused = await host.request("POST", "/settings", json={"a": 1}, principal=viewer)
+        assert refused.status == 403 and "operator" in refused.decoded_json()["error"]["message"]
+        operator = Principal(6, "olga", "operator", frozenset())
+        ok = await host.request("POST", "/settings", json={"a": 1}, principal=operator)
+        assert ok.decoded_json() == {"a": 1}
+        nested = b"[" * 2000 + b"]" * 2000
+        for headers in ({"content-type": "application/json"}, {}):
+            bad = await host.request("POST", "/hook", body=nested, headers=headers)
+            assert bad.status == 400, "host or json() refuses it, never a RecursionError"
+            assert bad.decoded_json()["error"]["code"] == "bad_request"

@@ -8,9 +8,10 @@ from urllib.parse import urlsplit
 import pytest
 from onvif import ONVIFCamera
 
+from tests.loops import sim_config
 from tests.simulator.netns import namespace_pair
 from vms_core.simulator.camera import SimulatedCameraInfo
-from vms_core.simulator.config import CameraConfig, SimulatorConfig, VideoProfileConfig
+from vms_core.simulator.config import CameraConfig, VideoProfileConfig
 from vms_core.simulator.simulator import Simulator
 
 __all__ = ["namespace_pair", "onvif_client", "small_camera"]
@@ -35,7 +36,7 @@ def small_camera(index: int, **overrides: object) -> CameraConfig:
 @pytest.fixture
 async def simulator() -> AsyncIterator[Simulator]:
     """Two cameras on loopback (camera 1 with PTZ); discovery on an ephemeral port."""
-    config = SimulatorConfig(
+    config = sim_config(
         cameras=[small_camera(1), small_camera(2, clock_skew_s=3600.0)],
         discovery_port=0,
         discovery_multicast=False,  # unicast only: nothing leaves on any interface

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from tests.loops import sim_config
 from tests.simulator.conftest import onvif_client, small_camera
-from vms_core.simulator.config import SimulatorConfig
 from vms_core.simulator.events_service import MotionTimeline
 from vms_core.simulator.simulator import Simulator
 
@@ -21,7 +21,7 @@ BUSY_SCENE = {"loop_seconds": 2, "vehicle": {"every_s": 2, "crossing_s": 1, "fir
 @pytest.fixture
 async def busy_camera() -> AsyncIterator[Simulator]:
     sim = Simulator(
-        SimulatorConfig(cameras=[small_camera(1, scene=BUSY_SCENE)], discovery=False, media=False)
+        sim_config(cameras=[small_camera(1, scene=BUSY_SCENE)], discovery=False, media=False)
     )
     await sim.start()
     try:

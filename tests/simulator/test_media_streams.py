@@ -11,14 +11,15 @@ from typing import Any
 
 import pytest
 
+from tests.loops import sim_config
 from tests.simulator.conftest import onvif_client, small_camera
-from vms_core.simulator.config import SimulatorConfig, VideoProfileConfig
+from vms_core.simulator.config import VideoProfileConfig
 from vms_core.simulator.simulator import Simulator
 
 
 @pytest.fixture
 async def media_simulator(tmp_path: Path) -> AsyncIterator[Simulator]:
-    config = SimulatorConfig(
+    config = sim_config(
         cameras=[
             small_camera(1),
             small_camera(
@@ -29,7 +30,6 @@ async def media_simulator(tmp_path: Path) -> AsyncIterator[Simulator]:
             ),
         ],
         discovery=False,
-        cache_dir=tmp_path / "loops",
     )
     sim = Simulator(config)
     await sim.start()

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 import defusedxml.ElementTree as DET
 
+from tests.loops import sim_config
 from tests.simulator.conftest import small_camera
-from vms_core.simulator.config import SimulatorConfig
 from vms_core.simulator.simulator import Simulator
 from vms_core.simulator.wsse import password_digest
 
@@ -132,9 +132,7 @@ async def test_unknown_operation_is_action_not_supported(simulator: Simulator) -
 
 async def test_camera_configured_to_reject_passwords_refuses_the_right_one() -> None:
     sim = Simulator(
-        SimulatorConfig(
-            cameras=[small_camera(1, reject_password=True)], discovery=False, media=False
-        )
+        sim_config(cameras=[small_camera(1, reject_password=True)], discovery=False, media=False)
     )
     await sim.start()
     try:

@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from playwright.async_api import Browser, Page, Response, async_playwright
 
 from tests.conftest import REPO, RunningServer
+from tests.loops import sim_config
 from tests.simulator.conftest import small_camera
-from vms_core.simulator.config import SimulatorConfig
 from vms_core.simulator.simulator import Simulator
 
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
@@ -90,7 +91,7 @@ def start_web(simulators: list[Simulator], make_server: Callable[..., Any]) -> C
         """``loop_seconds=60`` makes the burned-in clock show true seconds of the minute."""
         scene = {"loop_seconds": loop_seconds}
         sim = Simulator(
-            SimulatorConfig(
+            sim_config(
                 cameras=[small_camera(i + 1, ptz=i == 0, scene=scene) for i in range(cameras)],
                 discovery=False,
                 discovery_multicast=False,
@@ -149,3 +150,13 @@ async def screenshot(page: Page, name: str) -> Path:
 
 def has_endpoint(setup: WebSetup, method: str, path: str) -> bool:
     return setup.server.server.api.lookup(method, path) is not None
+
+
+async def recorded_seconds(setup: WebSetup, token: str, camera_id: int) -> float:
+    """Seconds the camera has recorded, from the recordings API."""
+    async with (
+        aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http,
+        http.get(f"{setup.url}/api/cameras/{camera_id}/recordings") as r,
+    ):
+        body = await r.json()
+        return float(body.get("recorded_seconds", 0))

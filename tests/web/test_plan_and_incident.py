@@ -3,7 +3,6 @@ cameras live and at the incident's time."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -12,7 +11,8 @@ from typing import Any
 import aiohttp
 from playwright.async_api import Browser, FloatRect, expect
 
-from tests.web.conftest import PLACES, login, new_page, screenshot
+from tests.eventually import eventually
+from tests.web.conftest import PLACES, login, new_page, recorded_seconds, screenshot
 
 
 async def test_incident_on_the_plan_opens_nearest_cameras_live_and_at_its_time(
@@ -21,7 +21,12 @@ async def test_incident_on_the_plan_opens_nearest_cameras_live_and_at_its_time(
     setup = await start_web(cameras=3, record=True)
     cameras = sorted(await setup.server.server.cameras.visible(), key=lambda c: c.name)
     token = await setup.server.admin_token()
-    await asyncio.sleep(6)  # some recording before the incident's time
+
+    async def recorded_a_while() -> bool:  # some recording before the incident's time
+        seconds = [await recorded_seconds(setup, token, cam.id) for cam in cameras]
+        return min(seconds) >= 5
+
+    await eventually(recorded_a_while, 60, 0.5, what="5 s recorded by every camera")
     lat, lon, _heading = PLACES[2]  # beside the third camera
     when = datetime.now(UTC) - timedelta(seconds=3)
     incident = {

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Callable
 from typing import Any
 
 from playwright.async_api import Browser
 
+from tests.eventually import eventually
 from tests.web.conftest import login, new_page
 
 
@@ -17,14 +16,13 @@ async def test_holding_an_arrow_pans_the_camera_and_release_stops_it(
 ) -> None:
     setup = await start_web(cameras=1)  # camera 1 of the simulator has PTZ
     server = setup.server.server
-    camera = (await server.cameras.visible())[0]
-    deadline = time.monotonic() + 30
-    while not camera.has_ptz:  # learnt over ONVIF by the health check
-        assert time.monotonic() < deadline, "the server never learnt the camera has PTZ"
-        await asyncio.sleep(0.3)
-        found = await server.cameras.get(camera.id)
-        assert found is not None
-        camera = found
+    first = (await server.cameras.visible())[0]
+
+    async def with_ptz() -> Any:  # learnt over ONVIF by the health check
+        found = await server.cameras.get(first.id)
+        return found if found is not None and found.has_ptz else None
+
+    camera = await eventually(with_ptz, 30, 0.3, what="the server learnt the camera has PTZ")
     head = setup.simulator.camera(camera.name).ptz
     assert head is not None
 

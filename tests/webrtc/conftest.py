@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -14,31 +13,26 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
 from tests.conftest import RunningServer
+from tests.loops import sim_config
 from tests.simulator.conftest import small_camera
-from vms_core.simulator.config import SimulatorConfig, VideoProfileConfig
+from vms_core.simulator.config import VideoProfileConfig
 from vms_core.simulator.simulator import Simulator
 
 H265_MAIN = VideoProfileConfig(width=256, height=144, fps=8, codec="H265")
 H265_SUB = VideoProfileConfig(width=128, height=72, fps=4, codec="H265")
 
 
-@pytest.fixture(scope="session")
-def loop_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("webrtc-loops")
-
-
 @pytest.fixture
-async def cameras(loop_cache: Path) -> AsyncIterator[Simulator]:
+async def cameras() -> AsyncIterator[Simulator]:
     """sim-cam-1: H.264 with G.711 audio; sim-cam-2: H.265 main and sub;
     sim-cam-3: H.265 main, H.264 sub."""
-    config = SimulatorConfig(
+    config = sim_config(
         cameras=[
             small_camera(1, audio="PCMU"),
             small_camera(2, main=H265_MAIN, sub=H265_SUB),
             small_camera(3, main=H265_MAIN),
         ],
         discovery=False,
-        cache_dir=loop_cache,
     )
     sim = Simulator(config)
     await sim.start()
@@ -48,8 +42,8 @@ async def cameras(loop_cache: Path) -> AsyncIterator[Simulator]:
         await sim.stop()
 
 
-def cameras_toml(sim: Simulator) -> str:
-    text = '[webrtc]\nice_loopback = "only"\n'
+def cameras_toml(sim: Simulator, webrtc_keys: str = "") -> str:
+    text = f'[webrtc]\nice_loopback = "only"\n{webrtc_keys}\n'
     for info in sim.cameras:
         text += (
             f'[[cameras]]\nname = "{info.name}"\nrtsp_url = "{info.rtsp_main_url}"\n'
@@ -67,6 +61,22 @@ async def vms(
     monkeypatch.setenv("VMS_PLUGINS", "")
     server: RunningServer = await make_server(cameras_toml(cameras))
     return server
+
+
+@pytest.fixture
+def start_vms(
+    make_server: Callable[..., Any], cameras: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Any]:
+    """Like ``vms``, with extra ``[webrtc]`` and ``[server]`` keys (TOML lines)."""
+    monkeypatch.setenv("VMS_PLUGINS", "")
+
+    async def start(webrtc: str = "", server: str = "") -> RunningServer:
+        running: RunningServer = await make_server(
+            cameras_toml(cameras, webrtc), server_keys=server
+        )
+        return running
+
+    return start
 
 
 async def camera_id(vms: RunningServer, name: str) -> int:

@@ -7,6 +7,7 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
+from aiortc.sdp import MediaDescription, SessionDescription
 
 from vms_core.webrtc.h264 import (
     START_CODE,
@@ -117,16 +118,20 @@ def test_length_prefixed_input_becomes_annexb() -> None:
 def test_answer_echoes_the_offered_format_nearest_the_camera_profile(
     camera: str | None, answered: str
 ) -> None:
-    codecs = choose_h264(CHROMIUM_OFFER, 0, camera)
+    codecs = choose_h264(video_section(CHROMIUM_OFFER), camera)
     assert codecs[0].parameters["profile-level-id"] == answered
     assert str(codecs[0].parameters["packetization-mode"]) == "1"
     if answered == "4d001f":  # its RTX comes along
         assert [c.payloadType for c in codecs] == [106, 107]
 
 
+def video_section(offer: str) -> MediaDescription:
+    return SessionDescription.parse(offer).media[0]
+
+
 def test_offer_without_h264_mode_1_gets_nothing() -> None:
     offer = CHROMIUM_OFFER.replace("packetization-mode=1", "packetization-mode=0")
-    assert choose_h264(offer, 0, "640028") == []
+    assert choose_h264(video_section(offer), "640028") == []
 
 
 def test_h265_and_b_frames_are_refused_with_a_reason() -> None:

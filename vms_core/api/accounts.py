@@ -17,12 +17,15 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vms_core.api.registry import ROLE_RANK
-from vms_core.db.models import ApiToken, CameraPermission, User, WebSession
+from vms_core.db.models import ApiToken, CameraPermission, User
 from vms_core.timeutil import now_us
+from vms_core.untrusted import oneline
 
 _hasher = PasswordHasher()
 TOKEN_PREFIX = "vms_"  # noqa: S105 (a marker, not a secret)
 USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@")
+USERNAME_PATTERN = r"^[A-Za-z0-9._@-]{1,64}$"  # the same set, for request schemas
+MIN_PASSWORD_CHARS = 8
 
 
 class AccountError(ValueError):
@@ -67,11 +70,32 @@ async def verify_password(password_hash: str, password: str) -> bool:
 
 def validate_new_user(username: str, password: str, role: str) -> None:
     if not username or len(username) > 64 or not set(username) <= USERNAME_CHARS:
-        raise AccountError(f'username "{username}": use 1-64 letters, digits, ".", "_", "-" or "@"')
+        shown = oneline(username, 64)
+        raise AccountError(f'username "{shown}": use 1-64 letters, digits, ".", "_", "-" or "@"')
     if role not in ROLE_RANK:
-        raise AccountError(f'role "{role}": expected one of {", ".join(ROLE_RANK)}')
-    if len(password) < 8:
-        raise AccountError("password: at least 8 characters")
+        raise AccountError(f'role "{oneline(role, 20)}": expected one of {", ".join(ROLE_RANK)}')
+    validate_password(password)
+
+
+def validate_password(password: str, field: str = "password") -> None:
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise AccountError(f"{field}: at least {MIN_PASSWORD_CHARS} characters")
+
+
+async def ensure_another_admin(session: AsyncSession, user_id: int) -> None:
+    """Refuse (``AccountError``) to take away the admin role, by demotion, disabling or
+    deletion, from the only enabled admin: nobody could manage users any more.
+
+    The admins' rows are locked first (``FOR UPDATE`` where the database has it; SQLite
+    serialises writers anyway), so two admins demoting each other at once cannot both
+    succeed.
+    """
+    admins = await session.scalars(
+        select(User).where(User.role == "admin", User.disabled.is_(False)).with_for_update()
+    )
+    others = [u for u in admins if u.id != user_id]
+    if not others:
+        raise AccountError("this is the only admin; make another user an admin first")
 
 
 async def create_user(
@@ -131,32 +155,6 @@ async def authenticate_password(session: AsyncSession, username: str, password: 
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 
-async def create_session(session: AsyncSession, user_id: int, hours: float) -> str:
-    cookie = secrets.token_urlsafe(32)
-    now = now_us()
-    session.add(
-        WebSession(
-            id=sha256_hex(cookie),
-            user_id=user_id,
-            created_us=now,
-            expires_us=now + int(hours * 3600 * 1_000_000),
-        )
-    )
-    return cookie
-
-
-async def user_for_session(session: AsyncSession, cookie: str) -> User | None:
-    row = await session.get(WebSession, sha256_hex(cookie))
-    if row is None or row.expires_us < now_us():
-        return None
-    user = await session.get(User, row.user_id)
-    return None if user is None or user.disabled else user
-
-
-async def end_session(session: AsyncSession, cookie: str) -> None:
-    await session.execute(delete(WebSession).where(WebSession.id == sha256_hex(cookie)))
-
-
 async def create_token(
     session: AsyncSession, user_id: int, name: str, expires_us: int | None = None
 ) -> tuple[ApiToken, str]:
@@ -174,14 +172,17 @@ async def create_token(
     return row, token
 
 
-async def user_for_token(session: AsyncSession, token: str) -> User | None:
+async def token_owner(session: AsyncSession, token: str) -> tuple[int, User] | None:
+    """``(token id, user)`` for a valid API token of an enabled user, else ``None``.
+
+    Reads only: the caller records the use (``TokenUsage``), so authentication works
+    when the catalog cannot be written.
+    """
     row = await session.scalar(select(ApiToken).where(ApiToken.token_hash == sha256_hex(token)))
-    now = now_us()
-    if row is None or (row.expires_us is not None and row.expires_us < now):
+    if row is None or (row.expires_us is not None and row.expires_us < now_us()):
         return None
-    row.last_used_us = now
     user = await session.get(User, row.user_id)
-    return None if user is None or user.disabled else user
+    return None if user is None or user.disabled else (row.id, user)
 
 
 async def count_users(session: AsyncSession) -> int:

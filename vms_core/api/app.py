@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from vms_core.api.auth import auth_middleware
+from vms_core.api.cors import CorsPolicy, cors_middleware
 from vms_core.api.errors import error_middleware
 from vms_core.api.registry import mount
 from vms_core.web import add_web_routes
@@ -19,10 +20,13 @@ SERVER: web.AppKey[VmsServer] = web.AppKey("vms.server")
 
 def create_app(server: VmsServer) -> web.Application:
     from vms_core.api.routes import register_all
+    from vms_core.api.routes.webrtc import CROSS_ORIGIN_PATHS
 
+    settings = server.settings.server
+    cors = CorsPolicy(settings.cors_origins, CROSS_ORIGIN_PATHS, settings.public_url)
     app = web.Application(
-        client_max_size=server.settings.server.max_request_bytes,
-        middlewares=[error_middleware, auth_middleware(server)],
+        client_max_size=settings.max_request_bytes,
+        middlewares=[cors_middleware(cors), error_middleware, auth_middleware(server)],
     )
     app[SERVER] = server
     register_all(server.api)

@@ -29,25 +29,37 @@ def principal(request: web.Request) -> accounts.Principal:
     return found
 
 
+def own_credential(request: web.Request) -> tuple[str | None, str | None]:
+    """``(cookie, token)``: the session cookie or the API token ``request`` was
+    authenticated with (the other is ``None``)."""
+    if principal(request).via == "token":
+        return None, request.headers.get("Authorization", "")[7:].strip()
+    return request.cookies.get(SESSION_COOKIE), None
+
+
 def remote(request: web.Request) -> str:
     return request.remote or ""
 
 
 async def authenticate(server: VmsServer, request: web.Request) -> accounts.Principal | None:
+    """Who sent ``request`` (bearer token or session cookie), or ``None``. Reads the
+    catalog only: a token's use is recorded in memory (``server.token_usage``)."""
     header = request.headers.get("Authorization", "")
     cookie = request.cookies.get(SESSION_COOKIE)
     async with server.db.session() as session:
         if header.lower().startswith("bearer "):
-            user = await accounts.user_for_token(session, header[7:].strip())
-            via = "token"
-        elif cookie:
-            user = await accounts.user_for_session(session, cookie)
-            via = "session"
-        else:
-            return None
-        if user is None:
-            return None
-        return await accounts.principal_for(session, user, via)
+            found = await accounts.token_owner(session, header[7:].strip())
+            if found is None:
+                return None
+            token_id, user = found
+            server.token_usage.touch(token_id)
+            return await accounts.principal_for(session, user, "token")
+        if cookie:
+            owner = await server.sessions.user_for(session, cookie)
+            return (
+                None if owner is None else await accounts.principal_for(session, owner, "session")
+            )
+        return None
 
 
 def auth_middleware(server: VmsServer) -> Any:

@@ -44,6 +44,12 @@ def error_response(
     return web.json_response(body, status=status, headers=headers)
 
 
+def client_gone(request: web.Request) -> bool:
+    """The client's connection is closed (or closing): whatever we answer is lost."""
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     try:
@@ -63,6 +69,11 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         elif exc.status == 413:
             message = exc.text or "request body too large"
         return error_response(exc.status, message, headers=headers)
-    except Exception:
+    except Exception as exc:
+        if isinstance(exc, ConnectionResetError) and client_gone(request):
+            # The client hung up (a closed tab, an aborted fetch): not a server error.
+            # Nobody reads this answer.
+            log.info("client went away during %s %s", request.method, request.path)
+            return error_response(400, "the client closed the connection", "client_gone")
         log.exception("unhandled error in %s %s", request.method, request.path)
         return error_response(500, "internal server error; see the server log")

@@ -39,6 +39,8 @@ class Endpoint:
     status: int = 200
     params: tuple[Param, ...] = ()
     content_type: str = "application/json"
+    # Further error answers this endpoint gives: (status, when).
+    errors: tuple[tuple[int, str], ...] = ()
 
     @property
     def key(self) -> tuple[str, str]:
@@ -63,6 +65,7 @@ class ApiRegistry:
         status: int = 200,
         params: tuple[Param, ...] = (),
         content_type: str = "application/json",
+        errors: tuple[tuple[int, str], ...] = (),
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.add(
@@ -78,6 +81,7 @@ class ApiRegistry:
                     status,
                     params,
                     content_type,
+                    errors,
                 )
             )
             return handler
@@ -165,6 +169,8 @@ def _operation(ep: Endpoint) -> dict[str, Any]:
         responses["403"] = {"description": f"Needs role {ep.role}", **_ERROR_REF}
     if params:
         responses["404"] = {"description": "Not found", **_ERROR_REF}
+    for status, when in ep.errors:
+        responses[str(status)] = {"description": when, **_ERROR_REF}
     plain_path = _PATH_PARAM.sub(r"\1", ep.path).strip("/")
     operation_id = re.sub(r"[^A-Za-z0-9]+", "_", f"{ep.method.lower()}_{plain_path}")
     op: dict[str, Any] = {

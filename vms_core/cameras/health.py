@@ -18,7 +18,6 @@ unauthorized camera is not (retrying a wrong password can lock the account on th
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -29,6 +28,7 @@ from vms_core.cameras.service import CameraChange, CameraService
 from vms_core.db.models import Camera
 from vms_core.events import EventBus
 from vms_core.onvif.client import DeviceDescription, OnvifDevice, OnvifError
+from vms_core.untrusted import bounded_text
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +86,12 @@ class CameraHealth:
         tasks = [*self._tasks, *([self._loop_task] if self._loop_task else [])]
         for task in tasks:
             task.cancel()
+        if tasks:
+            # wait() neither raises the tasks' CancelledError nor swallows our own.
+            await asyncio.wait(tasks)
         for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            if not task.cancelled() and task.exception() is not None:
+                log.error("camera health task failed", exc_info=task.exception())
         self._tasks.clear()
         self._loop_task = None
 
@@ -157,6 +160,7 @@ class CameraHealth:
         await self.set_state(camera.id, err.state, reason)
 
     async def set_state(self, camera_id: int, state: str, reason: str) -> None:
+        reason = bounded_text(reason)  # it quotes the camera; the event carries it too
         if not await self.cameras.set_state(camera_id, state, reason):
             return
         severity = Severity.INFO if state == "online" else Severity.LOW

@@ -25,6 +25,7 @@ from vms_core.db.models import Bookmark, Camera, Stream
 from vms_core.onvif.client import DeviceDescription, MediaProfile
 from vms_core.secrets import SecretBox
 from vms_core.timeutil import iso, now_us
+from vms_core.untrusted import bounded_text
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,8 @@ def camera_json(camera: Camera) -> dict[str, Any]:
             "max_bytes": camera.retention_max_bytes,
         },
         "state": camera.state,
-        "state_reason": camera.state_reason,
+        # Bounded on the way out too: catalogs written before reasons were bounded on the way in.
+        "state_reason": bounded_text(camera.state_reason),
         "state_changed": iso(camera.state_changed_us or None),
         "streams": [
             {
@@ -162,7 +164,9 @@ class CameraService:
 
     # -- changes ---------------------------------------------------------------------------
     async def set_state(self, camera_id: int, state: str, reason: str = "") -> bool:
-        """Record a health state; returns True when it changed."""
+        """Record a health state; returns True when it changed. The reason often quotes a
+        camera (a fault, an RTSP status line): it is stored bounded and on one line."""
+        reason = bounded_text(reason)
         async with self.db.session() as session:
             camera = await session.get(Camera, camera_id)
             if camera is None or (camera.state == state and camera.state_reason == reason):

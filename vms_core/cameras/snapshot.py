@@ -1,8 +1,10 @@
 """A JPEG of a camera's current picture.
 
 ONVIF cameras with a snapshot URI are asked for one (digest auth, basic if the camera wants
-it). Otherwise the first video keyframe of the camera's live feed (``server.live``, sub
-stream preferred: smaller to decode) is decoded and encoded as JPEG, in a thread.
+it). Otherwise, and also when that fails (no answer, an HTTP error, not a JPEG), the first
+video keyframe of the camera's live feed (``server.live``, sub stream preferred: smaller to
+decode) is decoded and encoded as JPEG, in a thread. Only when both fail is it an error,
+naming both reasons.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from PIL import Image
 
 from vms_core.cameras.health import open_device
 from vms_core.cameras.service import CameraService
+from vms_core.db.models import Camera
 from vms_core.live import LiveFeed, LiveSources
 from vms_core.media.packet import MediaPacket
 from vms_core.onvif.client import OnvifError
@@ -57,24 +60,41 @@ class Snapshots:
         camera = await self.cameras.get(camera_id)
         if camera is None:
             raise SnapshotError(404, f"no camera {camera_id}")
+        own_failure = ""
         if camera.onvif_url:
-            main = next((s for s in camera.streams if s.role == "main"), None)
             try:
-                device = await open_device(self.cameras, camera, self.timeout)
+                jpeg = await self._from_camera(camera)
             except OnvifError as err:
-                raise SnapshotError(502, f"camera {camera.name}: {err.reason}") from None
-            try:
-                token = main.profile_token if main is not None else ""
-                if not token:  # stream URLs from the settings: ask the camera
-                    token = (await device.profiles(with_uris=False))[0].token
-                uri = await device.snapshot_uri(token)
-                if uri:
-                    return await device.snapshot(uri)
-            except OnvifError as err:
-                raise SnapshotError(502, f"camera {camera.name}: {err.reason}") from None
-            finally:
-                await device.close()
-        return await self._from_live(camera_id)
+                own_failure = err.reason
+                log.info(
+                    "camera %s: its own snapshot failed (%s); decoding a live keyframe",
+                    camera.name,
+                    own_failure,
+                )
+            else:
+                if jpeg is not None:
+                    return jpeg
+        try:
+            return await self._from_live(camera_id)
+        except SnapshotError as err:
+            if not own_failure:
+                raise
+            raise SnapshotError(
+                502, f"camera {camera.name}: {own_failure}; live keyframe: {err.message}"
+            ) from None
+
+    async def _from_camera(self, camera: Camera) -> bytes | None:
+        """The camera's own JPEG, or None when it has no snapshot URI. Raises OnvifError."""
+        main = next((s for s in camera.streams if s.role == "main"), None)
+        device = await open_device(self.cameras, camera, self.timeout)
+        try:
+            token = main.profile_token if main is not None else ""
+            if not token:  # stream URLs from the settings: ask the camera
+                token = (await device.profiles(with_uris=False))[0].token
+            uri = await device.snapshot_uri(token)
+            return await device.snapshot(uri) if uri else None
+        finally:
+            await device.close()
 
     async def _from_live(self, camera_id: int) -> bytes:
         try:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from vms_core.exports.package import verify_package
+from vms_core.exports.verify import verify_package
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> dict[str, Any]:

@@ -29,6 +29,39 @@ def _check_url(value: str, schemes: tuple[str, ...]) -> str:
     return value
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def canonical_origin(value: str) -> str:
+    """``scheme://host[:port]`` in the form browsers send in ``Origin`` (lower case, no
+    default port); ``ValueError`` for anything that is not an http(s) origin."""
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port
+    except ValueError:
+        raise ValueError(
+            f'expected an origin like "https://player.example.org", got "{value}"'
+        ) from None
+    if (
+        parts.scheme not in _DEFAULT_PORTS
+        or not parts.hostname
+        or parts.username is not None
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+    ):
+        raise ValueError(
+            f'expected an origin like "https://player.example.org" (scheme, host and '
+            f'port only), got "{value}"'
+        )
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    if port is not None and port != _DEFAULT_PORTS[parts.scheme]:
+        host = f"{host}:{port}"
+    return f"{parts.scheme}://{host}"
+
+
 class ServerSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
@@ -36,11 +69,18 @@ class ServerSettings(Section):
     public_url: str = ""
     max_request_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     session_hours: float = Field(default=12.0, gt=0)
+    # Web pages on other origins allowed to use live view (WHEP) with a bearer token.
+    cors_origins: list[str] = Field(default_factory=list)
 
     @field_validator("public_url")
     @classmethod
     def _public_url(cls, value: str) -> str:
         return _check_url(value, ("http", "https")) if value else value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _cors_origins(cls, value: list[str]) -> list[str]:
+        return [canonical_origin(origin) for origin in value]
 
 
 class DatabaseSettings(Section):
@@ -121,6 +161,8 @@ class PluginHostSettings(Section):
     dirs: list[Path] = Field(default_factory=list)
     call_timeout_seconds: float = Field(default=2.0, gt=0)
     max_consecutive_failures: int = Field(default=5, ge=1)
+    # Largest request body a plug-in route accepts; the host answers 413 above it.
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
 
 
 class RuleAction(Section):
@@ -178,6 +220,10 @@ class WebRtcSettings(Section):
     # Loopback ICE candidates: "auto" (only when there is no other address), "include", "only".
     ice_loopback: Literal["auto", "include", "only"] = "auto"
     connect_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Live views one user may hold at once (a 16-tile wall and a camera page on each of
+    # two screens fit), and the server in all.
+    max_sessions_per_user: int = Field(default=32, ge=1)
+    max_sessions: int = Field(default=256, ge=1)
 
 
 PluginTable = dict[str, Any]

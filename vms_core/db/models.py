@@ -158,6 +158,9 @@ class Bookmark(Base):
 
 class User(Base):
     __tablename__ = "users"
+    # Ids are never reused (SQLite would hand a deleted last user's id out again): export
+    # jobs and other records keyed by user id must not pass to a new user.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)

@@ -10,7 +10,8 @@ A package is a folder (shipped as a zip holding that folder):
 - ``manifest.sig``: the raw Ed25519 signature of ``manifest.json``'s bytes;
 - ``public_key.pem``: the server's public key; ``README.txt``: how to check by hand.
 
-Verification needs nothing but this module (``vms export verify``) or OpenSSL.
+Verification (``vms export verify``, :mod:`vms_core.exports.verify`) needs nothing but the
+package, or OpenSSL.
 """
 
 from __future__ import annotations
@@ -21,15 +22,13 @@ import os
 import re
 import shutil
 import zipfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from cryptography.exceptions import InvalidSignature
-
-from vms_core.exports.signing import SigningKey, fingerprint, load_public_pem
+from vms_core.exports.signing import SigningKey
+from vms_core.exports.verify import MANIFEST, PUBLIC_KEY, SIGNATURE
 from vms_core.playback.remux import (
     FASTSTART,
     Output,
@@ -41,9 +40,6 @@ from vms_core.playback.remux import (
 from vms_core.timeutil import iso
 
 FORMAT = "vms-evidence-package/1"
-MANIFEST = "manifest.json"
-SIGNATURE = "manifest.sig"
-PUBLIC_KEY = "public_key.pem"
 README = "README.txt"
 _CHUNK = 1024 * 1024
 
@@ -197,147 +193,3 @@ def _camera_entry(
     if result.stopped_early:
         entry["note"] = f"ends early: {result.stopped_early}"
     return entry
-
-
-# -- verification ------------------------------------------------------------------------
-
-
-@dataclass
-class VerifyReport:
-    problems: list[str] = field(default_factory=list)  # each starts with the file it is about
-    fingerprint: str | None = None
-    checked: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
-class _Files:
-    """The package's files by name, from a folder or a zip (one top folder stripped)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._zip: zipfile.ZipFile | None = None
-        self._names: dict[str, str] = {}
-        if path.is_dir():
-            for item in sorted(path.rglob("*")):
-                if item.is_file():
-                    name = item.relative_to(path).as_posix()
-                    self._names[name] = name
-        else:
-            self._zip = zipfile.ZipFile(path)
-            members = [m for m in self._zip.namelist() if not m.endswith("/")]
-            tops = {m.split("/", 1)[0] for m in members}
-            strip = len(tops) == 1 and all("/" in m for m in members)
-            for member in members:
-                self._names[member.split("/", 1)[1] if strip else member] = member
-
-    def names(self) -> list[str]:
-        return list(self._names)
-
-    @contextmanager
-    def open(self, name: str) -> Iterator[IO[bytes]]:
-        member = self._names[name]
-        if self._zip is not None:
-            with self._zip.open(member) as stream:
-                yield stream
-        else:
-            with (self.path / member).open("rb") as file:
-                yield file
-
-    def read(self, name: str) -> bytes:
-        with self.open(name) as stream:
-            return stream.read()
-
-    def close(self) -> None:
-        if self._zip is not None:
-            self._zip.close()
-
-
-def verify_package(path: Path, trusted_fingerprint: str | None = None) -> VerifyReport:
-    """Check the signature of the manifest and every file's size and SHA-256. Each problem
-    names the file it concerns. Blocking."""
-    report = VerifyReport()
-    try:
-        files = _Files(path)
-    except (OSError, zipfile.BadZipFile) as exc:
-        report.problems.append(f"{path.name}: not a readable package folder or zip ({exc})")
-        return report
-    try:
-        _verify(files, report, trusted_fingerprint)
-    finally:
-        files.close()
-    return report
-
-
-def _read(files: _Files, name: str, report: VerifyReport) -> bytes | None:
-    if name not in files.names():
-        report.problems.append(f"{name}: missing")
-        return None
-    try:
-        return files.read(name)
-    except (OSError, zipfile.BadZipFile) as exc:
-        report.problems.append(f"{name}: unreadable ({exc})")
-        return None
-
-
-def _verify(files: _Files, report: VerifyReport, trusted: str | None) -> None:
-    manifest_bytes = _read(files, MANIFEST, report)
-    signature = _read(files, SIGNATURE, report)
-    pem = _read(files, PUBLIC_KEY, report)
-    public_key = None
-    if pem is not None:
-        try:
-            public_key = load_public_pem(pem)
-        except ValueError as exc:
-            report.problems.append(f"{PUBLIC_KEY}: not an Ed25519 public key ({exc})")
-    if public_key is not None:
-        report.fingerprint = fingerprint(public_key)
-        if trusted is not None and report.fingerprint != trusted:
-            report.problems.append(
-                f"{PUBLIC_KEY}: key {report.fingerprint} is not the trusted key {trusted}"
-            )
-    if public_key is not None and manifest_bytes is not None and signature is not None:
-        if len(signature) != 64:
-            report.problems.append(f"{SIGNATURE}: not an Ed25519 signature (64 bytes)")
-        else:
-            try:
-                public_key.verify(signature, manifest_bytes)
-            except InvalidSignature:
-                report.problems.append(
-                    f"{MANIFEST}: does not match its signature {SIGNATURE} with the key in "
-                    f"{PUBLIC_KEY} (one of these files was changed)"
-                )
-    if manifest_bytes is None:
-        return
-    try:
-        manifest = json.loads(manifest_bytes)
-        listed = {str(f["name"]): f for f in manifest["files"]}
-        claimed = str(manifest["signing_key"]["fingerprint"])
-    except (ValueError, KeyError, TypeError) as exc:
-        report.problems.append(f"{MANIFEST}: not a vms manifest ({exc})")
-        return
-    if report.fingerprint is not None and claimed != report.fingerprint:
-        report.problems.append(
-            f"{PUBLIC_KEY}: fingerprint {report.fingerprint} differs from the manifest's {claimed}"
-        )
-    for name, entry in listed.items():
-        if name not in files.names():
-            report.problems.append(f"{name}: missing")
-            continue
-        try:
-            with files.open(name) as stream:
-                digest, size = sha256_of(stream)
-        except (OSError, zipfile.BadZipFile) as exc:
-            report.problems.append(f"{name}: unreadable ({exc})")
-            continue
-        if size != entry.get("bytes"):
-            report.problems.append(f"{name}: {size} bytes, the manifest says {entry.get('bytes')}")
-        elif digest != entry.get("sha256"):
-            report.problems.append(f"{name}: SHA-256 differs from the manifest")
-        else:
-            report.checked.append(name)
-    for name in files.names():
-        if name not in listed and name not in (MANIFEST, SIGNATURE, PUBLIC_KEY):
-            report.problems.append(f"{name}: not listed in the manifest")

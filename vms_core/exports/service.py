@@ -17,8 +17,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from sqlalchemy import select
+
 from vms_core.audit import AuditLog
 from vms_core.db.engine import Database
+from vms_core.db.models import User
 from vms_core.exports.package import BuiltPackage, CameraClip, ExportRequest, build_package
 from vms_core.exports.signing import SigningKey
 from vms_core.playback.catalog import segments_in_range
@@ -36,8 +39,12 @@ class ExportJob:
     start_us: int
     end_us: int
     reason: str
-    created_by: str
+    created_by: str  # the user name, for people and the manifest
     created_us: int
+    # Whose job it is: the user id, never the name (a user re-created under the same
+    # name is someone else). None: a job from before ids were kept whose owner could not
+    # be told for sure; only admins see it.
+    created_by_id: int | None = None
     state: State = "queued"
     progress: float = 0.0
     error: str | None = None
@@ -80,6 +87,7 @@ class ExportService:
 
     async def start(self) -> None:
         self._jobs = await asyncio.to_thread(self._load_jobs)
+        await self._assign_owners()
         self._worker = asyncio.create_task(self._work(), name="exports")
 
     async def stop(self) -> None:
@@ -102,6 +110,7 @@ class ExportService:
         end_us: int,
         reason: str,
         username: str,
+        user_id: int,
         remote: str = "",
     ) -> ExportJob:
         job = ExportJob(
@@ -112,6 +121,7 @@ class ExportService:
             reason=reason,
             created_by=username,
             created_us=now_us(),
+            created_by_id=user_id,
         )
         self._jobs[job.id] = job
         await asyncio.to_thread(self._save, job)
@@ -203,6 +213,28 @@ class ExportService:
         job.package = built.zip_path.name
         job.progress = 1.0
         job.state = "done"
+
+    async def _assign_owners(self) -> None:
+        """Give jobs saved before owners were kept by id (no ``created_by_id``) the id of
+        the user of that name, but only if that user existed when the job was made: a
+        user created later under the same name is someone else and gets nothing."""
+        unowned = [j for j in self._jobs.values() if j.created_by_id is None]
+        if not unowned:
+            return
+        async with self.db.session() as session:
+            users = {u.username: u for u in await session.scalars(select(User))}
+        for job in unowned:
+            user = users.get(job.created_by)
+            if user is not None and user.created_us <= job.created_us:
+                job.created_by_id = user.id
+                await asyncio.to_thread(self._save, job)
+            else:
+                log.warning(
+                    "export %s: its owner %r is no longer the user of that name; only "
+                    "admins see it",
+                    job.id,
+                    job.created_by,
+                )
 
     # -- persistence ---------------------------------------------------------------------
     def _save(self, job: ExportJob) -> None:

@@ -2,6 +2,11 @@
 
 Reconnects with capped exponential backoff. End of stream counts as a disconnect: a
 camera that goes away can end the RTSP demuxer as if the stream had finished.
+
+States: ``connecting`` until the first stream, then ``streaming``; a failure is ``lost``
+(it had streamed) or ``error``, and stays so through the reconnect attempts that fail
+(their count is in the status; a new reason is reported, a new count at most every
+``ATTEMPTS_REPORT_SECONDS``) until the camera streams again.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from fractions import Fraction
 from typing import Any
@@ -33,6 +38,8 @@ MAX_TIMESTAMP_STEP = 5.0
 LIVE_WAIT = 0.004
 # Date the stream from the first video packet anyway after holding this many.
 MAX_HELD_PACKETS = 200
+# A camera that stays down reports its growing attempt count at most this often.
+ATTEMPTS_REPORT_SECONDS = 60.0
 
 
 class IngestState(StrEnum):
@@ -48,6 +55,9 @@ class IngestStatus:
     state: IngestState
     since: float  # time.time() of the change
     reason: str | None = None
+    # Failed connection attempts since the camera last streamed; on ``streaming``, those
+    # it took to get there.
+    attempts: int = 0
 
 
 StateCallback = Callable[[str, IngestStatus], None]
@@ -107,6 +117,8 @@ class Ingest:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._status = IngestStatus(IngestState.CONNECTING, time.time())
+        self._reported_at = 0.0  # time.monotonic() of the last on_state call
+        self._attempts = 0  # failed since the camera last streamed
         self._session: StreamSession | None = None
         self._sessions = 0
         self._bytes = 0
@@ -146,10 +158,20 @@ class Ingest:
 
     # -- thread -------------------------------------------------------------------------
 
-    def _set_state(self, state: IngestState, reason: str | None = None) -> None:
-        if state == self._status.state and reason == self._status.reason:
-            return
-        self._status = IngestStatus(state, time.time(), reason)
+    def _set_state(self, state: IngestState, reason: str | None = None, attempts: int = 0) -> None:
+        status = self._status
+        now = time.monotonic()
+        if state == status.state:
+            if reason == status.reason and attempts == status.attempts:
+                return
+            # Same state, new details: ``since`` stays when the state began. A new count
+            # alone is reported now and then, not on every attempt.
+            self._status = replace(status, reason=reason, attempts=attempts)
+            if reason == status.reason and now - self._reported_at < ATTEMPTS_REPORT_SECONDS:
+                return
+        else:
+            self._status = IngestStatus(state, time.time(), reason, attempts)
+        self._reported_at = now
         if self._on_state is not None:
             try:
                 self._on_state(self.camera_id, self._status)
@@ -176,24 +198,27 @@ class Ingest:
     def _run(self) -> None:
         backoff = self.options.backoff_min
         while not self._stop.is_set():
-            self._set_state(IngestState.CONNECTING)
+            if self._status.state not in (IngestState.LOST, IngestState.ERROR):
+                self._set_state(IngestState.CONNECTING)
             streamed = False
+            state, reason = IngestState.LOST, "end of stream"
             try:
                 streamed = self._connect_and_pump()
                 if self._stop.is_set():
                     break
-                self._set_state(IngestState.LOST, "end of stream")
             except SourceError as exc:
-                self._set_state(IngestState.ERROR, str(exc))
+                state, reason = IngestState.ERROR, str(exc)
             except (av.FFmpegError, OSError) as exc:
                 state = IngestState.LOST if self._session else IngestState.ERROR
-                self._set_state(state, f"{type(exc).__name__}: {exc}")
+                reason = f"{type(exc).__name__}: {exc}"
             except Exception as exc:  # keep the camera alive whatever happens
                 log.exception("ingest %s failed", self.camera_id)
-                self._set_state(IngestState.ERROR, f"{type(exc).__name__}: {exc}")
+                state, reason = IngestState.ERROR, f"{type(exc).__name__}: {exc}"
             finally:
                 self._close_container()
                 self.hub.reset()
+            self._attempts = 0 if streamed else self._attempts + 1
+            self._set_state(state, reason, self._attempts)
             if streamed:
                 backoff = self.options.backoff_min
             if self._stop.wait(backoff):
@@ -308,7 +333,7 @@ class Ingest:
     def _mark_streaming(self) -> None:
         self._bytes = 0
         self._bytes_since = time.monotonic()
-        self._set_state(IngestState.STREAMING)
+        self._set_state(IngestState.STREAMING, None, self._attempts)
 
     def _new_session(self, container: Any) -> StreamSession:
         if not container.streams.video:

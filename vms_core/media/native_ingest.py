@@ -36,7 +36,7 @@ from vms_core.media.native.depacketize import (
     G711Depacketizer,
     H264Depacketizer,
 )
-from vms_core.media.native.messages import MediaDesc
+from vms_core.media.native.messages import MAX_CHANNELS, MediaDesc
 from vms_core.media.native.templates import (
     Template,
     aac_config_fields,
@@ -52,6 +52,7 @@ from vms_core.rtsp.codecs import (
     h264_nal_type,
     parameter_sets_from_fmtp,
 )
+from vms_core.rtsp.limits import shown
 from vms_core.rtsp.rtp import NTP_EPOCH_OFFSET
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,9 @@ _SR = struct.Struct("!IIII")  # ssrc, NTP seconds, NTP fraction, RTP timestamp
 AUDIO_REALIGN_SECONDS = 0.02
 # Read per packet at most this long after dating while waiting for the first audio frame.
 AUDIO_WAIT_SECONDS = 2.0
+# Sender reports that would put audio further than this from where its packets' arrival
+# puts it are not a clock to trust (a camera's broken or hostile RTCP): arrival it is.
+MAX_REPORT_SKEW_SECONDS = 5.0
 
 
 class UseFFmpeg(Exception):
@@ -202,14 +206,21 @@ class _NativeRun:
                 had = ingest._session.info.video_codec
                 raise SourceError(f"camera came back without its {had} video track")
             raise SourceError("stream has no video track")
-        video = next((m for m in videos if m.encoding == "H264"), None)
+        h264 = [m for m in videos if m.encoding == "H264"]
+        video = next((m for m in h264 if m.problem is None), None)
         if video is None:
+            if h264:
+                raise SourceError(f"SDP: {h264[0].problem}")
             raise UseFFmpeg(f"video is {videos[0].encoding or 'unknown'}, not H.264")
+        for media in medias:
+            if media.kind == "audio" and media.problem is not None:
+                log.warning("%s: SDP: %s; audio not used", ingest.camera_id, media.problem)
         audio = next(
             (
                 m
                 for m in medias
                 if m.kind == "audio"
+                and m.problem is None
                 and (
                     (m.encoding == "MPEG4-GENERIC" and "config" in m.fmtp)
                     or m.encoding in ("PCMU", "PCMA")
@@ -224,16 +235,18 @@ class _NativeRun:
             try:
                 self.audio_config = bytes.fromhex(media.fmtp["config"])
                 _type, _index, channels = aac_config_fields(self.audio_config)
-            except ValueError:
+                depacketizer = AacDepacketizer(self._audio_unit, media.fmtp)
+            except ValueError as exc:
                 log.warning(
-                    "%s: AAC config %r unreadable; video only",
+                    "%s: AAC (config %r) unusable: %s; video only",
                     self.ingest.camera_id,
-                    media.fmtp.get("config"),
+                    shown(media.fmtp.get("config", "")),
+                    exc,
                 )
                 self.audio_media = None
                 return
-            media.channels = channels or media.channels
-            self.audio_depacketizer = AacDepacketizer(self._audio_unit, media.fmtp)
+            media.channels = min(channels, MAX_CHANNELS) or media.channels
+            self.audio_depacketizer = depacketizer
             self.audio = _Track(media.clock_rate, 1024)
         else:
             self.audio_depacketizer = G711Depacketizer(self._audio_unit)
@@ -284,7 +297,9 @@ class _NativeRun:
         """Timeouts, keep-alive and bitrate; called after each read (or batch of reads)."""
         io_timeout = self.ingest.options.io_timeout
         if now - self.last_video > io_timeout:
-            raise TimeoutError(f"no video for {io_timeout:g} s")
+            why = f"no video for {io_timeout:g} s"
+            dropped = self.depacketizer.dropped
+            raise TimeoutError(f"{why} ({dropped})" if dropped else why)
         if now >= self.next_keepalive:
             self.next_keepalive = now + self.keepalive_every
             self.connection.send_keepalive()
@@ -296,9 +311,9 @@ class _NativeRun:
     def _reports(self, track: _Track) -> FrameHandler:
         def handle(mv: memoryview) -> None:
             pos, end = 0, len(mv)
-            while pos + 8 <= end:
+            while pos + 8 <= end and mv[pos] & 0xC0 == 0x80:  # compound RTCP, version 2
                 size = (((mv[pos + 2] << 8) | mv[pos + 3]) + 1) * 4
-                if mv[pos + 1] == 200 and pos + 24 <= end:
+                if mv[pos + 1] == 200 and size >= 28 and pos + 24 <= end:
                     _ssrc, seconds, fraction, rtp_ts = _SR.unpack_from(mv, pos + 4)
                     track.sr_ext = track.peek(rtp_ts)
                     track.sr_wall = seconds - NTP_EPOCH_OFFSET + fraction / 2**32
@@ -416,15 +431,17 @@ class _NativeRun:
         rate = track.rate
         offset = self.audio_offset
         if not self.audio_aligned_by_reports:
-            by_reports = self._offset_from_reports()
-            if by_reports is not None:
-                if offset is None or abs(by_reports - offset) > AUDIO_REALIGN_SECONDS * rate:
-                    offset = by_reports
-                self.audio_aligned_by_reports = True
-            elif offset is None:
-                # No sender reports yet: align by arrival, like the first picture.
+            if offset is None:
+                # Align by arrival, like the first picture, until sender reports say better.
                 seconds = clock.ref + (self.connection.recv_time - clock.wall0)
                 offset = round(seconds * rate) - ext
+            by_reports = self._offset_from_reports()
+            if by_reports is not None and abs(by_reports - offset) <= (
+                MAX_REPORT_SKEW_SECONDS * rate
+            ):
+                if abs(by_reports - offset) > AUDIO_REALIGN_SECONDS * rate:
+                    offset = by_reports
+                self.audio_aligned_by_reports = True
             self.audio_offset = offset
         assert offset is not None
         pts = track.dts.repair(ext + offset)

@@ -12,7 +12,8 @@ failure becomes one of:
   says it should be;
 - ``OnvifError``: anything else the device said no to (a SOAP fault).
 
-Each carries a reason a person can act on; each is logged once, here.
+Each carries a reason a person can act on, bounded in length and free of control
+characters whatever the device sent (``vms_core.untrusted``); each is logged once, here.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from onvif import ONVIFCamera, ONVIFService
 from onvif.exceptions import ONVIFAuthError, ONVIFError, ONVIFTimeoutError
 from onvif.util import is_auth_error
 
+from vms_core.untrusted import bounded_text
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -42,6 +45,8 @@ T = TypeVar("T")
 MAX_REPLY_BYTES = 2 * 1024 * 1024
 MAX_SNAPSHOT_BYTES = 16 * 1024 * 1024
 CLOCK_WARN_SECONDS = 5.0
+# Closing only releases local sessions; a bound all the same, as for every await on a device.
+CLOSE_TIMEOUT_S = 5.0
 SOAP_ENVELOPES = (
     "{http://www.w3.org/2003/05/soap-envelope}Envelope",
     "{http://schemas.xmlsoap.org/soap/envelope/}Envelope",
@@ -55,6 +60,12 @@ REPLY_NAMESPACES = (
     "{http://schemas.xmlsoap.org/soap/envelope/}",
 )
 STREAM_SETUP = {"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}}
+# Longest stream or snapshot URI we take from a device (real ones are under 200 characters).
+MAX_URI_CHARS = 2048
+# Longest name, model, serial, ... we keep from a device.
+MAX_LABEL_CHARS = 128
+# A WS-Security header in a request we send: without one, a 401 means "log in first".
+_CREDENTIALS_MARK = b"UsernameToken"
 
 
 class OnvifError(Exception):
@@ -63,6 +74,9 @@ class OnvifError(Exception):
     state = "error"
 
     def __init__(self, reason: str) -> None:
+        # Reasons quote what the device said (fault texts, element names): bound them here,
+        # once, before anything stores, logs or returns them.
+        reason = bounded_text(reason)
         super().__init__(reason)
         self.reason = reason
 
@@ -132,6 +146,32 @@ class PtzStatus:
     moving: bool
 
 
+# -- zeep's logging of device values ------------------------------------------------------
+
+
+class _DeviceValueErrorsAsWarnings(logging.Filter):
+    """zeep logs a value it cannot convert (``<Width>wide</Width>``) at ERROR with a traceback,
+    then carries on with None. That is the device's fault, not ours: keep zeep's line, as a
+    bounded WARNING naming the value, without the traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR:
+            error = record.exc_info[1] if record.exc_info else None
+            detail = f": {error}" if error is not None else ""
+            record.msg = bounded_text(
+                f"device sent an unusable value: {record.getMessage()}{detail}"
+            )
+            record.args = ()
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+# zeep.xsd.types.simple and zeep.xsd.elements.attribute use logger.exception this way.
+for _name in ("zeep.xsd.types.simple", "zeep.xsd.elements.attribute"):
+    logging.getLogger(_name).addFilter(_DeviceValueErrorsAsWarnings())
+
+
 # -- reply guard ---------------------------------------------------------------------------
 
 
@@ -174,6 +214,24 @@ async def _read_capped(response: aiohttp.ClientResponse, max_bytes: int) -> byte
     return b"".join(chunks)
 
 
+class GuardRefusal(ONVIFError):  # type: ignore[misc]
+    """The reply guard refused a reply; the OnvifError saying why is its ``__cause__``.
+
+    An ``ONVIFError`` so that onvif-zeep-async's own error handling (its background
+    subscription renewals) treats it as a failed call instead of letting it escape a task;
+    ``OnvifDevice.call`` turns it back into its cause.
+    """
+
+
+def _login_needed(status: int) -> zeep.exceptions.Fault:
+    # What onvif-zeep-async's clock handshake expects when a device wants a login for
+    # GetSystemDateAndTime: a fault, upon which it asks again with WS-Security.
+    return zeep.exceptions.Fault(  # type: ignore[no-untyped-call]
+        f"HTTP {status}: the device wants authentication for this call",
+        subcodes=["ter:NotAuthorized"],
+    )
+
+
 def _guard_transport(service: ONVIFService, max_bytes: int) -> None:
     """Replace the transport's POST with one that caps and checks the reply."""
     transport = service.transport
@@ -190,20 +248,35 @@ def _guard_transport(service: ONVIFService, max_bytes: int) -> None:
             address, data=data, headers=headers, timeout=self._client_timeout
         )
         try:
-            content = await _read_capped(response, max_bytes)
-        finally:
-            response.release()
-        if response.status in (401, 403):
-            raise OnvifUnauthorized(f"HTTP {response.status} from {address}")
-        check_reply(content, max_bytes)
+            try:
+                content = await _read_capped(response, max_bytes)
+            finally:
+                response.release()
+            if response.status in (401, 403):
+                if _CREDENTIALS_MARK not in data:
+                    # Many cameras refuse even GetSystemDateAndTime without a login.
+                    raise _login_needed(response.status)
+                raise OnvifUnauthorized(f"HTTP {response.status} from {address}")
+            check_reply(content, max_bytes)
+        except OnvifError as err:
+            raise GuardRefusal(err.reason) from err
         return response, content
 
     transport._post_internal = types.MethodType(post_internal, transport)
     transport._vms_guarded = True
 
 
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 class _GuardedCamera(ONVIFCamera):  # type: ignore[misc]
     max_reply_bytes = MAX_REPLY_BYTES
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._creating: set[asyncio.Future[ONVIFService]] = set()
 
     async def create_onvif_service(
         self,
@@ -212,9 +285,24 @@ class _GuardedCamera(ONVIFCamera):  # type: ignore[misc]
         read_timeout: int | None = None,
         write_timeout: int | None = None,
     ) -> ONVIFService:
-        service = await super().create_onvif_service(name, port_type, read_timeout, write_timeout)
+        # onvif-zeep-async (3.x) builds the service, with its own HTTP session, before it
+        # registers it in ``self.services``; a caller cancelled in between (our call
+        # timeout) would leave that session unclosed. So the creation finishes shielded,
+        # and close() waits for it: a registered service is closed with the camera.
+        creating = asyncio.ensure_future(
+            super().create_onvif_service(name, port_type, read_timeout, write_timeout)
+        )
+        self._creating.add(creating)
+        creating.add_done_callback(self._creating.discard)
+        creating.add_done_callback(_retrieve)  # its error is the caller's, if still waiting
+        service = await asyncio.shield(creating)
         _guard_transport(service, self.max_reply_bytes)
         return service
+
+    async def close(self) -> None:
+        if self._creating:
+            await asyncio.wait(set(self._creating), timeout=CLOSE_TIMEOUT_S)
+        await super().close()
 
 
 # -- the device ----------------------------------------------------------------------------
@@ -231,6 +319,21 @@ def _attr(obj: Any, *path: str) -> Any:
 def _str(obj: Any, *path: str) -> str:
     value = _attr(obj, *path)
     return "" if value is None else str(value).strip()
+
+
+def _label(obj: Any, *path: str) -> str:
+    """A name, model, serial, ... the device gave: one line, bounded."""
+    return bounded_text(_str(obj, *path), MAX_LABEL_CHARS)
+
+
+def _uri(what: str, value: str, schemes: tuple[str, ...]) -> str | None:
+    """``value`` if it is a URI with one of ``schemes`` we can store and hand on, else None."""
+    if not value.startswith(schemes):
+        return None
+    if len(value) > MAX_URI_CHARS or any(c.isspace() or not c.isprintable() for c in value):
+        log.warning("ONVIF %s: URI refused: %r", what, bounded_text(value, 100))
+        return None
+    return value
 
 
 def _num(obj: Any, *path: str) -> float | None:
@@ -283,20 +386,24 @@ class OnvifDevice:
 
     async def close(self) -> None:
         try:
-            await asyncio.wait_for(self.camera.close(), 5.0)
-        except Exception as err:  # closing must never raise
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                await self.camera.close()
+        except Exception as err:  # closing must never raise (CancelledError still does)
             log.debug("closing ONVIF client of %s: %s", self.url, err)
 
-    async def call(self, what: str, awaitable: Awaitable[T]) -> T:
-        """Await one device call, bounded in time, with failures turned into OnvifError."""
+    async def call(self, what: str, awaitable: Awaitable[T], timeout: float | None = None) -> T:  # noqa: ASYNC109
+        """Await one device call, bounded in time (``timeout``, else the device's), with
+        failures turned into OnvifError. A cancellation always goes through: this uses
+        ``asyncio.timeout``, not ``wait_for``, which on Python 3.11 may return a result that
+        arrives with the cancellation and so swallow it."""
+        limit = self.timeout if timeout is None else timeout
         try:
-            return await asyncio.wait_for(awaitable, self.timeout)
+            async with asyncio.timeout(limit):
+                return await awaitable
         except OnvifError as err:
             raise self._logged(type(err)(f"{what}: {err.reason}")) from None
         except (TimeoutError, ONVIFTimeoutError):
-            raise self._logged(
-                OnvifUnreachable(f"{what}: no answer within {self.timeout:g} s")
-            ) from None
+            raise self._logged(OnvifUnreachable(f"{what}: no answer within {limit:g} s")) from None
         except ONVIFAuthError as err:
             raise self._logged(OnvifUnauthorized(f"{what}: {err}")) from None
         except zeep.exceptions.Fault as err:
@@ -365,11 +472,11 @@ class OnvifDevice:
                 OnvifBadReply("GetDeviceInformation: reply names neither manufacturer nor model")
             )
         return {
-            "manufacturer": _str(info, "Manufacturer"),
-            "model": _str(info, "Model"),
-            "firmware": _str(info, "FirmwareVersion"),
-            "serial": _str(info, "SerialNumber"),
-            "hardware_id": _str(info, "HardwareId"),
+            "manufacturer": _label(info, "Manufacturer"),
+            "model": _label(info, "Model"),
+            "firmware": _label(info, "FirmwareVersion"),
+            "serial": _label(info, "SerialNumber"),
+            "hardware_id": _label(info, "HardwareId"),
         }
 
     async def profiles(self, with_uris: bool = True) -> list[MediaProfile]:
@@ -390,7 +497,7 @@ class OnvifDevice:
             found.append(
                 MediaProfile(
                     token=token,
-                    name=_str(profile, "Name"),
+                    name=_label(profile, "Name"),
                     encoding=_str(encoder, "Encoding"),
                     width=_int(encoder, "Resolution", "Width"),
                     height=_int(encoder, "Resolution", "Height"),
@@ -413,7 +520,7 @@ class OnvifDevice:
             media.GetStreamUri({"StreamSetup": STREAM_SETUP, "ProfileToken": token}),
         )
         uri = _str(reply, "Uri")
-        if not uri.startswith(("rtsp://", "rtsps://")):
+        if _uri("GetStreamUri", uri, ("rtsp://", "rtsps://")) is None:
             raise self._logged(OnvifBadReply(f"GetStreamUri: not an RTSP URI: {uri[:100]!r}"))
         return uri
 
@@ -426,8 +533,7 @@ class OnvifDevice:
             raise
         except OnvifError:
             return ""  # many cameras have no snapshot URI; live decoding covers them
-        uri = _str(reply, "Uri")
-        return uri if uri.startswith(("http://", "https://")) else ""
+        return _uri("GetSnapshotUri", _str(reply, "Uri"), ("http://", "https://")) or ""
 
     async def describe(self) -> DeviceDescription:
         """Everything the catalog needs to add this camera."""
@@ -487,7 +593,7 @@ class OnvifDevice:
         ptz = await self._ptz()
         raw = await self.call("GetPresets", ptz.GetPresets({"ProfileToken": token}))
         return [
-            PtzPreset(token=_str(p, "token"), name=_str(p, "Name"))
+            PtzPreset(token=_str(p, "token"), name=_label(p, "Name"))
             for p in raw or []
             if _str(p, "token")
         ]

@@ -32,6 +32,8 @@ from xml.etree.ElementTree import Element
 import defusedxml.ElementTree as DET
 from defusedxml import DefusedXmlException
 
+from vms_core.untrusted import bounded_text
+
 log = logging.getLogger(__name__)
 
 MULTICAST_GROUP = "239.255.255.250"
@@ -45,6 +47,10 @@ MAX_DATAGRAM = 65535
 MAX_UNICAST_TARGETS = 4096
 # Spacing of unicast probes, so a /22 does not burst 1000 datagrams at once.
 UNICAST_BATCH = 64
+# Reasons kept for refused replies in one scan: a flood of garbage must not grow the answer.
+MAX_REJECTED = 100
+# Longest name, hardware or location we keep from a device's scopes.
+MAX_LABEL_CHARS = 128
 
 # Linux ioctls and interface flags for listing interfaces without a subprocess.
 _SIOCGIFFLAGS = 0x8913
@@ -96,7 +102,7 @@ class ScanResult:
     devices: list[DiscoveredDevice] = field(default_factory=list)
     interfaces: list[str] = field(default_factory=list)
     unicast_targets: int = 0
-    rejected: list[str] = field(default_factory=list)  # reasons, one per dropped reply
+    rejected: list[str] = field(default_factory=list)  # why replies were dropped (first 100)
     seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
@@ -179,9 +185,9 @@ def _device(entry: Element, sender: str) -> DiscoveredDevice:
         scopes=scopes,
         types=tuple(_text(entry, f"{{{WSDD}}}Types").split()),
         address=sender,
-        name=scope_value(scopes, "name"),
-        hardware=scope_value(scopes, "hardware"),
-        location=scope_value(scopes, "location"),
+        name=bounded_text(scope_value(scopes, "name"), MAX_LABEL_CHARS),
+        hardware=bounded_text(scope_value(scopes, "hardware"), MAX_LABEL_CHARS),
+        location=bounded_text(scope_value(scopes, "location"), MAX_LABEL_CHARS),
         seen=time.time(),
     )
 
@@ -255,15 +261,16 @@ class _Scan:
     def __init__(self, message_id: str) -> None:
         self.message_id = message_id
         self.devices: dict[str, DiscoveredDevice] = {}
-        self.rejected: list[str] = []
+        self.rejected: list[str] = []  # the first MAX_REJECTED reasons
 
     def received(self, data: bytes, sender: str) -> None:
         try:
             message = parse_message(data, sender)
         except ValueError as err:
-            reason = f"reply from {sender} refused: {err}"
-            log.warning("WS-Discovery: %s", reason)
-            self.rejected.append(reason)
+            if len(self.rejected) < MAX_REJECTED:
+                reason = bounded_text(f"reply from {sender} refused: {err}")
+                log.warning("WS-Discovery: %s", reason)
+                self.rejected.append(reason)
             return
         if message.kind != "ProbeMatches":
             return  # Hello/Bye/Probe heard on the socket: not an answer to us

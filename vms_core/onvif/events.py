@@ -7,6 +7,7 @@ and is skipped, never an error.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -14,8 +15,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from vms_core.onvif.client import OnvifBadReply, OnvifDevice
+from vms_core.untrusted import bounded_text
 
 log = logging.getLogger(__name__)
+
+# Unsubscribing is a courtesy (the subscription expires on the camera anyway): a camera
+# that does not answer it must not hold up removing it.
+UNSUBSCRIBE_TIMEOUT_S = 2.0
+MAX_TOPIC_CHARS = 200
+MAX_TIME_CHARS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +96,9 @@ def parse_notification(message: Any) -> OnvifNotification | None:
         return None
     data = _simple_items(getattr(body, "Data", None))
     initial = str(getattr(body, "PropertyOperation", "")) == "Initialized"
-    when = str(getattr(body, "UtcTime", "") or "")
+    # Both end up in the event's data: bounded like any text a device chose.
+    name = bounded_text(name, MAX_TOPIC_CHARS)
+    when = bounded_text(str(getattr(body, "UtcTime", "") or ""), MAX_TIME_CHARS)
     try:
         return parser(name, data, initial, when)
     except (AttributeError, TypeError, ValueError):
@@ -117,12 +127,11 @@ class PullPointReader:
             raise RuntimeError("start() first")
         request = {"Timeout": f"PT{wait_s}S", "MessageLimit": limit}
         # The device may hold the call for wait_s: allow for it beyond the usual timeout.
-        saved = self.device.timeout
-        self.device.timeout = saved + wait_s
-        try:
-            reply = await self.device.call("PullMessages", self._service.PullMessages(request))
-        finally:
-            self.device.timeout = saved
+        reply = await self.device.call(
+            "PullMessages",
+            self._service.PullMessages(request),
+            timeout=self.device.timeout + wait_s,
+        )
         if reply is None:
             raise OnvifBadReply("PullMessages: empty reply")
         found = []
@@ -133,9 +142,12 @@ class PullPointReader:
         return found
 
     async def close(self) -> None:
-        if self._manager is not None:
-            try:
-                await self._manager.shutdown()
-            except Exception as err:  # the camera may be gone: nothing to unsubscribe
-                log.debug("PullPoint shutdown: %s", err)
-            self._manager = None
+        """Unsubscribe, best effort and bounded in time."""
+        manager, self._manager = self._manager, None
+        if manager is None:
+            return
+        try:
+            async with asyncio.timeout(UNSUBSCRIBE_TIMEOUT_S):
+                await manager.shutdown()
+        except Exception as err:  # whatever the camera answers: the subscription expires
+            log.debug("PullPoint shutdown: %s", err)

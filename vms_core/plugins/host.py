@@ -11,11 +11,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from aiohttp import web
-from vms_sdk import Event, Notification, SegmentInfo
+from vms_sdk import Event, Notification, Principal, Role, SegmentInfo
 
+from vms_core.api.accounts import Principal as Account
+from vms_core.api.auth import PRINCIPAL
 from vms_core.cameras import CameraChange
 from vms_core.config import Settings
 from vms_core.plugins.dispatch import AudioDispatcher, FrameDispatcher
@@ -65,6 +67,17 @@ def manager_for(settings: Settings, services: HostServices) -> PluginManager:
     )
 
 
+def caller_of(request: web.Request) -> Principal | None:
+    """The logged-in caller of a plug-in route, as the SDK describes it (camera ids are
+    strings there, as everywhere in the SDK)."""
+    who: Account | None = request.get(PRINCIPAL)
+    if who is None:
+        return None
+    cameras = None if who.camera_ids is None else frozenset(str(c) for c in who.camera_ids)
+    # The catalog only holds the three roles; Principal checks it again.
+    return Principal(who.user_id, who.username, cast(Role, who.role), cameras)
+
+
 class PluginHost:
     """Owns the plug-in manager, its dispatchers and the frame sampler of one server."""
 
@@ -73,7 +86,12 @@ class PluginHost:
         self.services = ServerHostServices(server)
         self.manager = manager_for(server.settings, self.services)
         self.services.manager = self.manager
-        self.http = PluginHttp(self.manager, self._audit_refusal)
+        self.http = PluginHttp(
+            self.manager,
+            self._audit_refusal,
+            principal_of=caller_of,
+            max_body_bytes=server.settings.plugin_host.max_body_bytes,
+        )
         self.frames = FrameDispatcher(self.manager)
         self.audio = AudioDispatcher(self.manager)
         self.sampler = FrameSampler(
@@ -127,6 +145,7 @@ class PluginHost:
         """Apply new ``[plugins]`` / ``[plugin_host]`` settings: a fresh start of every
         plug-in (health counters reset, so an unhealthy plug-in gets another chance)."""
         await self._stop_feeds()
+        self.http.max_body_bytes = settings.plugin_host.max_body_bytes
         self.manager.config = dict(settings.plugins)
         self.manager.folders = list(settings.plugin_dirs)
         self.manager.budgets = call_budgets(settings)

@@ -64,12 +64,23 @@ class PluginRunner:
         self.failure_threshold = failure_threshold
         self.health = PluginHealth()
         self._threads_in_flight = 0
+        # Every call whose code may still be running, including those the caller gave up on
+        # (overrun): a thread cannot be stopped, and a task may ignore its cancellation.
+        self._running: dict[asyncio.Future[Any], str] = {}
 
     async def call(
-        self, hook: str, function: Callable[..., Any], budget_s: float, *args: Any, **kwargs: Any
+        self,
+        hook: str,
+        function: Callable[..., Any],
+        budget_s: float,
+        *args: Any,
+        answers: tuple[type[Exception], ...] = (),
+        **kwargs: Any,
     ) -> Any:
         """Call ``function(*args, **kwargs)`` within ``budget_s`` seconds.
 
+        :param answers: exception types that are the plug-in's answer rather than its
+            failure (a route's ``HttpError``): re-raised as they are, not counted.
         :return: its result (awaited when it is awaitable).
         :raises PluginCallError: when it raised, overran, or all threads were busy.
         """
@@ -77,16 +88,19 @@ class PluginRunner:
         deadline = time.monotonic() + budget_s
         try:
             if inspect.iscoroutinefunction(function):
-                result = await self._await_within(function(*args, **kwargs), deadline)
+                result = await self._await_within(hook, function(*args, **kwargs), deadline)
             else:
-                result = await self._run_in_thread(function, args, kwargs, deadline)
+                result = await self._run_in_thread(hook, function, args, kwargs, deadline)
                 if inspect.isawaitable(result):  # a plain function returning a coroutine
-                    result = await self._await_within(result, deadline)
+                    result = await self._await_within(hook, result, deadline)
         except _Overrun as overrun:
             message = overrun.reason or f"still running after its {budget_s:g} s budget; abandoned"
             self._failed(hook, message, timed_out=True)
             raise PluginCallError(self.plugin, hook, message, timed_out=True) from None
         except asyncio.CancelledError:
+            raise
+        except answers:
+            self.health.consecutive_failures = 0
             raise
         except Exception as exc:
             message = f"{type(exc).__name__}: {exc}"
@@ -99,8 +113,27 @@ class PluginRunner:
         """Forget failures (after a reload)."""
         self.health = PluginHealth()
 
-    async def _await_within(self, awaitable: Any, deadline: float) -> Any:
+    async def wait_idle(self, timeout_s: float) -> list[str]:
+        """Wait up to ``timeout_s`` for every call still running to finish, including
+        calls abandoned after their budget.
+
+        :return: the hooks of the calls still running after that (empty when idle).
+        """
+        pending = set(self._running)
+        if pending:
+            await asyncio.wait(pending, timeout=timeout_s)
+        return sorted(hook for future, hook in self._running.items() if not future.done())
+
+    def _track(self, hook: str, finished: asyncio.Future[Any]) -> None:
+        self._running[finished] = hook
+        finished.add_done_callback(self._untrack)
+
+    def _untrack(self, finished: asyncio.Future[Any]) -> None:
+        self._running.pop(finished, None)
+
+    async def _await_within(self, hook: str, awaitable: Any, deadline: float) -> Any:
         task: asyncio.Future[Any] = asyncio.ensure_future(awaitable)
+        self._track(hook, task)
         try:
             done, _ = await asyncio.wait({task}, timeout=max(0.0, deadline - time.monotonic()))
         except asyncio.CancelledError:
@@ -115,6 +148,7 @@ class PluginRunner:
 
     async def _run_in_thread(
         self,
+        hook: str,
         function: Callable[..., Any],
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
@@ -124,10 +158,21 @@ class PluginRunner:
             raise _Overrun(f"all {self.max_threads} worker threads still busy with earlier calls")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
+        finished: asyncio.Future[None] = loop.create_future()  # the thread, not the caller
+        self._track(hook, finished)
 
         def settle(ok: bool, value: Any) -> None:
             self._threads_in_flight -= 1
-            if future.done():
+            finished.set_result(None)
+            if future.done():  # abandoned: its caller overran or was cancelled
+                if not ok:
+                    log.warning(
+                        "plug-in %s: %s, abandoned earlier, ended with %s: %s",
+                        self.plugin,
+                        hook,
+                        type(value).__name__,
+                        value,
+                    )
                 return
             if ok:
                 future.set_result(value)
@@ -148,7 +193,11 @@ class PluginRunner:
         self._threads_in_flight += 1
         thread = threading.Thread(target=work, name=f"vms-plugin-{self.plugin}", daemon=True)
         thread.start()
-        done, _ = await asyncio.wait({future}, timeout=max(0.0, deadline - time.monotonic()))
+        try:
+            done, _ = await asyncio.wait({future}, timeout=max(0.0, deadline - time.monotonic()))
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
         if not done:
             future.cancel()
             raise _Overrun(None)

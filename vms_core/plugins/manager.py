@@ -27,6 +27,7 @@ from vms_sdk import (
     Event,
     Frame,
     FrameSubscription,
+    HttpError,
     HttpRequest,
     HttpResponse,
     IncompatiblePluginError,
@@ -77,6 +78,7 @@ class PluginState(StrEnum):
     REFUSED = "refused"  # failed to load, wrong API version or bad configuration
     LOADED = "loaded"  # configured, not started yet
     RUNNING = "running"
+    STOPPING = "stopping"  # waiting for running calls, then vms_shutdown
     FAILED = "failed"  # vms_startup raised or overran
     STOPPED = "stopped"
 
@@ -391,9 +393,20 @@ class PluginManager:
                 self._pm.unregister(record.plugin)
 
     async def _stop_one(self, record: PluginRecord) -> None:
+        record.state = PluginState.STOPPING  # no new calls from here on
         if record.inbox_worker is not None:
             record.inbox_worker.cancel()
         if record.runner is not None and record.context is not None:
+            # vms_shutdown releases what running calls use (a plate database, a socket):
+            # let calls already running finish first, within the same budget.
+            still_running = await record.runner.wait_idle(self.budgets.shutdown)
+            if still_running:
+                log.warning(
+                    "plug-in %s: shutting down while calls outlived the %g s shutdown budget: %s",
+                    record.name,
+                    self.budgets.shutdown,
+                    ", ".join(still_running),
+                )
             for impl in self._impls_of(record, "vms_shutdown"):
                 with contextlib.suppress(PluginCallError):  # counted and logged by the runner
                     await record.runner.call(
@@ -532,13 +545,18 @@ class PluginManager:
     async def handle_request(self, name: str, route: Route, request: HttpRequest) -> HttpResponse:
         """Run a plug-in's route handler under the HTTP budget.
 
-        :raises PluginCallError: when it raised or overran.
+        :raises HttpError: the handler's answer to a request it refused (not a failure).
+        :raises PluginCallError: when it raised anything else or overran.
         :raises TypeError: when it returned something other than an ``HttpResponse``.
         """
         record = self._records[name]
         assert record.runner is not None
         response = await record.runner.call(
-            f"route {route.method} {route.path}", route.handler, self.budgets.http, request
+            f"route {route.method} {route.path}",
+            route.handler,
+            self.budgets.http,
+            request,
+            answers=(HttpError,),
         )
         if not isinstance(response, HttpResponse):
             raise TypeError(f"route handler returned {type(response).__name__}, not HttpResponse")

@@ -7,10 +7,10 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
+from vms_core.rtsp.limits import MAX_BODY_BYTES, MAX_HEADER_LINES
+
 _METHOD = re.compile(r"[A-Za-z_]{1,32}")
-MAX_HEADER_BYTES = 16 * 1024
-MAX_HEADER_LINES = 64
-MAX_BODY_BYTES = 64 * 1024
+_DIGITS = re.compile(r"[0-9]+")
 
 REASONS = {
     200: "OK",
@@ -19,6 +19,7 @@ REASONS = {
     404: "Not Found",
     405: "Method Not Allowed",
     413: "Request Entity Too Large",
+    453: "Not Enough Bandwidth",
     454: "Session Not Found",
     455: "Method Not Valid in This State",
     459: "Aggregate Operation Not Allowed",
@@ -45,6 +46,7 @@ class RtspRequest:
     uri: str
     headers: dict[str, str]
     body: bytes = b""
+    content_length: int = 0
 
     @property
     def cseq(self) -> str | None:
@@ -89,6 +91,11 @@ def parse_head(head: bytes) -> RtspRequest:
         raise BadRequest("not an RTSP request")
     if version != "RTSP/1.0":
         raise BadRequest("unsupported RTSP version", 505)
+    if "://" in uri:
+        try:
+            urlsplit(uri)
+        except ValueError as exc:  # e.g. rtsp://[::1 (an unclosed IPv6 host)
+            raise BadRequest("malformed request URI") from exc
     if len(lines) - 1 > MAX_HEADER_LINES:
         raise BadRequest("too many header lines")
     headers: dict[str, str] = {}
@@ -102,11 +109,11 @@ def parse_head(head: bytes) -> RtspRequest:
     if "cseq" not in headers:
         raise BadRequest("missing CSeq")
     length_text = headers.get("content-length", "0")
-    if not length_text.isdigit():
+    if not _DIGITS.fullmatch(length_text):  # ASCII only: "²".isdigit() is True
         raise BadRequest("bad Content-Length")
-    if int(length_text) > MAX_BODY_BYTES:
+    if len(length_text) > 9 or int(length_text) > MAX_BODY_BYTES:
         raise BadRequest("body too large", 413)
-    return RtspRequest(method.upper(), uri, headers)
+    return RtspRequest(method.upper(), uri, headers, content_length=int(length_text))
 
 
 def request_path(uri: str) -> str:

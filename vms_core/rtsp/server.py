@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from vms_core.rtsp.auth import Authenticator, Credentials
+from vms_core.rtsp.limits import MAX_HEAD_BYTES, decimal, shown
 from vms_core.rtsp.media import TrackInfo
 from vms_core.rtsp.message import (
-    MAX_HEADER_BYTES,
     BadRequest,
     RtspRequest,
     RtspResponse,
@@ -26,8 +26,12 @@ from vms_core.rtsp.stream import RtspStream
 
 logger = logging.getLogger(__name__)
 
+MAX_CHANNEL = 255  # an interleaved channel is one byte (RFC 2326 10.12)
+# Sessions one client connection may hold at once (a player needs one): the rest wait
+# for the reaper, so a client cannot pile them up.
+MAX_SESSIONS_PER_CONNECTION = 16
 PUBLIC_METHODS = "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER"
-_TRACK_CONTROL = re.compile(r"trackID=(\d+)")
+_TRACK_CONTROL = re.compile(r"trackID=([0-9]{1,5})")
 _CSEQ = re.compile(rb"\r?\ncseq\s*:\s*(\d+)", re.IGNORECASE)
 
 
@@ -56,7 +60,7 @@ class RtspServer:
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(
-            self._accept, self.host, self.port, limit=MAX_HEADER_BYTES
+            self._accept, self.host, self.port, limit=MAX_HEAD_BYTES
         )
         self.port = self._server.sockets[0].getsockname()[1]
         self._reaper = asyncio.create_task(self._reap_forever(), name="rtsp-session-reaper")
@@ -187,8 +191,11 @@ class RtspConnection:
                 self.last_activity = time.monotonic()
                 try:
                     response = await self._handle(request)
+                except BadRequest as exc:
+                    logger.info("bad RTSP request from %s: %s", self.peer, exc)
+                    response = RtspResponse(exc.status)
                 except Exception:
-                    logger.exception("RTSP %s %s failed", request.method, request.uri)
+                    logger.exception("RTSP %s %s failed", request.method, shown(request.uri))
                     response = RtspResponse(500)
                 self.writer.write(response.encode(request.cseq))
         except BadRequest as exc:
@@ -220,9 +227,8 @@ class RtspConnection:
             match = _CSEQ.search(head)
             exc.cseq = match.group(1).decode() if match else None
             raise
-        length = int(request.headers.get("content-length", "0"))
-        if length:
-            request.body = await self.reader.readexactly(length)
+        if request.content_length:
+            request.body = await self.reader.readexactly(request.content_length)
         return request
 
     # --- request handling -------------------------------------------------------------
@@ -324,6 +330,8 @@ class RtspConnection:
         if requested is None:
             return RtspResponse(461)
         lower, params = requested
+        if session is None and len(self.sessions) >= MAX_SESSIONS_PER_CONNECTION:
+            return RtspResponse(453)
         if session is None:
             session = RtspSession(
                 stream.path,
@@ -342,7 +350,9 @@ class RtspConnection:
         if previous is not None and previous.udp is not None:
             previous.udp.close()
         if lower == "tcp":
-            channels = _parse_pair(params.get("interleaved"))
+            channels = _parse_pair(params.get("interleaved"), MAX_CHANNEL)
+            if channels is None and "interleaved" in params:
+                return RtspResponse(461)
             if channels is None:
                 channels = (2 * track_index, 2 * track_index + 1)
             track.interleaved = channels
@@ -396,16 +406,17 @@ class RtspConnection:
         return RtspResponse(200, headers)
 
 
-def _parse_pair(value: str | None) -> tuple[int, int] | None:
-    """``"a-b"`` or ``"a"`` (then b = a + 1) as two port or channel numbers."""
+def _parse_pair(value: str | None, highest: int = 65535) -> tuple[int, int] | None:
+    """``"a-b"`` or ``"a"`` (then b = a + 1) as two port or channel numbers up to
+    ``highest``; None when absent or not such numbers."""
     if not value:
         return None
     first, _, second = value.partition("-")
-    if not first.isdigit() or (second and not second.isdigit()):
+    low = decimal(first, 0, highest)
+    if low is None:
         return None
-    low = int(first)
-    high = int(second) if second else low + 1
-    if not (0 <= low <= 65535 and 0 <= high <= 65535):
+    high = decimal(second, 0, highest) if second else low + 1
+    if high is None or high > highest:
         return None
     return low, high
 

@@ -110,6 +110,13 @@ class CameraConfig(_Strict):
     drop_every_s: float | None = Field(default=None, gt=0)
     down_s: float = Field(default=5.0, gt=0)
     reject_password: bool = False
+    # GetSystemDateAndTime only with a login: HTTP 401 without one, as many real cameras do.
+    clock_needs_login: bool = False
+    # The snapshot URL answers HTTP 503 (a camera whose JPEG encoder is busy or broken).
+    snapshot_fails: bool = False
+    # PullMessages answers at once, ignoring the Timeout the client asked it to wait (a
+    # client that polls again on every answer then floods the camera).
+    pull_answers_at_once: bool = False
     clock_skew_s: float = 0.0
     # Port of this camera's ONVIF HTTP server; None = base_port + index (or any if 0).
     onvif_port: int | None = Field(default=None, ge=0, le=65535)

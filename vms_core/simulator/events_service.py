@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -60,7 +61,12 @@ class EventBroker:
     def __init__(self, camera: CameraConfig, clock: Callable[[], float] = time.time) -> None:
         self.timeline = MotionTimeline(camera)
         self.clock = clock
+        self.answer_at_once = camera.pull_answers_at_once
         self.subscriptions: dict[str, PullPoint] = {}
+        # How many PullMessages calls came, and when the last ones did (time.monotonic()):
+        # a client's pace.
+        self.pulls = 0
+        self.pulled_at: deque[float] = deque(maxlen=1000)
 
     def subscribe(self, lifetime_s: float) -> PullPoint:
         if len(self.subscriptions) >= MAX_SUBSCRIPTIONS:
@@ -83,6 +89,10 @@ class EventBroker:
 
     async def pull(self, point: PullPoint, wait_s: float) -> list[tuple[float, bool, str]]:
         """(time, motion, PropertyOperation) messages; waits up to wait_s for a change."""
+        self.pulls += 1
+        self.pulled_at.append(time.monotonic())
+        if self.answer_at_once:
+            wait_s = 0.0
         deadline = self.clock() + min(max(wait_s, 0.0), MAX_PULL_WAIT_S)
         while True:
             now = self.clock()

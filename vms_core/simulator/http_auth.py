@@ -63,7 +63,7 @@ class HttpAuthenticator:
         if scheme.lower() == "basic":
             try:
                 decoded = base64.b64decode(rest.strip(), validate=True).decode()
-            except (binascii.Error, UnicodeDecodeError):
+            except (binascii.Error, ValueError):  # not Base64, not ASCII, not UTF-8
                 return False
             user, _, password = decoded.partition(":")
             return hmac.compare_digest(user, self.username) and hmac.compare_digest(

@@ -54,6 +54,10 @@ HANDLERS: dict[str, dict[str, Handler]] = {
 }
 
 
+class LoginRequired(Exception):
+    """A request without WS-Security credentials to a camera that answers none of those."""
+
+
 def bracket_host(host: str) -> str:
     """IPv6 literals go in brackets inside URLs."""
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
@@ -131,6 +135,14 @@ class OnvifCameraServer:
     async def _handle_soap(self, request: web.Request) -> web.Response:
         try:
             body = await self._dispatch(request)
+        except LoginRequired:
+            # Such cameras answer with their web server's page, not a SOAP fault.
+            return web.Response(
+                status=401,
+                text="<html><body><h1>401 Unauthorized</h1></body></html>",
+                content_type="text/html",
+                headers={"WWW-Authenticate": self._snapshot_auth.challenge()},
+            )
         except SoapFault as fault:
             log.debug("%s: fault %s %s", self.camera.name, fault.subcodes, fault.reason)
             return web.Response(
@@ -155,8 +167,10 @@ class OnvifCameraServer:
             events=self.events,
             subscription_id=request.match_info.get("subscription_id"),
         )
+        token = find_username_token(soap_request.header)
+        if token is None and self.camera.clock_needs_login:
+            raise LoginRequired
         if (namespace, name) not in UNAUTHENTICATED:
-            token = find_username_token(soap_request.header)
             allowed = not self.camera.reject_password and verify(
                 token, self.camera.username, self.camera.password, context.camera_now()
             )
@@ -169,6 +183,8 @@ class OnvifCameraServer:
         profile = request.match_info["profile"]
         if profile not in PROFILE_TOKENS:
             raise web.HTTPNotFound()
+        if self.camera.snapshot_fails:
+            return web.Response(status=503, text="snapshot unavailable")
         if not self._snapshot_auth.check(request.method, request.headers.get("Authorization")):
             return web.Response(
                 status=401,

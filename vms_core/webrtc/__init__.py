@@ -10,12 +10,26 @@ need a decode and an Opus encode per camera on the server.
 from __future__ import annotations
 
 from vms_core.config.settings import WebRtcSettings
-from vms_core.webrtc.service import Answer, WebRtcOptions, WebRtcService, WhepError
+from vms_core.webrtc.errors import WhepError
+from vms_core.webrtc.offer import MAX_OFFER_BYTES, decode_offer
+from vms_core.webrtc.service import Answer, Viewer, WebRtcOptions, WebRtcService
 
-__all__ = ["Answer", "WebRtcOptions", "WebRtcService", "WhepError", "webrtc_options"]
+__all__ = [
+    "MAX_OFFER_BYTES",
+    "Answer",
+    "Viewer",
+    "WebRtcOptions",
+    "WebRtcService",
+    "WhepError",
+    "decode_offer",
+    "webrtc_options",
+]
 
 
 def webrtc_options(settings: WebRtcSettings) -> WebRtcOptions:
     return WebRtcOptions(
-        loopback=settings.ice_loopback, connect_timeout=settings.connect_timeout_seconds
+        loopback=settings.ice_loopback,
+        connect_timeout=settings.connect_timeout_seconds,
+        max_sessions_per_user=settings.max_sessions_per_user,
+        max_sessions=settings.max_sessions,
     )

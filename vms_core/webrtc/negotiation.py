@@ -13,7 +13,9 @@ import copy
 from dataclasses import dataclass
 
 from aiortc import RTCRtpCodecParameters
-from aiortc.sdp import SessionDescription
+from aiortc.sdp import MediaDescription
+
+from vms_core.webrtc.offer import sendable_h264
 
 # profile_idc → preference order of what to signal when the offer lacks that exact profile.
 _BASELINE, _MAIN, _HIGH = 0x42, 0x4D, 0x64
@@ -61,18 +63,10 @@ def forwarded_audio(audio_codec: str | None) -> str | None:
     return {"pcm_mulaw": "PCMU", "pcm_alaw": "PCMA"}.get(audio_codec or "")
 
 
-def choose_h264(
-    offer_sdp: str, mid_index: int, camera_profile: str | None
-) -> list[RTCRtpCodecParameters]:
-    """The offered H.264 format (packetization-mode 1) to answer, and its RTX, as aiortc
-    codec parameters; empty when the offer has no such format."""
-    media = SessionDescription.parse(offer_sdp).media[mid_index]
-    offered = [
-        c
-        for c in media.rtp.codecs
-        if c.mimeType.lower() == "video/h264"
-        and str(c.parameters.get("packetization-mode", "0")) == "1"
-    ]
+def choose_h264(media: MediaDescription, camera_profile: str | None) -> list[RTCRtpCodecParameters]:
+    """The offered H.264 format (packetization-mode 1) to answer for the video section
+    ``media``, and its RTX, as aiortc codec parameters; empty when there is none."""
+    offered = sendable_h264(media)
     if not offered:
         return []
     camera_idc = int(camera_profile[:2], 16) if camera_profile else _BASELINE

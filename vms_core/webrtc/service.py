@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import secrets
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiortc import (
     RTCConfiguration,
     RTCPeerConnection,
-    RTCRtpCodecCapability,
     RTCRtpTransceiver,
     RTCSessionDescription,
 )
-from aiortc.sdp import SessionDescription
 
 from vms_core.audit import AuditLog
 from vms_core.live import FeedKey, LiveFeed, LiveSources
+from vms_core.webrtc.errors import WhepError
 from vms_core.webrtc.h264 import parameter_sets, profile_level_id
 from vms_core.webrtc.ice import LoopbackPolicy, set_loopback_policy
 from vms_core.webrtc.negotiation import (
@@ -29,20 +30,20 @@ from vms_core.webrtc.negotiation import (
     choose_h264,
     forwarded_audio,
 )
+from vms_core.webrtc.offer import Offer, check_offer
+from vms_core.webrtc.quota import LiveQuota, OverQuota
 from vms_core.webrtc.relay import CameraRelay
 from vms_core.webrtc.rtpsend import DirectRtpSender
 from vms_core.webrtc.tracks import PassthroughTrack, install_packer
 
 log = logging.getLogger(__name__)
 
-
-class WhepError(Exception):
-    """A request the service refuses; ``status`` is the HTTP status to answer."""
-
-    def __init__(self, status: int, message: str, code: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
+# A session that just ended is remembered this long, so that the DELETE a browser sends as
+# it closes its peer connection (which may end the session first) still answers 204.
+ENDED_KEPT_SECONDS = 300.0
+ENDED_KEPT_MAX = 4096
+# Retry-After when the server-wide limit is reached and no session is about to time out.
+TOTAL_RETRY_AFTER = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,17 @@ class WebRtcOptions:
     loopback: LoopbackPolicy = "auto"
     connect_timeout: float = 30.0  # a peer that never connects is dropped after this
     ready_timeout: float = 8.0  # waiting for a camera that is not streaming yet
+    max_sessions_per_user: int = 32
+    max_sessions: int = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Who asks for a live view: the account it counts against, and for the audit log."""
+
+    user_id: int
+    username: str
+    remote: str = ""
 
 
 @dataclass(slots=True)
@@ -65,13 +77,23 @@ class WhepSession:
     id: str
     camera_id: int
     stream: str
-    username: str
-    remote: str
+    viewer: Viewer
     pc: RTCPeerConnection
     relay: CameraRelay
     tracks: list[PassthroughTrack]
     started: float = field(default_factory=time.time)
     connected: bool = False
+
+    @property
+    def user_id(self) -> int:
+        return self.viewer.user_id
+
+
+@dataclass(frozen=True, slots=True)
+class EndedSession:
+    camera_id: int
+    user_id: int
+    ended: float  # time.monotonic()
 
 
 class WebRtcService:
@@ -79,7 +101,11 @@ class WebRtcService:
         self.live = live
         self.audit = audit
         self.options = options
+        self.quota = LiveQuota(options.max_sessions_per_user, options.max_sessions)
         self.sessions: dict[str, WhepSession] = {}
+        self._ended: OrderedDict[str, EndedSession] = OrderedDict()
+        # user id → (revocations so far, cameras the last one kept or None for all)
+        self._revoked: dict[int, tuple[int, frozenset[int] | None]] = {}
         self._relays: dict[FeedKey, CameraRelay] = {}
         self._relay_lock = asyncio.Lock()
         self._closing = False
@@ -87,43 +113,33 @@ class WebRtcService:
 
     # -- sessions -----------------------------------------------------------------------
 
-    async def open(
-        self, camera_id: int, stream: str, offer_sdp: str, username: str, remote: str = ""
-    ) -> Answer:
+    async def open(self, camera_id: int, stream: str, offer_sdp: str, viewer: Viewer) -> Answer:
+        """Answer ``offer_sdp`` with a session showing the camera's ``stream``.
+
+        The offer is checked, and the viewer's slot taken, before the camera's feed is
+        acquired: a refused offer or an account at its limit costs no camera connection.
+        """
         if self._closing:
             raise WhepError(503, "the server is stopping")
-        offer = _parse_offer(offer_sdp)
-        feed, note = await self._playable_feed(camera_id, stream)
+        offer = check_offer(offer_sdp)
+        self._take_slot(viewer)
+        revocations = self._revoked.get(viewer.user_id)
         try:
-            relay = await self._relay(feed)
-        finally:
-            feed.release()  # the relay holds its own reference
-        session_id = secrets.token_urlsafe(16)
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        try:
-            session = await self._negotiate(session_id, pc, relay, offer, offer_sdp)
+            answer = await self._open(camera_id, stream, offer, viewer)
         except BaseException:
-            await pc.close()
-            await self._maybe_drop_relay(relay)
+            self.quota.give_back(viewer.user_id)
             raise
-        session.camera_id, session.stream = camera_id, feed.key.stream
-        session.username, session.remote = username, remote
-        self.sessions[session_id] = session
-        self._watch(session)
-        await self.audit.record(
-            "live.start",
-            username=username,
-            target=f"camera:{camera_id}",
-            remote=remote,
-            detail={"session": session_id, "stream": feed.key.stream, "note": note},
-        )
-        assert pc.localDescription is not None
-        return Answer(session_id, pc.localDescription.sdp, feed.key.stream, note)
+        if self._revoked_since(viewer.user_id, revocations, camera_id):
+            await self.close(answer.session_id, "access revoked while connecting")
+            raise WhepError(403, f"{viewer.username} lost access while the view was set up")
+        return answer
 
     async def close(self, session_id: str, reason: str) -> bool:
         session = self.sessions.pop(session_id, None)
         if session is None:
             return False
+        self._remember_ended(session)
+        self.quota.give_back(session.user_id)
         self._detach(session)
         for track in session.tracks:
             track.stop()
@@ -131,9 +147,9 @@ class WebRtcService:
         await self._maybe_drop_relay(session.relay)
         await self.audit.record(
             "live.end",
-            username=session.username,
+            username=session.viewer.username,
             target=f"camera:{session.camera_id}",
-            remote=session.remote,
+            remote=session.viewer.remote,
             detail={
                 "session": session.id,
                 "reason": reason,
@@ -141,6 +157,32 @@ class WebRtcService:
             },
         )
         return True
+
+    def ended(self, session_id: str) -> EndedSession | None:
+        """The session's owner and camera if it ended within the last few minutes."""
+        cutoff = time.monotonic() - ENDED_KEPT_SECONDS
+        while self._ended:
+            oldest = next(iter(self._ended.values()))
+            if oldest.ended >= cutoff:
+                break
+            self._ended.popitem(last=False)
+        return self._ended.get(session_id)
+
+    async def end_user_sessions(
+        self, user_id: int, reason: str, keep_cameras: frozenset[int] | None = None
+    ) -> int:
+        """End ``user_id``'s live views (all of them, or those on cameras not in
+        ``keep_cameras``): the account was deleted, disabled or lost cameras."""
+        count = self._revoked.get(user_id, (0, None))[0]
+        self._revoked[user_id] = (count + 1, keep_cameras)  # for negotiations in flight
+        doomed = [
+            s.id
+            for s in self.sessions.values()
+            if s.user_id == user_id and (keep_cameras is None or s.camera_id not in keep_cameras)
+        ]
+        for session_id in doomed:
+            await self.close(session_id, reason)
+        return len(doomed)
 
     async def stop(self) -> None:
         self._closing = True
@@ -153,6 +195,85 @@ class WebRtcService:
         return sum(1 for s in self.sessions.values() if s.camera_id == camera_id)
 
     # -- internals ----------------------------------------------------------------------
+
+    async def _open(self, camera_id: int, stream: str, offer: Offer, viewer: Viewer) -> Answer:
+        session_id = secrets.token_urlsafe(16)
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        try:
+            await _apply_offer(pc, offer)
+            feed, note = await self._playable_feed(camera_id, stream)
+            try:
+                relay = await self._relay(feed)
+            finally:
+                feed.release()  # the relay holds its own reference
+            session = WhepSession(session_id, camera_id, feed.key.stream, viewer, pc, relay, [])
+            try:
+                await self._answer(session, offer)
+                await self.audit.record(
+                    "live.start",
+                    username=viewer.username,
+                    target=f"camera:{camera_id}",
+                    remote=viewer.remote,
+                    detail={"session": session_id, "stream": feed.key.stream, "note": note},
+                )
+            except BaseException:
+                self._detach(session)
+                await self._maybe_drop_relay(relay)
+                raise
+        except BaseException:
+            await pc.close()
+            raise
+        self.sessions[session_id] = session
+        self._watch(session)
+        assert pc.localDescription is not None
+        return Answer(session_id, pc.localDescription.sdp, feed.key.stream, note)
+
+    def _revoked_since(
+        self, user_id: int, before: tuple[int, frozenset[int] | None] | None, camera_id: int
+    ) -> bool:
+        """Whether ``end_user_sessions`` took ``camera_id`` from the user since ``before``
+        (a view negotiated meanwhile was not among the sessions it ended)."""
+        now = self._revoked.get(user_id)
+        if now is None or now == before:
+            return False
+        kept = now[1]
+        return kept is None or camera_id not in kept
+
+    def _take_slot(self, viewer: Viewer) -> None:
+        try:
+            self.quota.take(viewer.user_id)
+        except OverQuota as over:
+            if over.limit == "user":
+                raise WhepError(
+                    429,
+                    f"{viewer.username} already has {over.allowed} live views open, the most "
+                    f"one user may have ([webrtc] max_sessions_per_user); close one first",
+                    "live_view_limit",
+                    self._retry_after(viewer.user_id),
+                ) from None
+            raise WhepError(
+                503,
+                f"the server is showing as many live views as it may ({over.allowed}, "
+                "[webrtc] max_sessions); try again later",
+                "live_view_limit",
+                self._retry_after(None) or TOTAL_RETRY_AFTER,
+            ) from None
+
+    def _retry_after(self, user_id: int | None) -> int | None:
+        """Seconds until a slot is sure to free: when the first session still negotiating
+        (of ``user_id``, or anyone's) reaches its connect deadline and is dropped."""
+        deadline = self.options.connect_timeout
+        waits = [
+            s.started + deadline - time.time()
+            for s in self.sessions.values()
+            if not s.connected and (user_id is None or s.user_id == user_id)
+        ]
+        return max(1, math.ceil(min(waits))) if waits else None
+
+    def _remember_ended(self, session: WhepSession) -> None:
+        self._ended[session.id] = EndedSession(session.camera_id, session.user_id, time.monotonic())
+        while len(self._ended) > ENDED_KEPT_MAX:
+            self._ended.popitem(last=False)
 
     async def _playable_feed(self, camera_id: int, stream: str) -> tuple[LiveFeed, str | None]:
         """The feed to serve: the one asked for, else the sub stream when the main one
@@ -214,48 +335,28 @@ class WebRtcService:
             await relay.stop()
             relay.feed.release()
 
-    async def _negotiate(
-        self,
-        session_id: str,
-        pc: RTCPeerConnection,
-        relay: CameraRelay,
-        offer: SessionDescription,
-        offer_sdp: str,
-    ) -> WhepSession:
-        kinds = [m.kind for m in offer.media]
-        if "video" not in kinds:
-            raise WhepError(400, "the offer has no video")
-        want_audio = "audio" in kinds and relay.audio_codec is not None
-        video_queue, audio_queue, backlog = relay.attach(want_audio)
-        tracks = [
+    async def _answer(self, session: WhepSession, offer: Offer) -> None:
+        """Put the relay's tracks on the transceivers the offer made, and answer."""
+        pc, relay = session.pc, session.relay
+        media = offer.description.media
+        video = _transceiver(pc, media[offer.video].rtp.muxId)
+        audio = _transceiver(pc, media[offer.audio].rtp.muxId) if offer.audio is not None else None
+        audio_codecs = _audio_codecs(audio, relay.audio_codec)
+        video_queue, audio_queue, backlog = relay.attach(bool(audio_codecs))
+        tracks = session.tracks
+        tracks.append(
             PassthroughTrack(
                 "video", video_queue, len(backlog), backlog[-1].timestamp if backlog else 0
             )
-        ]
-        video = pc.addTransceiver(tracks[0], direction="sendonly")
-        _install_sender(video.sender, tracks[0])
-        if audio_queue is not None and relay.audio_codec is not None:
+        )
+        _send(video, tracks[0])
+        if audio is not None and audio_queue is not None:
             tracks.append(PassthroughTrack("audio", audio_queue))
-            audio = pc.addTransceiver(tracks[1], direction="sendonly")
-            audio.setCodecPreferences(
-                [RTCRtpCodecCapability(f"audio/{relay.audio_codec}", 8000, 1)]
-            )
-            _install_sender(audio.sender, tracks[1])
-        session = WhepSession(session_id, 0, "", "", "", pc, relay, tracks)
-        try:
-            await pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
-        except Exception as exc:
-            self._detach(session)
-            raise WhepError(400, f"cannot use this offer: {exc}") from None
+            _send(audio, tracks[1])
+            _set_codecs(audio, audio_codecs)
         profile = _traits(relay.feed).profile_level_id
-        codecs = choose_h264(offer_sdp, kinds.index("video"), profile)
-        if not codecs:
-            self._detach(session)
-            raise WhepError(400, "the offer has no H.264 with packetization-mode 1")
-        _set_codecs(video, codecs)
-        answer = await pc.createAnswer()
-        await pc.setLocalDescription(answer)
-        return session
+        _set_codecs(video, choose_h264(media[offer.video], profile))
+        await pc.setLocalDescription(await pc.createAnswer())
 
     def _detach(self, session: WhepSession) -> None:
         for track in session.tracks:
@@ -280,11 +381,32 @@ class WebRtcService:
             await self.close(session.id, "never connected")
 
 
-def _parse_offer(offer_sdp: str) -> SessionDescription:
+async def _apply_offer(pc: RTCPeerConnection, offer: Offer) -> None:
     try:
-        return SessionDescription.parse(offer_sdp)
+        await pc.setRemoteDescription(RTCSessionDescription(offer.sdp, "offer"))
     except Exception as exc:
-        raise WhepError(400, f"not an SDP offer: {exc}") from None
+        # The backstop behind check_offer: whatever aiortc still finds wrong with the
+        # offer (it raises ValueError, OperationError and others) is the offer's fault.
+        log.debug("offer refused by aiortc: %r", exc)
+        raise WhepError(400, f"cannot use this offer: {exc}") from None
+
+
+def _transceiver(pc: RTCPeerConnection, mid: str | None) -> RTCRtpTransceiver:
+    return next(t for t in pc.getTransceivers() if t.mid == mid)
+
+
+def _audio_codecs(transceiver: RTCRtpTransceiver | None, codec: str | None) -> list[Any]:
+    """The offered format of the camera's G.711 codec, if the viewer takes it."""
+    if transceiver is None or codec is None:
+        return []
+    mime = f"audio/{codec}".lower()
+    return [c for c in transceiver._codecs if c.mimeType.lower() == mime][:1]
+
+
+def _send(transceiver: RTCRtpTransceiver, track: PassthroughTrack) -> None:
+    transceiver.direction = "sendonly"
+    transceiver.sender.replaceTrack(track)
+    _install_sender(transceiver.sender, track)
 
 
 def _traits(feed: LiveFeed) -> StreamTraits:
@@ -309,7 +431,8 @@ def _install_sender(sender: Any, track: PassthroughTrack) -> None:
 
 
 def _set_codecs(transceiver: RTCRtpTransceiver, codecs: list[Any]) -> None:
-    """Answer with the browser's own H.264 format. aiortc only knows Baseline flavours
-    locally, and ``setCodecPreferences`` can only narrow those, so the negotiated list is
-    set directly (aiortc builds the answer and the sender from it)."""
+    """Answer with the browser's own format. aiortc only knows Baseline H.264 flavours
+    locally, and ``setCodecPreferences`` can only narrow the list before the offer is
+    applied, so the negotiated list is set directly (aiortc builds the answer and the
+    sender from it)."""
     transceiver._codecs = codecs

@@ -77,6 +77,8 @@ def vms_analyze_frame(ctx: PluginContext, frame: Frame) -> None:
 @hookimpl
 def vms_routes(ctx: PluginContext) -> list[Route]:
     def health(request: HttpRequest) -> HttpResponse:
-        return HttpResponse(json={"cameras": service().health()})
+        who = request.require_role("viewer")
+        cameras = service().health()
+        return HttpResponse(json={"cameras": {c: cameras[c] for c in cameras if who.can_see(c)}})
 
     return [Route("GET", "/health", health)]

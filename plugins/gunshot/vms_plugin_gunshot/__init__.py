@@ -68,7 +68,8 @@ def vms_routes() -> list[Route]:
     # public: the detection system cannot log in; the HMAC signature authenticates it.
     return [
         Route("POST", "/alerts", plugin.handle_alert, public=True),
-        Route("GET", "/status", plugin.status),
+        # Refused webhook calls are security information: operators and admins only.
+        Route("GET", "/status", plugin.status, role="operator"),
     ]
 
 

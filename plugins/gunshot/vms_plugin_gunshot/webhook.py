@@ -14,16 +14,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from vms_sdk import BadRequest, parse_json
+
 TIMESTAMP_HEADER = "x-gunshot-timestamp"
 SIGNATURE_HEADER = "x-gunshot-signature"
 _MAX_ID_CHARS = 128
+# An alert about a shot older than this is history, not an alert (and no camera still has
+# the recording to bookmark).
+MAX_ALERT_AGE_S = 7 * 24 * 3600
 
 
 class Refused(Exception):
@@ -72,7 +76,9 @@ def verify(
         signed_at = int(timestamp)
     except ValueError:
         raise Refused(401, "bad_timestamp", f"{TIMESTAMP_HEADER} must be Unix seconds") from None
-    if not hmac.compare_digest(sign(secret, signed_at, body), signature.strip()):
+    # Bytes, not str: compare_digest refuses non-ASCII text, and a header is anyone's.
+    given = signature.strip().encode("utf-8", "surrogateescape")
+    if not hmac.compare_digest(sign(secret, signed_at, body).encode("ascii"), given):
         # Checked before the age, so an attacker learns nothing about the window.
         raise Refused(401, "bad_signature", "signature does not match the body and timestamp")
     if abs(now - signed_at) > window_s:
@@ -88,9 +94,9 @@ def verify(
 def parse_alert(body: bytes, now: float, window_s: float) -> Alert:
     """The alert in ``body``; raises ``Refused`` (400) naming the first problem."""
     try:
-        raw = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise Refused(400, "malformed", f"body is not JSON: {exc}") from None
+        raw = parse_json(body)  # bounded: deep nesting is refused, not a RecursionError
+    except BadRequest as exc:
+        raise Refused(400, "malformed", exc.message) from None
     if not isinstance(raw, dict):
         raise Refused(400, "malformed", "body must be a JSON object")
     alert_id = raw.get("id")
@@ -110,6 +116,8 @@ def parse_alert(body: bytes, now: float, window_s: float) -> Alert:
     when = _time(raw.get("time"))
     if when.timestamp() - now > window_s:
         raise Refused(400, "malformed", "time: lies in the future")
+    if now - when.timestamp() > MAX_ALERT_AGE_S:
+        raise Refused(400, "malformed", f"time: more than {MAX_ALERT_AGE_S // 86400} days ago")
     return Alert(str(alert_id), when, lat, lon, address, rounds, confidence)
 
 
@@ -130,7 +138,10 @@ def _time(value: Any) -> datetime:
     try:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise Refused(400, "malformed", f"time: not an ISO 8601 time: {value!r}") from None
+        raise Refused(400, "malformed", f"time: not an ISO 8601 time: {value[:40]!r}") from None
     if when.tzinfo is None:
         raise Refused(400, "malformed", "time: needs a UTC offset (e.g. ...Z)")
-    return when.astimezone(UTC)
+    try:
+        return when.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 with an offset
+        raise Refused(400, "malformed", f"time: out of range: {value[:40]!r}") from None

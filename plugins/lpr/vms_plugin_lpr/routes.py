@@ -8,58 +8,72 @@ import binascii
 import hashlib
 import hmac
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import cv2
 import numpy as np
-from vms_sdk import HttpRequest, HttpResponse, Route
+from vms_sdk import BadRequest, HttpRequest, HttpResponse, NotFound, Route
 
+from vms_plugin_lpr.engine import Image
 from vms_plugin_lpr.plates import clean, plausible
 from vms_plugin_lpr.service import LprService
+from vms_plugin_lpr.store import StoredRead
 
 MAX_RESULTS = 1000
+MAX_NAME_CHARS = 64  # hotlist names and read sources
+MAX_REASON_CHARS = 500
+# Reads older than this are not plausible pushes (a camera with a reset clock sends 1970).
+EARLIEST_READ = datetime(2000, 1, 1, tzinfo=UTC)
+# A camera's clock may run a little ahead of ours; a read further in the future is refused.
+FUTURE_SLACK = timedelta(minutes=10)
 
 
 def error(status: int, code: str, message: str) -> HttpResponse:
-    return HttpResponse(status, json={"error": {"code": code, "message": message}})
+    return HttpResponse.error(status, code, message)
 
 
 def build_routes(service: Callable[[], LprService]) -> list[Route]:
-    """The plug-in's routes; ``service`` returns the running service."""
+    """The plug-in's routes; ``service`` returns the running service.
+
+    Who may do what: every logged-in user may search reads and look at hotlists, but
+    sees only the reads of cameras granted to them (another camera's read answers 404,
+    like one that does not exist); adding and removing hotlist entries needs an operator.
+    """
 
     def reads(request: HttpRequest) -> HttpResponse:
-        try:
-            since = _time(request.query.get("since"))
-            until = _time(request.query.get("until"))
-            limit = int(request.query.get("limit", "100"))
-        except ValueError as exc:
-            return error(400, "bad_query", str(exc))
-        if not 1 <= limit <= MAX_RESULTS:
-            return error(400, "bad_query", f"limit must be 1..{MAX_RESULTS}")
+        who = request.require_role("viewer")
+        since = _time(request.query.get("since"), "since")
+        until = _time(request.query.get("until"), "until")
+        limit = _limit(request.query.get("limit", "100"))
         found = service().store.search(
             request.query.get("plate") or None,
             since,
             until,
             request.query.get("camera") or None,
             limit,
+            cameras=who.camera_ids,
         )
         return HttpResponse(json={"reads": [read.as_json(match) for read, match in found]})
 
-    def one_read(request: HttpRequest) -> HttpResponse:
+    def visible_read(request: HttpRequest) -> StoredRead:
+        who = request.require_role("viewer")
         read = service().store.get(request.params["read_id"])
-        if read is None:
-            return error(404, "not_found", "no such read")
-        return HttpResponse(json=read.as_json())
+        if read is None or not who.can_see(read.camera):
+            raise NotFound("no such read")
+        return read
+
+    def one_read(request: HttpRequest) -> HttpResponse:
+        return HttpResponse(json=visible_read(request).as_json())
 
     def crop(request: HttpRequest) -> HttpResponse:
         svc = service()
-        read = svc.store.get(request.params["read_id"])
-        if read is None or read.crop is None:
-            return error(404, "not_found", "no crop for this read")
+        read = visible_read(request)
+        if read.crop is None:
+            raise NotFound("no crop for this read")
         path = (svc.crops / read.crop).resolve()
         if not path.is_relative_to(svc.crops.resolve()) or not path.is_file():
-            return error(404, "not_found", "crop image is gone")
+            raise NotFound("crop image is gone")
         return HttpResponse(body=path.read_bytes(), content_type="image/jpeg")
 
     def webhook(request: HttpRequest) -> HttpResponse:
@@ -69,15 +83,11 @@ def build_routes(service: Callable[[], LprService]) -> list[Route]:
             return error(503, "webhook_disabled", "set plugins.lpr.webhook_secret to accept reads")
         if not _signed(secret, request):
             return error(401, "bad_signature", "X-Signature is not the HMAC-SHA256 of the body")
-        try:
-            body = request.json()
-            pushed = _pushed_read(body)
-        except (ValueError, KeyError, TypeError) as exc:
-            return error(400, "bad_body", str(exc))
+        pushed = _pushed_read(request.json())
         camera = pushed["camera"]
         if svc.ctx.get_camera(camera) is None:
             return error(404, "unknown_camera", f"no camera {camera!r}")
-        read = svc.pushed_read(**pushed, source=str(body.get("source") or "webhook"))
+        read = svc.pushed_read(**pushed)
         return HttpResponse(201, json=read.as_json())
 
     def hotlists(request: HttpRequest) -> HttpResponse:
@@ -85,15 +95,17 @@ def build_routes(service: Callable[[], LprService]) -> list[Route]:
         return HttpResponse(json={"entries": [e.as_json() for e in entries]})
 
     def add_hotlist(request: HttpRequest) -> HttpResponse:
-        try:
-            body = request.json() or {}
-            plate = clean(str(body["plate"]))
-            reason = str(body.get("reason", ""))
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            return error(400, "bad_body", f"need {{'plate', 'reason'}}: {exc}")
+        body = request.json()
+        if not isinstance(body, dict) or "plate" not in body:
+            raise BadRequest("body: need a JSON object {'plate', 'reason'}", code="bad_body")
+        plate = clean(_text(body, "plate", MAX_NAME_CHARS))
+        reason = _text(body, "reason", MAX_REASON_CHARS, default="")
         if not plate:
-            return error(400, "bad_body", "plate has no letters or digits")
-        entry = service().store.add_hotlist(request.params["list"], plate, reason)
+            raise BadRequest("plate: has no letters or digits", code="bad_body")
+        name = request.params["list"]
+        if len(name) > MAX_NAME_CHARS:
+            raise BadRequest(f"list: at most {MAX_NAME_CHARS} characters", code="bad_body")
+        entry = service().store.add_hotlist(name, plate, reason)
         return HttpResponse(201, json=entry.as_json())
 
     def remove_hotlist(request: HttpRequest) -> HttpResponse:
@@ -101,11 +113,13 @@ def build_routes(service: Callable[[], LprService]) -> list[Route]:
             request.params["list"], clean(request.params["plate"])
         )
         if not removed:
-            return error(404, "not_found", "no such hotlist entry")
+            raise NotFound("no such hotlist entry")
         return HttpResponse(204, body=b"")
 
     def status(request: HttpRequest) -> HttpResponse:
-        return HttpResponse(json={"cameras": service().stats()})
+        who = request.require_role("viewer")
+        cameras = service().stats()
+        return HttpResponse(json={"cameras": {c: cameras[c] for c in cameras if who.can_see(c)}})
 
     return [
         Route("GET", "/reads", reads),
@@ -114,51 +128,110 @@ def build_routes(service: Callable[[], LprService]) -> list[Route]:
         # public: ANPR cameras cannot log in; the HMAC authenticates them instead.
         Route("POST", "/webhook", webhook, public=True),
         Route("GET", "/hotlists", hotlists),
-        Route("POST", "/hotlists/{list}", add_hotlist),
-        Route("DELETE", "/hotlists/{list}/{plate}", remove_hotlist),
+        Route("POST", "/hotlists/{list}", add_hotlist, role="operator"),
+        Route("DELETE", "/hotlists/{list}/{plate}", remove_hotlist, role="operator"),
         Route("GET", "/status", status),
     ]
 
 
-def _time(value: str | None) -> datetime | None:
-    if not value:
+def _time(value: object, key: str) -> datetime | None:
+    """An ISO 8601 time with a zone, as UTC; ``None`` when absent."""
+    if value is None or value == "":
         return None
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if not isinstance(value, str):
+        raise BadRequest(f"{key}: expected an ISO 8601 time with a zone", code="bad_query")
+    shown = value[:40]
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadRequest(f"{key}: not an ISO 8601 time: {shown!r}", code="bad_query") from None
     if parsed.tzinfo is None:
-        raise ValueError(f"time {value!r} needs a timezone (e.g. Z)")
-    return parsed.astimezone(UTC)
+        raise BadRequest(f"{key}: {shown!r} needs a timezone (e.g. Z)", code="bad_query")
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 with an offset
+        raise BadRequest(f"{key}: {shown!r} is out of range", code="bad_query") from None
+
+
+def _limit(raw: str) -> int:
+    try:
+        limit = int(raw)
+    except ValueError:
+        shown = raw[:20]
+        raise BadRequest(f"limit: expected an integer, got {shown!r}", code="bad_query") from None
+    if not 1 <= limit <= MAX_RESULTS:
+        raise BadRequest(f"limit: must be 1..{MAX_RESULTS}", code="bad_query")
+    return limit
+
+
+def _text(body: dict[str, Any], key: str, max_chars: int, default: str | None = None) -> str:
+    value = body.get(key, default)
+    if not isinstance(value, str):
+        raise BadRequest(f"{key}: expected a string", code="bad_body")
+    if len(value) > max_chars:
+        raise BadRequest(f"{key}: at most {max_chars} characters", code="bad_body")
+    return value
 
 
 def _signed(secret: str, request: HttpRequest) -> bool:
-    given = (request.header("x-signature") or "").removeprefix("sha256=")
+    given = (request.header("x-signature") or "").removeprefix("sha256=").lower()
     expected = hmac.new(secret.encode(), request.body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, given.lower())
+    # Bytes, not str: compare_digest refuses non-ASCII text, and a header is anyone's.
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "surrogateescape"))
 
 
 def _pushed_read(body: Any) -> dict[str, Any]:
+    """The keyword arguments of ``LprService.pushed_read`` for a webhook body.
+
+    :raises BadRequest: naming the first field that is missing or wrong.
+    """
     if not isinstance(body, dict):
-        raise ValueError("body must be a JSON object")
-    plate = clean(str(body["plate"]))
+        raise BadRequest("body must be a JSON object", code="bad_body")
+    for key in ("plate", "camera"):
+        if not isinstance(body.get(key), str | int) or isinstance(body.get(key), bool):
+            raise BadRequest(f"{key}: required, a string", code="bad_body")
+    camera = _text({"camera": str(body["camera"])}, "camera", MAX_NAME_CHARS)
+    plate = clean(_text({"plate": str(body["plate"])}, "plate", MAX_NAME_CHARS))
     if not plausible(plate):
-        raise ValueError(f"{body['plate']!r} is not a plausible plate")
-    confidence = float(body.get("confidence", 1.0))
-    if not 0.0 <= confidence <= 1.0:
-        raise ValueError("confidence must be 0..1")
-    when = _time(body.get("time")) or datetime.now(UTC)
-    crop = None
-    if body.get("image"):
-        try:
-            raw = base64.b64decode(str(body["image"]), validate=True)
-        except binascii.Error as exc:
-            raise ValueError(f"image is not base64: {exc}") from exc
-        decoded = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR)
-        if decoded is None:
-            raise ValueError("image is not a JPEG or PNG picture")
-        crop = np.asarray(decoded, dtype=np.uint8)
+        raise BadRequest(f"plate: {body['plate']!r} is not a plausible plate", code="bad_body")
+    confidence = body.get("confidence", 1.0)
+    if isinstance(confidence, bool) or not isinstance(confidence, int | float):
+        raise BadRequest("confidence: a number from 0 to 1", code="bad_body")
+    if not 0.0 <= confidence <= 1.0:  # also refuses NaN
+        raise BadRequest("confidence: must be 0..1", code="bad_body")
+    now = datetime.now(UTC)
+    when = _time(body.get("time"), "time") or now
+    if not EARLIEST_READ <= when <= now + FUTURE_SLACK:
+        raise BadRequest(
+            f"time: {when.isoformat()} is not between {EARLIEST_READ.date()} and now",
+            code="bad_body",
+        )
+    source = _text(body, "source", MAX_NAME_CHARS, default="webhook") or "webhook"
+    crop = _image(body.get("image"))
     return {
         "plate": plate,
-        "camera": str(body["camera"]),
+        "camera": camera,
         "time": when,
-        "confidence": confidence,
+        "confidence": float(confidence),
         "crop": crop,
+        "source": source,
     }
+
+
+def _image(value: Any) -> Image | None:
+    """The decoded picture of a base64 JPEG or PNG, or ``None`` when there is none."""
+    if not value:
+        return None
+    if not isinstance(value, str):
+        raise BadRequest("image: expected base64 text", code="bad_body")
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except binascii.Error as exc:
+        raise BadRequest(f"image: not base64: {exc}", code="bad_body") from None
+    try:
+        decoded = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error:
+        decoded = None
+    if decoded is None:
+        raise BadRequest("image: not a JPEG or PNG picture", code="bad_body")
+    return np.asarray(decoded, dtype=np.uint8)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -207,9 +207,16 @@ class ReadStore:
         until: datetime | None = None,
         camera: str | None = None,
         limit: int = 100,
+        cameras: Collection[str] | None = None,
     ) -> list[tuple[StoredRead, str | None]]:
         """Reads, newest first, with how each matched ``plate``: ``"exact"``, ``"fuzzy"``
-        (equal once OCR confusions are folded), or ``"partial"`` (contains the query)."""
+        (equal once OCR confusions are folded), or ``"partial"`` (contains the query).
+
+        ``cameras``: only reads of these cameras (a caller's visible cameras); ``None``
+        for every camera.
+        """
+        if cameras is not None and not cameras:
+            return []
         where: list[str] = []
         args: list[Any] = []
         query = clean(plate or "")
@@ -232,6 +239,9 @@ class ReadStore:
         if camera:
             where.append("r.camera = ?")
             args.append(camera)
+        if cameras is not None:
+            where.append(f"r.camera IN ({', '.join('?' * len(cameras))})")
+            args.extend(sorted(cameras))
         # Only constant SQL fragments are spliced in; values are bound parameters.
         sql = f"SELECT {_READ_COLUMNS} FROM reads r JOIN plates p ON p.id = r.plate_id"  # noqa: S608
         if where:

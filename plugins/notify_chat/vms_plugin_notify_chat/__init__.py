@@ -66,7 +66,8 @@ async def vms_shutdown() -> None:
 def vms_routes() -> list[Route]:
     plugin = _current()
     return [
-        Route("GET", "/status", plugin.status_route),
+        # Delivery errors name the chat services: operators and admins only.
+        Route("GET", "/status", plugin.status_route, role="operator"),
         # public: chat services fetch the picture without logging in; names are random.
         Route("GET", "/snapshots/{name}", plugin.snapshot_route, public=True),
     ]

@@ -2,24 +2,38 @@
 
 from __future__ import annotations
 
+import logging
+
 from aiohttp import web
 from pydantic import Field
 from sqlalchemy import delete, select
 
 from vms_core.api import accounts
 from vms_core.api.app import server_of
-from vms_core.api.auth import SESSION_COOKIE, principal, remote
+from vms_core.api.auth import SESSION_COOKIE, own_credential, principal, remote
 from vms_core.api.bodies import Body, read_json, schema_of
-from vms_core.api.errors import ApiError
+from vms_core.api.errors import ApiError, error_response
 from vms_core.api.params import path_int
+from vms_core.api.passwords import set_password
 from vms_core.api.registry import ApiRegistry
-from vms_core.db.models import ApiToken
+from vms_core.api.sessions import SessionsUnavailable
+from vms_core.api.usage import TokenUsage
+from vms_core.db.models import ApiToken, User
 from vms_core.timeutil import iso, now_us
+
+log = logging.getLogger(__name__)
 
 
 class LoginBody(Body):
-    username: str = Field(min_length=1, max_length=64)
+    # The same characters a user name may have: anything else (a newline, an escape) is
+    # refused here rather than carried into the audit trail.
+    username: str = Field(min_length=1, max_length=64, pattern=accounts.USERNAME_PATTERN)
     password: str = Field(min_length=1, max_length=1024)
+
+
+class PasswordChange(Body):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=1, max_length=1024)
 
 
 class TokenBody(Body):
@@ -58,22 +72,56 @@ def register(api: ApiRegistry) -> None:
         role=None,
         request=schema_of(LoginBody),
         response=user_schema,
+        errors=(
+            (401, "Wrong username or password"),
+            (429, "Too many failed attempts for this name or address; see Retry-After"),
+            (503, "The catalog cannot be written and no more sessions can be kept"),
+        ),
     )
     async def login(request: web.Request) -> web.Response:
         server = server_of(request)
         body = await read_json(request, LoginBody)
+        address = remote(request)
+        refused, locks = server.login_throttle.begin(body.username, address)
+        if refused is not None:
+            log.info(
+                "login for %s from %s refused: locked (%s) for %d s",
+                body.username,
+                address,
+                refused.scope,
+                refused.retry_after_s,
+            )
+            return error_response(
+                429,
+                "too many failed logins; try again later",
+                headers={"Retry-After": str(refused.retry_after_s)},
+            )
         async with server.db.session() as session:
             user = await accounts.authenticate_password(session, body.username, body.password)
             if user is not None:
-                cookie = await accounts.create_session(
-                    session, user.id, server.settings.server.session_hours
-                )
                 who = await accounts.principal_for(session, user, "session")
         await server.audit.record(
-            "auth.login", username=body.username, success=user is not None, remote=remote(request)
+            "auth.login", username=body.username, success=user is not None, remote=address
         )
         if user is None:
+            for lock in locks:
+                await server.audit.record(
+                    "auth.locked",
+                    username=body.username,
+                    success=False,
+                    remote=address,
+                    detail={
+                        "scope": lock.scope,
+                        "failures": lock.failures,
+                        "seconds": lock.seconds,
+                    },
+                )
             raise ApiError(401, "wrong username or password")
+        server.login_throttle.succeeded(body.username, address)
+        try:
+            cookie = await server.sessions.create(user.id, server.settings.server.session_hours)
+        except SessionsUnavailable:
+            raise ApiError(503, "cannot start a session: the catalog cannot be written") from None
         response = web.json_response(me_json(who))
         response.set_cookie(
             SESSION_COOKIE,
@@ -91,8 +139,7 @@ def register(api: ApiRegistry) -> None:
         server = server_of(request)
         cookie = request.cookies.get(SESSION_COOKIE)
         if cookie:
-            async with server.db.session() as session:
-                await accounts.end_session(session, cookie)
+            await server.sessions.end(cookie)
         response = web.json_response({"ok": True})
         response.del_cookie(SESSION_COOKIE, path="/")
         return response
@@ -102,6 +149,53 @@ def register(api: ApiRegistry) -> None:
     )
     async def me(request: web.Request) -> web.Response:
         return web.json_response(me_json(principal(request)))
+
+    @api.route(
+        "PUT",
+        "/api/auth/password",
+        summary="Change my password (needs the current one); ends my other sessions and "
+        "revokes my API tokens",
+        tag="auth",
+        request=schema_of(PasswordChange),
+        errors=((429, "Too many wrong current passwords; see Retry-After"),),
+    )
+    async def change_my_password(request: web.Request) -> web.Response:
+        server = server_of(request)
+        who = principal(request)
+        body = await read_json(request, PasswordChange)
+        address = remote(request)
+        # The current password is guessable here too: the login's throttle guards it.
+        refused, _ = server.login_throttle.begin(who.username, address)
+        if refused is not None:
+            return error_response(
+                429,
+                "too many wrong passwords; try again later",
+                headers={"Retry-After": str(refused.retry_after_s)},
+            )
+        cookie, token = own_credential(request)
+        async with server.db.session() as session:
+            user = await session.get(User, who.user_id)
+            if user is None or not await accounts.verify_password(
+                user.password_hash, body.current_password
+            ):
+                raise ApiError(400, "current_password: does not match", "invalid")
+            try:
+                await set_password(
+                    session,
+                    server.sessions,
+                    user,
+                    body.new_password,
+                    keep_cookie=cookie,
+                    keep_token=token,
+                    field="new_password",
+                )
+            except accounts.AccountError as exc:
+                raise ApiError(400, str(exc), "invalid") from None
+        server.login_throttle.succeeded(who.username, address)
+        await server.audit.record(
+            "user.password", username=who.username, target=who.username, remote=address
+        )
+        return web.json_response({"ok": True})
 
     token_schema = api.schema(
         "ApiToken",
@@ -119,13 +213,13 @@ def register(api: ApiRegistry) -> None:
         },
     )
 
-    def token_json(row: ApiToken) -> dict[str, object]:
+    def token_json(row: ApiToken, usage: TokenUsage) -> dict[str, object]:
         return {
             "id": row.id,
             "name": row.name,
             "prefix": row.prefix,
             "created": iso(row.created_us),
-            "last_used": iso(row.last_used_us),
+            "last_used": iso(usage.last_used(row.id, row.last_used_us)),
             "expires": iso(row.expires_us),
         }
 
@@ -138,9 +232,10 @@ def register(api: ApiRegistry) -> None:
     )
     async def list_tokens(request: web.Request) -> web.Response:
         who = principal(request)
-        async with server_of(request).db.session() as session:
+        server = server_of(request)
+        async with server.db.session() as session:
             rows = await session.scalars(select(ApiToken).where(ApiToken.user_id == who.user_id))
-            return web.json_response([token_json(r) for r in rows])
+            return web.json_response([token_json(r, server.token_usage) for r in rows])
 
     @api.route(
         "POST",
@@ -160,7 +255,7 @@ def register(api: ApiRegistry) -> None:
             expires = now_us() + int(body.expires_days * 86400 * 1_000_000)
         async with server.db.session() as session:
             row, token = await accounts.create_token(session, who.user_id, body.name, expires)
-            data = {**token_json(row), "token": token}
+            data = {**token_json(row, server.token_usage), "token": token}
         await server.audit.record(
             "token.create", username=who.username, target=body.name, remote=remote(request)
         )

@@ -1,5 +1,6 @@
 """Evidence export jobs. Operators export cameras they may see; a job is visible to the
-user who asked for it and to admins."""
+user who asked for it (by user id, not name) and to admins, and only while that user may
+still see every camera in it: losing a camera loses its exports too."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import datetime
 from aiohttp import web
 from pydantic import Field
 
+from vms_core.api.accounts import Principal
 from vms_core.api.app import server_of
 from vms_core.api.auth import principal, remote
 from vms_core.api.bodies import Body, read_json, schema_of
@@ -26,11 +28,19 @@ class NewExport(Body):
     reason: str = Field(min_length=1, max_length=2000)
 
 
+def _may_see(who: Principal, job: ExportJob) -> bool:
+    """Admins see every job; anyone else their own, while they may see all its cameras
+    (checked on every read and download: permissions change)."""
+    if who.has_role("admin"):
+        return True
+    return job.created_by_id == who.user_id and all(who.can_see(c) for c, _ in job.cameras)
+
+
 def _job_for(request: web.Request) -> ExportJob:
     who = principal(request)
     job_id = request.match_info["id"]
     job = server_of(request).exports.get(job_id)
-    if job is None or not (who.has_role("admin") or job.created_by == who.username):
+    if job is None or not _may_see(who, job):
         raise ApiError(404, f"no export {job_id}")
     return job
 
@@ -111,7 +121,7 @@ def register(api: ApiRegistry) -> None:
                 raise ApiError(400, f"cameras: no camera {camera_id}")
             cameras.append((camera.id, camera.name))
         job = await server.exports.submit(
-            cameras, start, end, body.reason, who.username, remote(request)
+            cameras, start, end, body.reason, who.username, who.user_id, remote(request)
         )
         return web.json_response(
             job.to_json(), status=202, headers={"Location": f"/api/exports/{job.id}"}
@@ -127,11 +137,7 @@ def register(api: ApiRegistry) -> None:
     )
     async def list_exports(request: web.Request) -> web.Response:
         who = principal(request)
-        jobs = [
-            j.to_json()
-            for j in server_of(request).exports.jobs()
-            if who.has_role("admin") or j.created_by == who.username
-        ]
+        jobs = [j.to_json() for j in server_of(request).exports.jobs() if _may_see(who, j)]
         return web.json_response(jobs)
 
     @api.route(

@@ -37,7 +37,16 @@ PLUGIN_SCHEMA = {
         "source": {"type": "string", "description": "entry point or folder path"},
         "state": {
             "type": "string",
-            "enum": ["disabled", "refused", "loaded", "running", "unhealthy", "failed", "stopped"],
+            "enum": [
+                "disabled",
+                "refused",
+                "loaded",
+                "running",
+                "unhealthy",
+                "failed",
+                "stopping",
+                "stopped",
+            ],
         },
         "reason": {"type": "string", "description": "why it is refused or failed"},
         "health": HEALTH_SCHEMA,

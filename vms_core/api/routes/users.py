@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from aiohttp import web
 from pydantic import Field
@@ -10,13 +10,17 @@ from sqlalchemy import select
 
 from vms_core.api import accounts
 from vms_core.api.app import server_of
-from vms_core.api.auth import principal, remote
+from vms_core.api.auth import own_credential, principal, remote
 from vms_core.api.bodies import Body, read_json, schema_of
 from vms_core.api.errors import ApiError
 from vms_core.api.params import path_int
+from vms_core.api.passwords import set_password
 from vms_core.api.registry import ApiRegistry
 from vms_core.db.models import CameraPermission, User
 from vms_core.timeutil import iso
+
+if TYPE_CHECKING:
+    from vms_core.server import VmsServer
 
 RoleName = Literal["admin", "operator", "viewer"]
 
@@ -26,6 +30,10 @@ class NewUser(Body):
     password: str = Field(min_length=8, max_length=1024)
     role: RoleName = "viewer"
     cameras: list[int] = Field(default_factory=list)
+
+
+class PasswordReset(Body):
+    password: str = Field(min_length=8, max_length=1024)
 
 
 class UserPatch(Body):
@@ -114,27 +122,46 @@ def register(api: ApiRegistry) -> None:
     @api.route(
         "PATCH",
         "/api/users/{id}",
-        summary="Change a user's role, password, cameras or disabled flag",
+        summary="Change a user's role, password, cameras or disabled flag (a new password "
+        "ends the user's sessions and tokens)",
         tag="users",
         role="admin",
         request=schema_of(UserPatch),
         response=schema,
+        errors=((409, "It would leave no enabled admin"),),
     )
     async def patch_user(request: web.Request) -> web.Response:
         server = server_of(request)
         who = principal(request)
         user_id = path_int(request, what="user")
         body = await read_json(request, UserPatch)
+        cookie, token = own_credential(request)
         async with server.db.session() as session:
             user = await session.get(User, user_id)
             if user is None:
                 raise ApiError(404, f"no user {user_id}")
+            stops_being_admin = user.role == "admin" and (
+                (body.role is not None and body.role != "admin") or body.disabled is True
+            )
+            if stops_being_admin:
+                try:
+                    await accounts.ensure_another_admin(session, user.id)
+                except accounts.AccountError as exc:
+                    raise ApiError(409, f"user {user.username}: {exc}") from None
             if body.role is not None:
                 user.role = body.role
             if body.disabled is not None:
                 user.disabled = body.disabled
             if body.password is not None:
-                user.password_hash = await accounts.hash_password(body.password)
+                mine = user.id == who.user_id
+                await set_password(
+                    session,
+                    server.sessions,
+                    user,
+                    body.password,
+                    keep_cookie=cookie if mine else None,
+                    keep_token=token if mine else None,
+                )
             if body.cameras is not None:
                 await accounts.set_camera_permissions(session, user.id, body.cameras)
             await session.flush()
@@ -144,6 +171,9 @@ def register(api: ApiRegistry) -> None:
                 )
             )
             data = user_json(user, cams)
+        await _end_revoked_live_views(
+            server, user_id, body, data["role"] == "admin", cams, by_self=user_id == who.user_id
+        )
         changed = sorted(k for k, v in body.model_dump().items() if v is not None)
         await server.audit.record(
             "user.change",
@@ -154,7 +184,49 @@ def register(api: ApiRegistry) -> None:
         )
         return web.json_response(data)
 
-    @api.route("DELETE", "/api/users/{id}", summary="Delete a user", tag="users", role="admin")
+    @api.route(
+        "PUT",
+        "/api/users/{id}/password",
+        summary="Reset a user's password; ends their sessions and revokes their API tokens",
+        tag="users",
+        role="admin",
+        request=schema_of(PasswordReset),
+    )
+    async def reset_password(request: web.Request) -> web.Response:
+        server = server_of(request)
+        who = principal(request)
+        user_id = path_int(request, what="user")
+        body = await read_json(request, PasswordReset)
+        cookie, token = own_credential(request)
+        async with server.db.session() as session:
+            user = await session.get(User, user_id)
+            if user is None:
+                raise ApiError(404, f"no user {user_id}")
+            mine = user.id == who.user_id
+            await set_password(
+                session,
+                server.sessions,
+                user,
+                body.password,
+                keep_cookie=cookie if mine else None,
+                keep_token=token if mine else None,
+            )
+            name = user.username
+        if user_id != who.user_id:  # like the caller's own credential, their views stay
+            await server.webrtc.end_user_sessions(user_id, "password changed")
+        await server.audit.record(
+            "user.password", username=who.username, target=name, remote=remote(request)
+        )
+        return web.json_response({"ok": True})
+
+    @api.route(
+        "DELETE",
+        "/api/users/{id}",
+        summary="Delete a user",
+        tag="users",
+        role="admin",
+        errors=((409, "Deleting yourself, or the only enabled admin"),),
+    )
     async def delete_user(request: web.Request) -> web.Response:
         server = server_of(request)
         who = principal(request)
@@ -166,8 +238,35 @@ def register(api: ApiRegistry) -> None:
             if user is None:
                 raise ApiError(404, f"no user {user_id}")
             name = user.username
+            if user.role == "admin":
+                try:
+                    await accounts.ensure_another_admin(session, user.id)
+                except accounts.AccountError as exc:
+                    raise ApiError(409, f"user {name}: {exc}") from None
             await session.delete(user)
+        await server.webrtc.end_user_sessions(user_id, "user deleted")
         await server.audit.record(
             "user.delete", username=who.username, target=name, remote=remote(request)
         )
         return web.json_response({"ok": True})
+
+
+async def _end_revoked_live_views(
+    server: VmsServer,
+    user_id: int,
+    change: UserPatch,
+    admin: bool,
+    cameras: list[int],
+    by_self: bool,
+) -> None:
+    """A live view outlasts the credentials that opened it: end those the change revokes
+    (a new password of one's own keeps one's views, as it keeps one's own credential)."""
+    webrtc = server.webrtc
+    if change.disabled:
+        await webrtc.end_user_sessions(user_id, "user disabled")
+    elif change.password is not None and not by_self:
+        await webrtc.end_user_sessions(user_id, "password changed")
+    elif not admin:
+        await webrtc.end_user_sessions(
+            user_id, "camera no longer granted to the user", keep_cameras=frozenset(cameras)
+        )

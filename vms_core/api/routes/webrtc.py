@@ -2,36 +2,52 @@
 
 from __future__ import annotations
 
+import logging
+
 from aiohttp import web
 
 from vms_core.api.app import server_of
 from vms_core.api.auth import principal, remote
-from vms_core.api.errors import ApiError
+from vms_core.api.errors import ApiError, client_gone, error_response
 from vms_core.api.params import path_int
-from vms_core.api.registry import ApiRegistry, Param
-from vms_core.webrtc import WhepError
+from vms_core.api.registry import ApiRegistry, Handler, Param
+from vms_core.webrtc import MAX_OFFER_BYTES, Viewer, WhepError, decode_offer
 
-MAX_OFFER_BYTES = 64 * 1024
+log = logging.getLogger(__name__)
+
 STREAMS = ("main", "sub")
+OFFER_PATH = "/api/cameras/{id}/whep"
+SESSION_PATH = "/api/cameras/{id}/whep/{session}"
+# Third-party WHEP players on the origins in [server] cors_origins may use these.
+CROSS_ORIGIN_PATHS = frozenset({OFFER_PATH, SESSION_PATH})
 
 
 def register(api: ApiRegistry) -> None:
     @api.route(
         "POST",
-        "/api/cameras/{id}/whep",
+        OFFER_PATH,
         summary=(
-            "Start live view (WHEP): body is the SDP offer (application/sdp); answers 201 "
-            "with the SDP answer and Location, the session to DELETE. X-Vms-Stream says "
-            "which stream is served, X-Vms-Note why it is not the one asked for. A stream "
-            "no browser can play (H.265, B-frames) answers 422 with a message to show."
+            "Start live view (WHEP): body is the SDP offer (application/sdp, UTF-8, at most "
+            "64 KiB); answers 201 with the SDP answer and Location, the session to DELETE. "
+            "X-Vms-Stream says which stream is served, X-Vms-Note why it is not the one "
+            "asked for. A bad offer is refused before the camera is opened."
         ),
         tag="live",
         status=201,
         response={"type": "string"},
         content_type="application/sdp",
         params=(Param("stream", schema={"type": "string", "enum": list(STREAMS)}),),
+        errors=(
+            (400, "The offer is not usable (the message names the problem), or a bad stream"),
+            (403, "Needs role viewer; or cross-origin, not allowed; or access revoked"),
+            (413, "The offer is larger than 64 KiB"),
+            (415, "The body is not application/sdp in UTF-8"),
+            (422, "No browser can play this stream (H.265, B-frames): a message to show"),
+            (429, "The user has [webrtc] max_sessions_per_user live views; Retry-After"),
+            (503, "Camera not streaming, or the server at [webrtc] max_sessions; Retry-After"),
+        ),
     )
-    async def whep_offer(request: web.Request) -> web.Response:
+    async def whep_offer(request: web.Request) -> web.StreamResponse:
         camera_id = path_int(request, what="camera")
         who = principal(request)
         server = server_of(request)
@@ -40,17 +56,20 @@ def register(api: ApiRegistry) -> None:
         stream = request.query.get("stream", "main")
         if stream not in STREAMS:
             raise ApiError(400, f"query parameter stream: expected main or sub, got {stream!r}")
-        if request.content_type not in ("application/sdp", "text/plain"):
-            raise ApiError(415, "send the SDP offer as application/sdp")
-        if (request.content_length or 0) > MAX_OFFER_BYTES:
-            raise ApiError(413, "SDP offer too large")
-        offer = await request.text()
+        viewer = Viewer(who.user_id, who.username, remote(request))
         try:
-            answer = await server.webrtc.open(
-                camera_id, stream, offer, who.username, remote(request)
-            )
+            offer = decode_offer(await _read_offer(request), request.charset)
+            answer = await server.webrtc.open(camera_id, stream, offer, viewer)
         except WhepError as exc:
-            raise ApiError(exc.status, str(exc), exc.code) from None
+            retry = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
+            return error_response(exc.status, str(exc), exc.code, headers=retry)
+        if client_gone(request):
+            # The viewer hung up while we negotiated (a tile closed mid-connect): nobody
+            # will use or DELETE this session, so it must not hold a slot until its
+            # connect deadline.
+            await server.webrtc.close(answer.session_id, "viewer left before the answer")
+            log.info("live view for camera %s: viewer left before the answer", camera_id)
+            return error_response(400, "the client closed the connection", "client_gone")
         headers = {
             "Location": f"/api/cameras/{camera_id}/whep/{answer.session_id}",
             "X-Vms-Stream": answer.stream,
@@ -63,8 +82,11 @@ def register(api: ApiRegistry) -> None:
 
     @api.route(
         "DELETE",
-        "/api/cameras/{id}/whep/{session}",
-        summary="End a live view session",
+        SESSION_PATH,
+        summary=(
+            "End a live view session. A session that already ended (its peer connection "
+            "closed first) answers 204 too, to its owner."
+        ),
         tag="live",
         status=204,
     )
@@ -72,9 +94,52 @@ def register(api: ApiRegistry) -> None:
         camera_id = path_int(request, what="camera")
         who = principal(request)
         server = server_of(request)
-        session = server.webrtc.sessions.get(request.match_info["session"])
-        mine = session is not None and (session.username == who.username or who.role == "admin")
-        if session is None or session.camera_id != camera_id or not mine:
+        session_id = request.match_info["session"]
+        live = server.webrtc.sessions.get(session_id)
+        owner = live.user_id if live is not None else None
+        camera = live.camera_id if live is not None else None
+        if live is None and (ended := server.webrtc.ended(session_id)) is not None:
+            owner, camera = ended.user_id, ended.camera_id
+        mine = owner is not None and (owner == who.user_id or who.role == "admin")
+        if not mine or camera != camera_id:
             raise ApiError(404, "no such live view session")
-        await server.webrtc.close(session.id, f"ended by {who.username}")
+        if live is not None:
+            await server.webrtc.close(session_id, f"ended by {who.username}")
         return web.Response(status=204)
+
+    for path, methods in ((OFFER_PATH, "OPTIONS, POST"), (SESSION_PATH, "DELETE, OPTIONS")):
+        api.route(
+            "OPTIONS",
+            path,
+            summary=(
+                "CORS preflight for WHEP players on the origins in [server] cors_origins "
+                "(any other origin gets 403); without Origin it lists the methods (Allow)."
+            ),
+            tag="live",
+            role=None,
+            status=204,
+            errors=((403, "The Origin is not in [server] cors_origins"),),
+        )(_options(methods))
+
+
+def _options(methods: str) -> Handler:
+    async def preflight(request: web.Request) -> web.Response:
+        # Origins are checked and the CORS headers added by the CORS middleware.
+        return web.Response(status=204, headers={"Allow": methods})
+
+    return preflight
+
+
+async def _read_offer(request: web.Request) -> bytes:
+    """The request body, refused early when it is not an SDP offer or is too large."""
+    if request.content_type not in ("application/sdp", "text/plain"):
+        raise WhepError(415, "send the SDP offer as application/sdp")
+    if (request.content_length or 0) > MAX_OFFER_BYTES:
+        raise WhepError(413, f"SDP offer too large: at most {MAX_OFFER_BYTES} bytes")
+    body = bytearray()
+    # Read no more than the limit (a chunked body has no Content-Length to check first).
+    while chunk := await request.content.read(MAX_OFFER_BYTES + 1 - len(body)):
+        body += chunk
+        if len(body) > MAX_OFFER_BYTES:
+            raise WhepError(413, f"SDP offer too large: at most {MAX_OFFER_BYTES} bytes")
+    return bytes(body)

@@ -8,19 +8,44 @@ handler of their channel as memoryviews into that buffer (valid only during the 
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
+import select
 import socket
 import struct
 import time
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from vms_core.media.native.depacketize import H264Depacketizer
-from vms_core.media.native.messages import Auth, MediaDesc, Response, parse_response_head, parse_sdp
+from vms_core.media.native.depacketize import MAX_ACCESS_UNIT, H264Depacketizer
+from vms_core.media.native.messages import (
+    Auth,
+    MediaDesc,
+    ProtocolError,
+    Response,
+    content_length,
+    parse_response_head,
+    parse_sdp,
+)
+from vms_core.rtsp.limits import MAX_HEAD_BYTES, decimal, shown
 
-BUFFER_BYTES = 128 * 1024  # an interleaved frame is < 64 KiB
+# Holds a largest interleaved frame (4 + 65535 bytes) or answer (head and body limits):
+# a full buffer is compacted, and then what is being received fits from its start.
+BUFFER_BYTES = 128 * 1024
 MIN_FREE = 64 * 1024 + 4  # compact when less than a largest frame fits after the data
-MAX_HEAD = 16 * 1024
 RECEIVE_BUFFER = 2 * 1024 * 1024  # kernel buffer: room for batched reads of a keyframe
+# Reading one camera goes no faster than this (bytes/s, 100 Mbit/s, a second's worth in
+# reserve): far above what cameras send, so it only ever holds back one that floods us,
+# which then costs a bounded share of a core, not all of it (and TCP slows it down).
+MAX_BYTES_PER_SECOND = 12_500_000
+MAX_SESSION_ID = 256  # characters (RFC 2326: at least 8)
+# Media (or junk) read while waiting for the answer to one request, before giving up.
+MAX_BYTES_BEFORE_ANSWER = 4 * 1024 * 1024
+# A read waits for at least this many bytes of budget (fewer, longer waits when throttled).
+_MIN_READ = 64 * 1024
+# A connection attempt checks this often whether it was interrupted.
+_CONNECT_SLICE = 0.1
 # A recv that had to wait at least this long returned data that came off the wire just now.
 LIVE_WAIT = 0.004
 
@@ -35,6 +60,31 @@ class StreamEnded(ConnectionError):
 
 class RtspRefused(ConnectionError):
     """The camera answered a request with an error status."""
+
+
+class ReadBudget:
+    """Token bucket over the bytes read from one camera: ``rate`` per second, ``burst`` in
+    reserve."""
+
+    __slots__ = ("burst", "rate", "stamp", "tokens")
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst
+        self.stamp = time.monotonic()
+
+    def available(self, now: float) -> int:
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        return int(self.tokens)
+
+    def spend(self, count: int) -> None:
+        self.tokens -= count
+
+    def wait_for(self, count: int) -> float:
+        """Seconds until ``count`` bytes may be read."""
+        return max(0.0, (count - self.tokens) / self.rate)
 
 
 class RtspConnection:
@@ -81,19 +131,53 @@ class RtspConnection:
         self.recv_time = 0.0
         self.recv_live = False
         self.bytes_received = 0
-        self.last_error: str | None = None
+        self.budget = ReadBudget(MAX_BYTES_PER_SECOND, MAX_BYTES_PER_SECOND)
+        self._blocking = True
         self._closed = False
 
     # -- connection ---------------------------------------------------------------------
 
     def open(self) -> None:
-        sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
-        self.sock = sock
-        if self._closed:  # interrupted while connecting
-            self.close()
-            raise ConnectionError("stopped")
+        """Connect within the timeout; ``interrupt`` ends the wait at once (a camera that
+        is unplugged never answers: its removal must not wait for the timeout)."""
+        deadline = time.monotonic() + self.timeout
+        error: OSError = OSError(f"no address for {self.host}")
+        for family, kind, proto, _name, address in socket.getaddrinfo(
+            self.host, self.port, type=socket.SOCK_STREAM
+        ):
+            sock = socket.socket(family, kind, proto)
+            try:
+                self._connect(sock, address, deadline)
+            except OSError as exc:
+                sock.close()
+                if self._closed:
+                    raise ConnectionError("stopped") from None
+                error = exc
+                continue
+            sock.settimeout(self.timeout)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+            self.sock = sock
+            if self._closed:  # interrupted just as it connected
+                self.close()
+                raise ConnectionError("stopped")
+            return
+        raise error
+
+    def _connect(self, sock: socket.socket, address: Any, deadline: float) -> None:
+        sock.setblocking(False)
+        code = sock.connect_ex(address)
+        if code in (errno.EINPROGRESS, errno.EWOULDBLOCK):
+            poller = select.poll()  # not select(): a worker may have over 1024 files open
+            poller.register(sock, select.POLLOUT)
+            while not poller.poll(_CONNECT_SLICE * 1000):
+                if self._closed:
+                    raise ConnectionError("stopped")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"no connection within {self.timeout:g} s")
+            code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if code:
+            raise OSError(code, os.strerror(code))  # e.g. ConnectionRefusedError
 
     def interrupt(self) -> None:
         """Wake a thread blocked in a read on this connection (it then sees an error)."""
@@ -134,13 +218,7 @@ class RtspConnection:
         """Send a request and wait for its answer (answering one auth challenge)."""
         for _attempt in range(2):
             self._send(self._request_bytes(method, uri, headers or {}))
-            cseq = self.cseq
-            deadline = time.monotonic() + self.timeout
-            while cseq not in self.responses:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"no answer to {method} within {self.timeout:g} s")
-                self.receive()
-            response = self.responses.pop(cseq)
+            response = self._answer(method, self.cseq)
             challenge = response.headers.get("www-authenticate")
             retry = (
                 response.status == 401
@@ -155,8 +233,31 @@ class RtspConnection:
             hint = ""
             if response.status == 401:
                 hint = " (check the camera's username and password)"
+            elif 300 <= response.status < 400:
+                location = shown(response.headers.get("location", "?"))
+                hint = f" (to {location}; redirects are not followed)"
             raise RtspRefused(f"{method} refused: {response.status} {response.reason}{hint}")
         return response
+
+    def _answer(self, method: str, cseq: int) -> Response:
+        """Read until the answer to request ``cseq`` is in (interleaved media meanwhile is
+        handled as usual), within the timeout and ``MAX_BYTES_BEFORE_ANSWER``."""
+        deadline = time.monotonic() + self.timeout
+        began = self.bytes_received
+        no_answer = f"no answer to {method} within {self.timeout:g} s"
+        while cseq not in self.responses:
+            if time.monotonic() > deadline:
+                raise TimeoutError(no_answer)
+            if self.bytes_received - began > MAX_BYTES_BEFORE_ANSWER:
+                raise ProtocolError(
+                    f"no answer to {method}: {self.bytes_received - began} bytes of "
+                    "interleaved data instead"
+                )
+            try:
+                self.receive()
+            except TimeoutError:  # the socket's own timeout: nothing came for that long
+                raise TimeoutError(no_answer) from None
+        return self.responses.pop(cseq)
 
     def send_keepalive(self) -> None:
         """Keep the session alive without waiting (the answer is read with the media)."""
@@ -191,16 +292,21 @@ class RtspConnection:
         transport = f"RTP/AVP/TCP;unicast;interleaved={channel}-{channel + 1}"
         response = self.request("SETUP", self._resolve(media.control), {"Transport": transport})
         session, _, params = response.headers.get("session", "").partition(";")
-        self.session = session.strip() or self.session
+        session = session.strip()
+        if len(session) > MAX_SESSION_ID:
+            raise ProtocolError(f"Session id over {MAX_SESSION_ID} characters")
+        self.session = session or self.session
         for param in params.split(";"):
             name, _, value = param.strip().partition("=")
-            if name.lower() == "timeout" and value.strip().isdigit():
-                self.session_timeout = float(value)
+            seconds = decimal(value, 1, 86400) if name.strip().lower() == "timeout" else None
+            if seconds is not None:
+                self.session_timeout = float(seconds)
         answered = response.headers.get("transport", "")
         if "interleaved=" in answered:
             first = answered.split("interleaved=")[1].split(";")[0].split("-")[0]
-            if first.strip().isdigit() and int(first) != channel:
-                raise ConnectionError(f"camera moved the track to channel {first}")
+            moved = decimal(first, 0, 255)
+            if moved is not None and moved != channel:
+                raise ConnectionError(f"camera moved the track to channel {moved}")
 
     def play(self) -> None:
         self.request("PLAY", self.control_url, {"Range": "npt=0.000-"})
@@ -213,12 +319,24 @@ class RtspConnection:
         sock = self.sock
         if sock is None:
             raise ConnectionError("not connected")
-        free = len(self.buffer) - self.end
         began = time.monotonic()
+        allowed = self.budget.available(began)
+        if allowed < _MIN_READ:
+            if not self._blocking:
+                return False  # the next batch reads on
+            time.sleep(self.budget.wait_for(_MIN_READ))
+            if self._closed:
+                raise ConnectionError("stopped")
+            began = time.monotonic()
+            allowed = self.budget.available(began)
+        free = min(len(self.buffer) - self.end, allowed)
+        if free <= 0:  # never with the limits above; never a recv of 0 bytes either
+            raise ProtocolError("receive buffer full")
         count = sock.recv_into(self.view[self.end :], free)
         now = time.monotonic()
         if count == 0:
             raise StreamEnded("the camera closed the connection")
+        self.budget.spend(count)
         self.recv_time = time.time()
         self.recv_live = now - began > LIVE_WAIT
         self.bytes_received += count
@@ -231,6 +349,7 @@ class RtspConnection:
         if self.sock is None:
             raise ConnectionError("not connected")
         self.sock.setblocking(False)
+        self._blocking = False
 
     def drain(self) -> None:
         """Read and handle everything that has arrived (non-blocking socket)."""
@@ -274,7 +393,9 @@ class RtspConnection:
                     ):
                         video.seq = seq
                         video.au += view[pos + 18 : stop]
-                        if fu & 0x40:
+                        if len(video.au) > MAX_ACCESS_UNIT:
+                            video.overflow()
+                        elif fu & 0x40:
                             video.fu_open = False
                             if b1 & 0x80:
                                 video.flush()
@@ -287,20 +408,22 @@ class RtspConnection:
             elif first in (0x0D, 0x0A):
                 pos += 1
             else:
-                head_end = buf.find(b"\r\n\r\n", pos, end)
+                head_end = buf.find(b"\r\n\r\n", pos, min(end, pos + MAX_HEAD_BYTES))
                 if head_end < 0:
-                    if end - pos > MAX_HEAD:
-                        raise ConnectionError("the camera sent something that is not RTSP")
+                    if end - pos >= MAX_HEAD_BYTES:
+                        raise ProtocolError(
+                            f"an answer's head is over {MAX_HEAD_BYTES} bytes (no blank line)"
+                        )
                     break
                 response = parse_response_head(bytes(buf[pos:head_end]))
-                stop = head_end + 4 + int(response.headers.get("content-length", "0") or 0)
+                stop = head_end + 4 + content_length(response)
                 if stop > end:
                     break
                 response.body = bytes(buf[head_end + 4 : stop])
                 pos = stop
-                cseq = response.headers.get("cseq", "")
-                if cseq.isdigit():
-                    self.responses[int(cseq)] = response
+                cseq = decimal(response.headers.get("cseq", ""), 0, 2**32)
+                if cseq is not None:
+                    self.responses[cseq] = response
                     if response.status == 454:  # Session Not Found (a keep-alive's answer)
                         raise ConnectionError("the camera ended the RTSP session")
                     if len(self.responses) > 8:  # answers to keep-alives nobody reads

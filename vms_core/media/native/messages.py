@@ -1,13 +1,28 @@
-"""RTSP responses, client authentication (Digest and Basic) and SDP, as a camera sends them."""
+"""RTSP responses, client authentication (Digest and Basic) and SDP, as a camera sends them.
+
+Every number a camera sends is checked against ``vms_core.rtsp.limits`` before it is used;
+what fails is refused with a ``ProtocolError`` (or, in an SDP, marks its media section
+unusable) that names the field and the value.
+"""
 
 from __future__ import annotations
 
 import base64
-import contextlib
+import math
 import secrets
 from dataclasses import dataclass, field
 
 from vms_core.rtsp.auth import digest_response, parse_auth_params
+from vms_core.rtsp.limits import MAX_BODY_BYTES, MAX_MEDIA_SECTIONS, decimal, shown
+
+# RTP clocks run at 8-90 kHz (192 kHz audio at most); a frame rate above this is a typo.
+MAX_CLOCK_RATE = 1_000_000
+MAX_CHANNELS = 8
+MAX_FRAMERATE = 1000.0
+
+
+class ProtocolError(ConnectionError):
+    """The camera broke RTSP; the message names the field and the value."""
 
 
 @dataclass(slots=True)
@@ -22,8 +37,9 @@ def parse_response_head(head: bytes) -> Response:
     """Status line and headers (lower-case names; repeated headers joined by newlines)."""
     lines = head.decode("utf-8", "replace").split("\r\n")
     parts = lines[0].split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("RTSP/") or not parts[1].isdigit():
-        raise ConnectionError(f"not an RTSP response: {lines[0][:80]!r}")
+    status = decimal(parts[1], 100, 999) if len(parts) > 1 else None
+    if status is None or not parts[0].startswith("RTSP/"):
+        raise ProtocolError(f"not an RTSP response: {shown(lines[0])!r}")
     headers: dict[str, str] = {}
     for line in lines[1:]:
         key, sep, value = line.partition(":")
@@ -32,7 +48,21 @@ def parse_response_head(head: bytes) -> Response:
             headers[name] = (
                 f"{headers[name]}\n{value.strip()}" if name in headers else value.strip()
             )
-    return Response(int(parts[1]), parts[2] if len(parts) > 2 else "", headers)
+    return Response(status, shown(parts[2]) if len(parts) > 2 else "", headers)
+
+
+def content_length(response: Response) -> int:
+    """The body size a response announces: 0 to ``MAX_BODY_BYTES``, else ProtocolError."""
+    text = response.headers.get("content-length")
+    if text is None:
+        return 0
+    values = set(text.split("\n"))  # repeated: only if they all agree
+    length = decimal(values.pop(), 0, 10**18) if len(values) == 1 else None
+    if length is None:
+        raise ProtocolError(f"Content-Length {shown(text)!r} is not a byte count")
+    if length > MAX_BODY_BYTES:
+        raise ProtocolError(f"Content-Length {length} is over the {MAX_BODY_BYTES}-byte limit")
+    return length
 
 
 class Auth:
@@ -92,6 +122,13 @@ class MediaDesc:
     fmtp: dict[str, str] = field(default_factory=dict)  # names lower case
     control: str = ""
     framerate: float | None = None
+    # Why this section cannot be used (an absurd clock rate, ...); None when it can.
+    problem: str | None = None
+
+    def refuse(self, problem: str) -> None:
+        """Mark the section unusable (the first problem found is the one reported)."""
+        if self.problem is None:
+            self.problem = f"{self.kind or 'media'} {self.encoding or ''}".rstrip() + f" {problem}"
 
 
 # Static payload types (RFC 3551) a camera may use without an rtpmap line.
@@ -99,14 +136,22 @@ _STATIC = {0: ("PCMU", 8000), 8: ("PCMA", 8000)}
 
 
 def parse_sdp(text: str) -> list[MediaDesc]:
+    """The media sections of an SDP. Absurd values make their section unusable (its
+    ``problem`` says why) or, for optional attributes, are ignored; more sections than
+    ``MAX_MEDIA_SECTIONS`` is a ProtocolError."""
     medias: list[MediaDesc] = []
     for line in text.splitlines():
         line = line.strip()
         if line.startswith("m="):
+            if len(medias) == MAX_MEDIA_SECTIONS:
+                raise ProtocolError(f"the SDP has more than {MAX_MEDIA_SECTIONS} media sections")
             fields = line[2:].split()
-            pt = int(fields[3]) if len(fields) > 3 and fields[3].isdigit() else -1
-            media = MediaDesc(fields[0] if fields else "")
-            media.payload_type = pt
+            media = MediaDesc(shown(fields[0], 16) if fields else "")
+            pt = decimal(fields[3], 0, 127) if len(fields) > 3 else None
+            if pt is None:
+                media.refuse(f"payload type {shown(fields[3] if len(fields) > 3 else '')!r}")
+            else:
+                media.payload_type = pt
             if pt in _STATIC:
                 media.encoding, media.clock_rate = _STATIC[pt]
             medias.append(media)
@@ -118,11 +163,19 @@ def parse_sdp(text: str) -> list[MediaDesc]:
         if key == "rtpmap":
             _pt, _, encoding = value.partition(" ")
             parts = encoding.strip().split("/")
-            media.encoding = parts[0].upper()
-            if len(parts) > 1 and parts[1].isdigit():
-                media.clock_rate = int(parts[1])
-            if len(parts) > 2 and parts[2].isdigit():
-                media.channels = int(parts[2])
+            media.encoding = shown(parts[0].upper(), 32)
+            if len(parts) > 1:
+                rate = decimal(parts[1], 1, MAX_CLOCK_RATE)
+                if rate is None:
+                    media.refuse(f"clock rate {shown(parts[1])!r} is not 1-{MAX_CLOCK_RATE} Hz")
+                else:
+                    media.clock_rate = rate
+            if len(parts) > 2:
+                channels = decimal(parts[2], 1, MAX_CHANNELS)
+                if channels is None:
+                    media.refuse(f"channel count {shown(parts[2])!r} is not 1-{MAX_CHANNELS}")
+                else:
+                    media.channels = channels
         elif key == "fmtp":
             _pt, _, params = value.partition(" ")
             for item in params.split(";"):
@@ -132,6 +185,14 @@ def parse_sdp(text: str) -> list[MediaDesc]:
         elif key == "control":
             media.control = value.strip()
         elif key == "framerate":
-            with contextlib.suppress(ValueError):
-                media.framerate = float(value.strip())
+            media.framerate = _framerate(value)
     return medias
+
+
+def _framerate(text: str) -> float | None:
+    """An ``a=framerate`` value, or None for one that is no frame rate (NaN, 1e999, -5)."""
+    try:
+        rate = float(text.strip()[:32])
+    except ValueError:
+        return None
+    return rate if math.isfinite(rate) and 0 < rate <= MAX_FRAMERATE else None

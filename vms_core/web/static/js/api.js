@@ -1,10 +1,11 @@
 // The HTTP API: JSON in and out, errors as ApiError with the server's own message.
 
 export class ApiError extends Error {
-  constructor(status, message, code = "") {
+  constructor(status, message, code = "", retryAfter = 0) {
     super(message);
     this.status = status;
     this.code = code;
+    this.retryAfter = retryAfter; // seconds the server asked to wait (Retry-After), or 0
   }
   /** The server has no such endpoint (a feature not installed or not yet available). */
   get unavailable() {
@@ -27,7 +28,8 @@ export async function errorOf(response) {
   if (response.status === 401 && !response.url.endsWith("/api/auth/login")) {
     window.dispatchEvent(new CustomEvent("vms:unauthorized"));
   }
-  return new ApiError(response.status, message, code);
+  const retryAfter = Number(response.headers.get("Retry-After")) || 0;
+  return new ApiError(response.status, message, code, retryAfter);
 }
 
 export async function request(path, { method = "GET", json, body, headers = {}, signal } = {}) {

@@ -91,7 +91,9 @@ export class LiveView {
         if (permanent) return;
         // 503: the server already waited for the camera's stream before answering, which
         // paces the retries; backing off on top would leave a slow-starting tile dark.
-        await sleep(err.status === 503 ? 1000 : delay);
+        // A live-view limit (429, 503) says when a slot frees: Retry-After.
+        if (err.retryAfter) await sleep(err.retryAfter * 1000);
+        else await sleep(err.status === 503 ? 1000 : delay);
         if (err.status !== 503) delay = Math.min(delay * 2, 15000);
         continue;
       }

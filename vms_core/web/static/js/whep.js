@@ -37,13 +37,25 @@ function gathered(pc, timeoutMs) {
 export async function openWhep(cameraId, stream, { onTrack, signal } = {}) {
   const pc = new RTCPeerConnection({ iceServers: [] }); // never a public STUN server
   let location = null;
+  let closed = false;
   const close = () => {
-    // DELETE first: closing the connection first lets the server end the session itself.
-    if (location) {
-      fetch(location, { method: "DELETE", credentials: "same-origin", keepalive: true }).catch(() => {});
+    if (closed) return; // once: a second call must not cut the DELETE short
+    closed = true;
+    const url = location;
+    if (!url) {
+      pc.close();
+      return;
     }
-    location = null;
-    pc.close();
+    // The DELETE ends the session; the connection closes once it is answered. Closing it
+    // first would end the session on the server too (DTLS close) and race the DELETE
+    // into a 404. The tile goes blank at once either way (its video is detached).
+    const closing = setTimeout(() => pc.close(), 3000);
+    fetch(url, { method: "DELETE", credentials: "same-origin", keepalive: true })
+      .catch(() => {})
+      .finally(() => {
+        clearTimeout(closing);
+        pc.close();
+      });
   };
   try {
     const video = pc.addTransceiver("video", { direction: "recvonly" });

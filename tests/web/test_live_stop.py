@@ -1,0 +1,43 @@
+"""Stopping a live tile ends its WHEP session with a DELETE the server answers 204."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from playwright.async_api import Browser, Response
+from sqlalchemy import select
+
+from tests.eventually import eventually
+from tests.web.conftest import login, new_page
+from vms_core.db.models import AuditEntry
+
+
+async def test_stopping_wall_tiles_ends_their_sessions_by_delete(
+    start_web: Callable[..., Any], browser: Browser
+) -> None:
+    setup = await start_web(cameras=2)
+    server = setup.server.server
+    page = await new_page(browser)
+    deletes: list[Response] = []
+
+    def on_response(response: Response) -> None:
+        if response.request.method == "DELETE" and "/whep/" in response.url:
+            deletes.append(response)
+
+    page.on("response", on_response)
+    await login(page, setup)
+    await page.click('.layout-btn[data-layout="4"]')
+    await page.wait_for_selector('.wall .video-box[data-state="live"] >> nth=1')
+    playing = set(server.webrtc.sessions)
+    assert len(playing) == 2
+    # Switching to one big tile stops both small ones (and starts one on the main stream).
+    await page.click('.layout-btn[data-layout="1"]')
+    await eventually(lambda: len(deletes) == 2, timeout=15, what="both tiles sent DELETE")
+    assert [r.status for r in deletes] == [204, 204]
+    await eventually(lambda: not playing & set(server.webrtc.sessions), timeout=15)
+    async with server.db.session() as session:
+        ends = await session.scalars(select(AuditEntry).where(AuditEntry.action == "live.end"))
+        reasons = {e.detail["session"]: e.detail["reason"] for e in ends}
+    # Ended by the DELETE, not by the peer connection closing under it.
+    assert {reasons[s] for s in playing} == {"ended by admin"}, reasons
