@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import glob
 import io
 import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -19,6 +14,7 @@ import aiohttp
 import pytest
 
 from tests.loops import ENV as RUN_DIR_ENV
+from tests.pgserver import free_port, throwaway_postgresql
 from vms_core.config import parse_config
 from vms_core.server import VmsServer
 
@@ -35,85 +31,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _pg_bin(name: str) -> str:
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    if found:
-        return found[-1]
-    path = shutil.which(name)
-    if not path:
-        raise RuntimeError(f"PostgreSQL's {name} is not installed (make setup installs it)")
-    return path
+__all__ = ["free_port"]  # imported from here by tests
 
 
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
-    """A throw-away PostgreSQL server on loopback, for this test session only.
-
-    PostgreSQL refuses to run as root, so as root it runs as the `postgres` user.
-    """
-    base = Path(tempfile.mkdtemp(prefix="vms-pg-"))
-    data, sockdir = base / "data", base / "sock"
-    sockdir.mkdir()
-    run_as: list[str] = []
-    if os.geteuid() == 0:
-        shutil.chown(base, "postgres")
-        shutil.chown(sockdir, "postgres")
-        run_as = ["runuser", "-u", "postgres", "--"]
-    port = free_port()
-    subprocess.run(
-        [
-            *run_as,
-            _pg_bin("initdb"),
-            "-D",
-            str(data),
-            "-U",
-            "vms",
-            "-A",
-            "trust",
-            "--no-sync",
-            "-E",
-            "UTF8",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run(
-        [
-            *run_as,
-            _pg_bin("pg_ctl"),
-            "-D",
-            str(data),
-            "-w",
-            "-l",
-            str(base / "log"),
-            "-o",
-            f"-p {port} -k {sockdir} -c listen_addresses=127.0.0.1 -c fsync=off",
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    try:
-        subprocess.run(
-            [*run_as, _pg_bin("createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "vms", "vms"],
-            check=True,
-            capture_output=True,
-        )
-        yield f"postgresql://vms@127.0.0.1:{port}/vms"
-    finally:
-        subprocess.run(
-            [*run_as, _pg_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-            capture_output=True,
-        )
-        shutil.rmtree(base, ignore_errors=True)
+    """A throw-away PostgreSQL server on loopback, for this test session only."""
+    with throwaway_postgresql() as url:
+        yield url
 
 
 def fresh_pg_database(pg_url: str) -> str:

@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -23,7 +24,8 @@ from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from sqlalchemy import delete, select, update
-from vms_sdk import Event, SegmentInfo
+from sqlalchemy.exc import DBAPIError
+from vms_sdk import Event, SegmentInfo, Severity
 
 from vms_core.cameras import CameraChange, CameraService
 from vms_core.cameras.state_events import StateEvent, StateEventDebouncer
@@ -34,18 +36,38 @@ from vms_core.media.catalog import MemoryCatalog
 from vms_core.media.pool import (
     RecorderEvent,
     RecorderPool,
+    RecordingHealth,
     SegmentClosed,
     SegmentOpened,
     SegmentProgress,
     StateChanged,
 )
-from vms_core.media.reconcile import ReconcileReport, reconcile
+from vms_core.media.reconcile import ReconcileReport, SegmentFile, probe_segment, reconcile
 from vms_core.media.segment_writer import SegmentPolicy
 from vms_core.media.stream_info import StreamInfo
-from vms_core.timeutil import to_us
+from vms_core.recording_catalog import LiveSegment, RecordingCatalog
+from vms_core.timeutil import from_us, to_us
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# A camera whose stream arrives but cannot be written (the disk): the reason says why.
+NOT_RECORDING = "not_recording"
+# The longest the pump waits for worker events before checking whether a flush is due.
+POLL_SECONDS = 0.5
+# The pump takes worker events at most this often (a batch each time).
+DRAIN_SECONDS = 0.25
+
+
+def _probe_stale(rows: list[tuple[Path, int]]) -> list[tuple[Path, SegmentFile | None]]:
+    """Blocking: the real span of each (path, start_us); None where unreadable or gone."""
+    found: list[tuple[Path, SegmentFile | None]] = []
+    for path, start_us in rows:
+        camera = path.parts[-4] if len(path.parts) >= 4 else ""
+        found.append(
+            (path, probe_segment(path, camera, from_us(start_us)) if path.exists() else None)
+        )
+    return found
 
 
 def url_with_credentials(url: str, username: str, password: str) -> str:
@@ -67,6 +89,7 @@ class RecordingService:
         recordings: Path,
         segment_seconds: float,
         workers: int | None = None,
+        flush_seconds: float = 2.0,
     ) -> None:
         self.db = db
         self.cameras = cameras
@@ -87,8 +110,22 @@ class RecordingService:
         # with long-running work elsewhere, and recording must not queue behind it.
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="recording-events")
         self.last_reconcile: ReconcileReport | None = None
-        # Open segments: path -> wall clock (us) of the last media known durable on disk.
-        self.open_progress: dict[str, int] = {}
+        # What the workers reported, written to the catalog in batches (issue #16).
+        self.catalog = RecordingCatalog(db, flush_seconds)
+        # Open rows may exist that no recorder writes (cut off while the catalog could not
+        # be written, or a start-up reconciliation that failed): close them from their files.
+        self._stale_check = False
+        # Cameras whose writer cannot write now, and why (from the workers).
+        self._write_failures: dict[int, str] = {}
+        # States the catalog could not take yet: camera id -> (name, state, reason, publish
+        # its event once stored), and events it could not store (oldest dropped first).
+        self._pending_states: dict[int, tuple[str, str, str, bool]] = {}
+        self._pending_events: deque[Event] = deque(maxlen=1000)
+        # Says, after a write failure, what retention can or cannot do about it.
+        self.write_failure_hint: Callable[[], str] | None = None
+        # Told when a camera's writer cannot write (retention runs a pass early).
+        self.write_failure_listeners: list[Callable[[], None]] = []
+        self._reasons_stale = False
         # Called with (camera id, bytes) for every closed segment (retention listens).
         self.closed_listeners: list[Callable[[int, int], None]] = []
         # Told of each segment once it is closed and indexed (plug-ins' archivers).
@@ -100,7 +137,15 @@ class RecordingService:
         The worker processes start with the first camera to record."""
         self.recordings.mkdir(parents=True, exist_ok=True)
         await self._refresh_ids()
-        self.last_reconcile = await self.reconcile()
+        try:
+            self.last_reconcile = await self.reconcile()
+        except DBAPIError as exc:
+            # The catalog cannot be written (a full disk under SQLite): record anyway, and
+            # close what a crash left open once writes succeed again.
+            log.warning(
+                "start-up reconciliation postponed: cannot write the catalog (%s)", exc.orig
+            )
+            self._stale_check = True
         await self.sync_all()
 
     async def sync_all(self) -> None:
@@ -127,6 +172,7 @@ class RecordingService:
         remaining = await self._blocking(self.pool.stop)
         for event in remaining:
             await self._apply(event)
+        await self.flush()
 
     async def _blocking(self, function: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._thread, function, *args)
@@ -174,12 +220,71 @@ class RecordingService:
             )
         return report
 
+    async def close_stale_segments(self) -> None:
+        """Close the open rows no recorder is writing, with the real end read from each
+        file (a row whose file is gone is dropped): segments cut off while the catalog
+        could not be written would otherwise stay open, and retention never frees them."""
+        try:
+            async with self.db.session() as session:
+                rows = list(
+                    await session.execute(
+                        select(Segment.path, Segment.start_us).where(Segment.end_us.is_(None))
+                    )
+                )
+            live = self.catalog.live_paths
+            stale = [(Path(p), int(start)) for p, start in rows if p not in live]
+            probed = await self._blocking(_probe_stale, stale) if stale else []
+            async with self.db.session() as session:
+                for path, found in probed:
+                    if found is None:
+                        if not path.exists():
+                            await session.execute(delete(Segment).where(Segment.path == str(path)))
+                        continue  # unreadable: left for the operator, as at start-up
+                    await session.execute(
+                        update(Segment)
+                        .where(Segment.path == str(path), Segment.end_us.is_(None))
+                        .values(end_us=to_us(found.end), bytes=found.size)
+                    )
+        except DBAPIError as exc:
+            log.warning("closing stale segments postponed: %s", exc.orig)
+            self._stale_check = True
+            return
+        self._stale_check = False
+        closed = [(p, f) for p, f in probed if f is not None]
+        if closed:
+            log.warning(
+                "closed %d segments left open while the catalog could not be written", len(closed)
+            )
+        for path, found in closed:
+            camera_id = self._ids.get(found.camera_id)
+            if camera_id is not None:
+                self._segment_indexed(
+                    LiveSegment(
+                        camera_id,
+                        str(path),
+                        to_us(found.start),
+                        found.codec,
+                        to_us(found.end),
+                        found.size,
+                        closed=True,
+                    )
+                )
+
     # -- cameras -----------------------------------------------------------------------------
     async def _refresh_ids(self) -> None:
         self._ids = {c.name: c.id for c in await self.cameras.visible()}
 
     async def _on_camera_change(self, change: CameraChange) -> None:
-        await self._refresh_ids()
+        # The change names the camera: no reload of every camera per change (64 cameras
+        # added at start made that 64 full reads).
+        for name in [n for n, i in self._ids.items() if i == change.camera_id]:
+            del self._ids[name]
+        if change.kind != "removed":
+            self._ids[change.name] = change.camera_id
+        if change.kind == "removed":
+            self.catalog.forget_camera(change.camera_id)
+            self._write_failures.pop(change.camera_id, None)
+            self._pending_states.pop(change.camera_id, None)
         if change.kind == "changed" and change.camera_id in self._recording:
             # Settings changed: restart its recording with the new ones.
             await self._blocking(self.pool.remove_camera, change.name)
@@ -207,6 +312,7 @@ class RecordingService:
             await self._blocking(self.pool.remove_camera, name)
             self._recording.pop(camera_id, None)
             self.state_events.forget(name)
+            self._write_failures.pop(camera_id, None)
             if camera is not None:
                 await self.cameras.set_state(camera_id, "idle", "not recording")
         if url is not None and camera is not None and not self._stopping:
@@ -216,8 +322,11 @@ class RecordingService:
 
     # -- worker events -----------------------------------------------------------------------
     async def _pump(self) -> None:
+        loop = asyncio.get_running_loop()
         while not self._stopping:
-            events = await self._blocking(self.pool.poll_events, 0.5)
+            drained = loop.time()
+            wait = max(0.05, min(POLL_SECONDS, self.catalog.seconds_to_flush()))
+            events = await self._blocking(self.pool.poll_events, wait)
             for event in events:
                 try:
                     await self._apply(event)
@@ -228,10 +337,56 @@ class RecordingService:
                     await self._publish_state(found)
                 except Exception:
                     log.exception("could not publish %s of %s", found.type, found.camera)
+            if self.catalog.due():
+                try:
+                    await self.flush()
+                except Exception:  # the pump must go on: the workers' queue would fill
+                    log.exception("recording catalog flush failed")
+            # Many cameras report all the time: take their events in batches, not one
+            # thread hop per event (profile of issue #16); at most DRAIN_SECONDS late.
+            pause = drained + DRAIN_SECONDS - loop.time()
+            if events and pause > 0 and not self._stopping:
+                await asyncio.sleep(pause)
+
+    async def flush(self) -> None:
+        """Write what the recorders reported since the last flush; then tell retention and
+        the segment listeners of each segment now closed in the catalog."""
+        was_failing = self.catalog.failing_since is not None
+        result = await self.catalog.flush(set(self._ids.values()))
+        if result is None:
+            return
+        for segment in result.closed:
+            self._segment_indexed(segment)
+        if was_failing or self._stale_check:
+            await self.close_stale_segments()
+        if self._pending_states or self._pending_events:
+            await self._retry_states()
+        if self._reasons_stale:
+            await self._refresh_reasons()
+
+    def _segment_indexed(self, segment: LiveSegment) -> None:
+        for listener in self.closed_listeners:
+            listener(segment.camera_id, segment.bytes)
+        info = SegmentInfo(
+            str(segment.camera_id),
+            from_us(segment.start_us),
+            from_us(segment.end_us),
+            segment.path,
+            segment.bytes,
+            segment.codec,
+        )
+        for segment_listener in self.segment_listeners:
+            try:
+                segment_listener(info)
+            except Exception:
+                log.exception("segment listener failed on %s", segment.path)
 
     async def _apply(self, event: RecorderEvent) -> None:
         if isinstance(event, StateChanged):
             await self._state(event)
+            return
+        if isinstance(event, RecordingHealth):
+            await self._write_health(event)
             return
         if not isinstance(event, SegmentOpened | SegmentProgress | SegmentClosed):
             return
@@ -239,58 +394,17 @@ class RecordingService:
         if camera_id is None:
             return
         path = str(event.path)
-        async with self.db.session() as session:
-            if isinstance(event, SegmentOpened):
-                self.open_progress[path] = to_us(event.start)
-                session.add(
-                    Segment(
-                        camera_id=camera_id,
-                        path=path,
-                        stream_role="main",
-                        codec=event.codec,
-                        start_us=to_us(event.start),
-                        end_us=None,
-                        bytes=0,
-                    )
-                )
-            elif isinstance(event, SegmentProgress):
-                self.open_progress[path] = to_us(event.end)
-                await session.execute(
-                    update(Segment).where(Segment.path == path).values(bytes=event.size)
-                )
-            else:
-                row = await session.scalar(select(Segment).where(Segment.path == path))
-                if row is None:
-                    row = Segment(
-                        camera_id=camera_id,
-                        path=path,
-                        stream_role="main",
-                        codec="",
-                        start_us=to_us(event.start),
-                    )
-                    session.add(row)
-                row.start_us = to_us(event.start)
-                row.end_us = to_us(event.end)
-                row.bytes = event.size
-                closed = SegmentInfo(
-                    str(camera_id), event.start, event.end, path, event.size, row.codec
-                )
-                seconds = (event.end - event.start).total_seconds()
-                if seconds >= 1.0:
-                    await session.execute(
-                        update(Stream)
-                        .where(Stream.camera_id == camera_id, Stream.role == "main")
-                        .values(bitrate=int(event.size * 8 / seconds))
-                    )
-        if isinstance(event, SegmentClosed):
-            self.open_progress.pop(path, None)
-            for listener in self.closed_listeners:
-                listener(camera_id, event.size)
-            for segment_listener in self.segment_listeners:
-                try:
-                    segment_listener(closed)
-                except Exception:
-                    log.exception("segment listener failed on %s", path)
+        if isinstance(event, SegmentOpened):
+            self.catalog.opened(camera_id, path, to_us(event.start), event.codec)
+        elif isinstance(event, SegmentProgress):
+            self.catalog.progress(path, to_us(event.end), event.size)
+        else:
+            self.catalog.closed(camera_id, path, to_us(event.start), to_us(event.end), event.size)
+
+    def live_segments(self, camera_id: int) -> list[LiveSegment]:
+        """The camera's segments as the recorder last reported them and the catalog may
+        not show yet: the open one (its live edge) and any closed but not yet written."""
+        return self.catalog.live(camera_id)
 
     async def _stream_info(self, camera_id: int, info: StreamInfo) -> None:
         """What the main stream carries, for the camera API."""
@@ -316,9 +430,18 @@ class RecordingService:
         if state == "stopped" or self._stopping:
             return
         if event.info is not None:
-            await self._stream_info(camera_id, event.info)
+            try:
+                await self._stream_info(camera_id, event.info)
+            except DBAPIError as exc:  # shown again at its next connection
+                log.warning(
+                    "camera %s: stream parameters not stored: %s", event.camera_id, exc.orig
+                )
+        shown, shown_reason = state, reason
+        if state == "streaming" and camera_id in self._write_failures:
+            # Streaming, but its writer still cannot write: say that, not "streaming".
+            shown, shown_reason = NOT_RECORDING, self._not_recording_reason(camera_id)
         # The catalog has the exact state; the events are debounced (state_events.py).
-        await self.cameras.set_state(camera_id, state, reason)
+        await self._store_state(camera_id, event.camera_id, shown, shown_reason)
         status = event.status
         for found in self.state_events.observe(
             event.camera_id, state, reason, status.since, status.attempts
@@ -329,7 +452,7 @@ class RecordingService:
         camera_id = self._ids.get(found.camera)
         if camera_id is None:
             return
-        await self.events.publish(
+        await self._publish(
             Event(
                 type=found.type,
                 time=datetime.fromtimestamp(found.at, UTC),
@@ -339,3 +462,96 @@ class RecordingService:
                 data={"camera": found.camera, **found.data},
             )
         )
+
+    async def _write_health(self, event: RecordingHealth) -> None:
+        camera_id = self._ids.get(event.camera_id)
+        if camera_id is None or self._stopping:
+            return
+        if event.reason is None:
+            if self._write_failures.pop(camera_id, None) is not None:
+                await self._show_state(camera_id, event.camera_id, "streaming", "")
+            return
+        self._write_failures[camera_id] = event.reason
+        reason = self._not_recording_reason(camera_id)
+        await self._show_state(camera_id, event.camera_id, NOT_RECORDING, reason)
+        for listener in self.write_failure_listeners:
+            listener()
+
+    @property
+    def not_recording(self) -> dict[int, str]:
+        """Cameras whose stream arrives but cannot be written, and why (the writer's words)."""
+        return dict(self._write_failures)
+
+    def retention_ran(self, _run: object) -> None:
+        """Retention finished a pass: what it could free may change a camera's reason."""
+        if self._write_failures:
+            self._reasons_stale = True
+
+    async def _refresh_reasons(self) -> None:
+        self._reasons_stale = False
+        names = {i: n for n, i in self._ids.items()}
+        for camera_id in list(self._write_failures):
+            name = names.get(camera_id)
+            if name is not None:
+                reason = self._not_recording_reason(camera_id)
+                await self._show_state(camera_id, name, NOT_RECORDING, reason)
+
+    def _not_recording_reason(self, camera_id: int) -> str:
+        reason = self._write_failures.get(camera_id, "")
+        hint = self.write_failure_hint() if self.write_failure_hint is not None else ""
+        return f"{reason}; {hint}" if hint else reason
+
+    async def _show_state(self, camera_id: int, name: str, state: str, reason: str) -> None:
+        """A state of the writer (``not_recording``, or ``streaming`` again) in the catalog
+        and as an event, at once: it changes once per disk outage, not per reconnect."""
+        if await self._store_state(camera_id, name, state, reason, publish=True):
+            await self._publish_writer_state(camera_id, name, state, reason)
+
+    async def _publish_writer_state(
+        self, camera_id: int, name: str, state: str, reason: str
+    ) -> None:
+        severity = Severity.HIGH if state == NOT_RECORDING else Severity.INFO
+        await self._publish(
+            Event(
+                type=f"camera.{state}",
+                camera_ids=(str(camera_id),),
+                severity=severity,
+                source="recording",
+                data={"camera": name, "reason": reason},
+            )
+        )
+
+    async def _store_state(
+        self, camera_id: int, name: str, state: str, reason: str, publish: bool = False
+    ) -> bool:
+        """The camera's exact state in the catalog; True when it changed. A catalog that
+        cannot be written (full disk) keeps the latest state for the next flush to retry
+        (``publish``: with its event once stored)."""
+        self._pending_states.pop(camera_id, None)
+        try:
+            return await self.cameras.set_state(camera_id, state, reason)
+        except DBAPIError as exc:
+            log.warning("camera %s: state %s not stored yet: %s", name, state, exc.orig)
+            self._pending_states[camera_id] = (name, state, reason, publish)
+            return False
+
+    async def _publish(self, event: Event) -> None:
+        """Publish an event; one the catalog cannot store yet is kept for the next flush
+        (publishing is idempotent by event id)."""
+        try:
+            await self.events.publish(event)
+        except DBAPIError as exc:
+            log.warning("event %s not stored yet: %s", event.type, exc.orig)
+            self._pending_events.append(event)
+
+    async def _retry_states(self) -> None:
+        for camera_id, (name, state, reason, publish) in list(self._pending_states.items()):
+            if await self._store_state(camera_id, name, state, reason, publish) and publish:
+                await self._publish_writer_state(camera_id, name, state, reason)
+        while self._pending_events and not self._pending_states:
+            event = self._pending_events.popleft()
+            try:
+                await self.events.publish(event)
+            except DBAPIError:
+                self._pending_events.appendleft(event)
+                return

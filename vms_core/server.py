@@ -82,6 +82,9 @@ class VmsServer:
         )
         if self.recording is not None:
             self.recording.closed_listeners.append(self.retention.segment_closed)
+            self.recording.write_failure_listeners.append(self.retention.wake)
+            self.recording.write_failure_hint = self._retention_hint
+            self.retention.pass_listeners.append(self.recording.retention_ran)
         self.exports = ExportService(
             self.db, self.audit, settings.data_dir, settings.recordings_dir, self.version
         )
@@ -136,6 +139,15 @@ class VmsServer:
         server = site._server  # aiohttp keeps the asyncio server here
         sockets = getattr(server, "sockets", None) or []
         return int(sockets[0].getsockname()[1]) if sockets else 0
+
+    def _retention_hint(self) -> str:
+        """Why retention does not make room, for a camera that cannot write."""
+        run = self.retention.last_run
+        if run is not None and any(
+            u.startswith(("min_free_bytes", "total max_bytes")) for u in run.unmet
+        ):
+            return "retention cannot free space: the remaining recordings are locked or open"
+        return ""
 
     async def ptz_goto_preset(self, camera_id: str, preset: str) -> None:
         """Move a PTZ camera (id or name) to a preset (token or name); ValueError for an

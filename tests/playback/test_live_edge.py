@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import bearer
 from tests.eventually import eventually
 from tests.media.mediatools import decode_errors, probe
-from tests.recording.helpers import camera_ids, camera_toml, segments, sim_camera, simulator_config
+from tests.recording.helpers import camera_ids, camera_toml, sim_camera, simulator_config
 from vms_core.simulator.simulator import Simulator
 from vms_core.timeutil import iso, parse_time
 
@@ -45,20 +45,25 @@ async def test_plays_up_to_now_while_the_segment_is_still_written(
     running = await make_server(extra, record=True)
     server = running.server
     camera_id = (await camera_ids(server))["edge"]
+    token = await running.admin_token()
+    recordings = f"{running.url}/api/cameras/{camera_id}/recordings"
 
     async def open_segment_with_two_seconds() -> Any:
-        rows = await segments(server, camera_id)
-        if not rows or rows[-1].end is not None:
+        """The open segment, as the recordings API lists it, once it holds 2 s."""
+        async with http.get(
+            recordings, params={"segments": "true"}, headers=bearer(token)
+        ) as response:
+            listed = (await response.json())["segments"]
+        if not listed or not listed[-1]["open"]:
             return None
-        durable_us = server.recording.open_progress.get(str(rows[-1].path), 0)
-        return rows[-1] if durable_us / 1e6 - rows[-1].start >= 2.0 else None
+        last = listed[-1]
+        return last if parse_time(last["end"]) - parse_time(last["start"]) >= 2_000_000 else None
 
     # Hang guard: a segment opens ~1 s after start and holds 2 s of fragments ~2 s later.
     row = await eventually(open_segment_with_two_seconds, 30, what="2 s in an open segment")
-    token = await running.admin_token()
     url = f"{running.url}/api/cameras/{camera_id}/playback.mp4"
     out = tmp_path / "live-edge.mp4"
-    start_us = int(row.start * 1e6)
+    start_us = parse_time(row["start"])
     async with http.get(url, params={"start": iso(start_us)}, headers=bearer(token)) as response:
         assert response.status == 200, await response.text()
         out.write_bytes(await response.read())
@@ -66,5 +71,6 @@ async def test_plays_up_to_now_while_the_segment_is_still_written(
     assert abs(media_start - start_us) < 1000  # the header has millisecond precision
     assert decode_errors(out) == ""
     assert probe(out).duration >= 1.9  # the durable fragments, up to the live edge
-    rows = await segments(server, camera_id)
-    assert rows[-1].path == row.path and rows[-1].end is None, "the segment was still open"
+    async with http.get(recordings, params={"segments": "true"}, headers=bearer(token)) as response:
+        still = (await response.json())["segments"][-1]
+    assert still["start"] == row["start"] and still["open"], "the segment was still open"

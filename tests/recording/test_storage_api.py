@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from sqlalchemy import update
 
 from tests.conftest import bearer
 from vms_core.db.models import Segment
@@ -180,3 +181,28 @@ async def test_recordings_spans_and_gaps_across_midnight(
     bad = {"start": "2026-03-01T23:59:40", "end": "2026-03-02T00:00:40Z"}
     async with http.get(url, params=bad, headers=bearer(admin)) as r:
         assert r.status == 400
+
+
+async def test_storage_reports_the_floor_retention_works_to(
+    make_server: Callable[..., Any], http: aiohttp.ClientSession
+) -> None:
+    """The free-disk floor retention keeps is min_free_bytes plus room for the segments
+    still being written; /api/storage and `vms storage` report that one (issue #15: they
+    reported min_free_bytes alone while retention deleted to the larger floor)."""
+    running = await make_server(CAMERAS + "[retention]\nmin_free_bytes = 1000\n")
+    server: VmsServer = running.server
+    ids = {c.name: c.id for c in await server.cameras.visible()}
+    # "back" records: its last segment was 100 kB, its open one holds 30 kB so far, so
+    # retention keeps 1.25 x 100 kB - 30 kB = 95 kB free for it on top of the floor.
+    server.retention.segment_closed(ids["back"], 100_000)
+    path = await add_segment(server, "back", now_us() - 5 * S, 5, 30_000)
+    async with server.db.session() as session:
+        await session.execute(update(Segment).where(Segment.path == str(path)).values(end_us=None))
+    run = await server.retention.run_once()
+    assert run.segments_deleted == 0
+    admin = await running.admin_token()
+    async with http.get(f"{running.url}/api/storage", headers=bearer(admin)) as r:
+        assert r.status == 200
+        report = await r.json()
+    assert report["limits"]["min_free_bytes"] == 1000
+    assert report["disk"]["floor_bytes"] == 1000 + 95_000

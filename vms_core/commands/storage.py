@@ -71,7 +71,10 @@ def format_report(report: dict[str, Any]) -> str:
     )
     disk, limits = report["disk"], report["limits"]
     lines.append("")
-    lines.append(f"disk: {human(disk['free_bytes'])} free of {human(disk['total_bytes'])}")
+    lines.append(
+        f"disk: {human(disk['free_bytes'])} free of {human(disk['total_bytes'])}; retention "
+        f"keeps {human(disk.get('floor_bytes'))} free (min_free and room for open segments)"
+    )
     lines.append(
         f"limits: max_days {limits['max_days']}, max_bytes {human(limits['max_bytes'])}, "
         f"min_free {human(limits['min_free_bytes'])}"

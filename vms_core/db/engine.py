@@ -7,6 +7,9 @@ never blocks the event loop; alembic migrations run on a synchronous engine at s
 from __future__ import annotations
 
 import contextlib
+import os
+import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,9 @@ from sqlalchemy.ext.asyncio import (
 )
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+# Set to a file path, the server appends a line per catalog statement to it (wall time and
+# the statement's first words): bench/record.py counts the catalog's load from it.
+STATEMENT_LOG_ENV = "VMS_CATALOG_STATEMENT_LOG"
 
 
 def sync_url(url: str) -> str:
@@ -78,6 +84,20 @@ def upgrade_schema(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
+class StatementLog:
+    """Appends ``<unix time>\t<statement head>`` per statement executed (executemany counts
+    once: it is one call to the driver)."""
+
+    def __init__(self, path: str) -> None:
+        self._file = open(path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 (lives with the engine)
+        self._lock = threading.Lock()
+
+    def __call__(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        head = " ".join(statement.split()[:4])[:80]
+        with self._lock:
+            self._file.write(f"{time.time():.3f}\t{head}\n")
+
+
 class Database:
     """The catalog connection the server uses: one async engine, short sessions."""
 
@@ -87,6 +107,9 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(async_url(url), pool_pre_ping=True)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        log_path = os.environ.get(STATEMENT_LOG_ENV)
+        if log_path:
+            event.listen(self.engine.sync_engine, "before_cursor_execute", StatementLog(log_path))
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @contextlib.asynccontextmanager

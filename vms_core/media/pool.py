@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import logging
 import multiprocessing as mp
 import os
@@ -79,11 +80,22 @@ class SegmentClosed:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordingHealth:
+    """The camera's stream arrives but cannot be written (``reason``, e.g. the disk is
+    full), or is written again (``reason`` None)."""
+
+    camera_id: str
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class WorkerStopped:
     worker: int
 
 
-RecorderEvent = StateChanged | SegmentOpened | SegmentProgress | SegmentClosed | WorkerStopped
+RecorderEvent = (
+    StateChanged | SegmentOpened | SegmentProgress | SegmentClosed | RecordingHealth | WorkerStopped
+)
 
 
 def apply_to_catalog(event: RecorderEvent, catalog: SegmentCatalog) -> None:
@@ -198,6 +210,9 @@ def worker_main(
     catalog = _EventCatalog(events)
     recorders: dict[str, CameraRecorder] = {}
 
+    def report_health(camera_id: str, reason: str | None) -> None:
+        events.put(RecordingHealth(camera_id, reason))
+
     def on_state(camera_id: str, status: IngestStatus) -> None:
         info = None
         if status.state == IngestState.STREAMING:
@@ -215,14 +230,16 @@ def worker_main(
             if isinstance(command, AddCamera):
                 if command.camera_id in recorders:
                     continue
+                name = command.camera_id
                 recorder = CameraRecorder(
-                    command.camera_id,
+                    name,
                     command.url,
                     config.recordings,
                     catalog,
                     policy=config.policy,
                     ingest_options=config.ingest_options,
                     on_state=on_state,
+                    on_write_health=functools.partial(report_health, name),
                 )
                 recorders[command.camera_id] = recorder
                 recorder.start()

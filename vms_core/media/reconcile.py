@@ -57,9 +57,13 @@ def probe_segment(path: Path, camera_id: str, start: datetime) -> SegmentFile | 
                 end = packet.pts + (packet.duration or 0)
                 if last_end is None or end > last_end:
                     last_end = end
-            if first is None or last_end is None or video.time_base is None:
+            if video.time_base is None:
                 return None
-            seconds = float((last_end - first) * video.time_base)
+            # No packet at all: a segment cut off (kill, full disk) before its first
+            # fragment. It holds nothing, so it ends where it starts.
+            seconds = 0.0
+            if first is not None and last_end is not None:
+                seconds = float((last_end - first) * video.time_base)
     except (av.FFmpegError, OSError) as exc:
         log.info("unreadable segment %s: %s", path, exc)
         return None

@@ -13,7 +13,7 @@ from vms_core.media.catalog import SegmentCatalog
 from vms_core.media.hub import StreamHub
 from vms_core.media.ingest import IngestOptions, StateCallback
 from vms_core.media.native_ingest import make_ingest
-from vms_core.media.segment_writer import SegmentPolicy, SegmentWriter
+from vms_core.media.segment_writer import HealthCallback, SegmentPolicy, SegmentWriter
 
 
 class CameraRecorder:
@@ -29,12 +29,13 @@ class CameraRecorder:
         policy: SegmentPolicy | None = None,
         ingest_options: IngestOptions | None = None,
         on_state: StateCallback | None = None,
+        on_write_health: HealthCallback | None = None,
     ) -> None:
         self.camera_id = camera_id
         # No GOP kept: the writer is a sink and sees every packet; a late subscriber (a
         # test, a tool) starts at the next keyframe. Saves a GOP of memory per camera.
         self.hub = StreamHub(camera_id, keep_gop=False)
-        self.writer = SegmentWriter(camera_id, recordings, catalog, policy)
+        self.writer = SegmentWriter(camera_id, recordings, catalog, policy, on_write_health)
         self.hub.add_sink(self.writer)
         self.ingest = make_ingest(
             camera_id, url, self.hub, options=ingest_options, on_state=on_state

@@ -7,14 +7,18 @@ fsynced fragments. A kill -9 then loses at most the fragment being written (<= 1
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 import math
 import os
+import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import av
 
@@ -29,6 +33,11 @@ log = logging.getLogger(__name__)
 MP4_AUDIO_CODECS = frozenset({"aac", "mp3", "opus", "ac3", "eac3", "flac"})
 # A forward timestamp jump larger than this is a hole in the stream: start a new segment.
 MAX_FORWARD_GAP_SECONDS = 5.0
+# Errors of the disk, not of the stream: the camera is not being recorded until they pass.
+DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS})
+
+# Told when the writer can no longer write (the reason) and when it writes again (None).
+HealthCallback = Callable[[str | None], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +76,26 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def complete_fragments_end(file: BinaryIO) -> int:
+    """Offset just after the last complete top-level MP4 box, a ``moof`` not counting
+    without its ``mdat``: what a fragmented MP4 cut off mid-write can be truncated to and
+    still play."""
+    keep = offset = 0
+    while True:
+        file.seek(offset)
+        header = file.read(16)
+        if len(header) < 8:
+            return keep
+        size, kind = struct.unpack(">I4s", header[:8])
+        if size == 1 and len(header) == 16:
+            size = struct.unpack(">Q", header[8:16])[0]
+        if size < 8 or offset + size > os.fstat(file.fileno()).st_size:
+            return keep  # the box being written when the disk failed
+        offset += size
+        if kind != b"moof":  # a moof counts with its mdat, not alone
+            keep = offset
 
 
 class _Track:
@@ -167,8 +196,12 @@ class SegmentWriter:
         recordings: Path,
         catalog: SegmentCatalog,
         policy: SegmentPolicy | None = None,
+        on_health: HealthCallback | None = None,
     ) -> None:
         self.camera_id = camera_id
+        self.on_health = on_health
+        # Why nothing is being written now (the disk), None while recording works.
+        self.failure: str | None = None
         self.recordings = recordings
         self.catalog = catalog
         self.policy = policy or SegmentPolicy()
@@ -204,6 +237,10 @@ class SegmentWriter:
         try:
             self._mux(segment, packet)
         except (av.FFmpegError, ValueError) as exc:
+            if isinstance(exc, OSError) and exc.errno in DISK_ERRNOS:
+                self._disk_failed(f"cannot write {segment.path.name}: {exc.strerror or exc}")
+                self._finish(None)
+                return
             # Timestamps jumped (or the muxer refused a packet): close the segment rather
             # than feed the muxer non-monotonic DTS; restart here if this is a keyframe.
             log.warning("%s: %s; starting a new segment", self.camera_id, exc)
@@ -222,7 +259,27 @@ class SegmentWriter:
         if is_video:
             segment.end_wall = packet.wall
             if packet.keyframe or packet.wall - segment.last_sync_wall >= 1.0:
-                self._sync(segment, packet.wall)
+                try:
+                    self._sync(segment, packet.wall)
+                except OSError as exc:
+                    self._disk_failed(f"cannot write {segment.path.name}: {exc.strerror or exc}")
+                    self._finish(None)
+
+    def _disk_failed(self, reason: str) -> None:
+        """Recording stopped for a reason of the disk: said once (state and log), not for
+        every keyframe that tries again."""
+        if self.failure is None:
+            log.warning("%s: not recording: %s", self.camera_id, reason)
+            self.failure = reason
+            if self.on_health is not None:
+                self.on_health(reason)
+
+    def _disk_recovered(self) -> None:
+        if self.failure is not None:
+            log.warning("%s: recording again", self.camera_id)
+            self.failure = None
+            if self.on_health is not None:
+                self.on_health(None)
 
     def _mux(self, segment: _Segment, packet: MediaPacket) -> None:
         track = segment.tracks.get(packet.kind)
@@ -269,7 +326,12 @@ class SegmentWriter:
         path = segment_path(self.recordings, self.camera_id, _utc(keyframe.wall))
         try:
             self._segment = _Segment(path, self._session, keyframe, self.policy)
-        except (av.FFmpegError, OSError, ValueError) as exc:
+        except OSError as exc:
+            self.errors += 1
+            self._segment = None
+            self._disk_failed(f"cannot open segment {path.name}: {exc.strerror or exc}")
+            return None
+        except (av.FFmpegError, ValueError) as exc:
             log.error("%s: cannot open segment %s: %s", self.camera_id, path, exc)
             self.errors += 1
             self._segment = None
@@ -290,6 +352,7 @@ class SegmentWriter:
             self.catalog.segment_opened(
                 self.camera_id, segment.path, _utc(segment.start_wall), segment.codec
             )
+            self._disk_recovered()
         else:
             self.catalog.segment_progress(self.camera_id, segment.path, _utc(wall), size)
 
@@ -302,16 +365,24 @@ class SegmentWriter:
         try:
             segment.close()
         except (av.FFmpegError, OSError) as exc:
-            log.warning("%s: closing %s failed: %s", self.camera_id, segment.path, exc)
+            if isinstance(exc, OSError) and exc.errno in DISK_ERRNOS:
+                # Its last fragment is cut off: _cut_back keeps the whole ones.
+                self._disk_failed(f"cannot write {segment.path.name}: {exc.strerror or exc}")
+            else:
+                log.warning("%s: closing %s failed: %s", self.camera_id, segment.path, exc)
             self.errors += 1
         if end_wall is None:
             fps = self._session.info.fps if self._session else None
             end_wall = segment.end_wall + (1 / fps if fps else 0.0)
+        if segment.path.exists():
+            end_wall = self._cut_back(segment, end_wall)
         size = segment.path.stat().st_size if segment.path.exists() else 0
         if self.policy.fsync and size:
             fd = os.open(segment.path, os.O_RDONLY)
             try:
                 os.fsync(fd)
+            except OSError as exc:  # what is on disk still counts; reconciliation checks it
+                log.warning("%s: fsync of %s failed: %s", self.camera_id, segment.path, exc)
             finally:
                 os.close(fd)
         if not segment.announced:
@@ -325,6 +396,29 @@ class SegmentWriter:
         self.catalog.segment_closed(
             self.camera_id, segment.path, _utc(segment.start_wall), _utc(end_wall), size
         )
+
+    def _cut_back(self, segment: _Segment, end_wall: float) -> float:
+        """Cut the file back to its last complete fragment if its tail is cut off (the disk
+        failed while a fragment was written: FFmpeg does not always say so) and return the
+        real end of what is left; a file left with no media ends where it starts."""
+        from vms_core.media.reconcile import probe_segment  # imports this module
+
+        try:
+            with open(segment.path, "rb") as file:
+                keep = complete_fragments_end(file)
+                if keep == os.fstat(file.fileno()).st_size:
+                    return end_wall  # whole
+            os.truncate(segment.path, keep)
+        except OSError as exc:
+            log.warning("%s: cannot check the end of %s: %s", self.camera_id, segment.path, exc)
+            return end_wall
+        why = "its last fragment was cut off"
+        with contextlib.suppress(OSError):
+            if os.statvfs(segment.path.parent).f_bavail == 0:
+                why = os.strerror(errno.ENOSPC)
+        self._disk_failed(f"cannot write {segment.path.name}: {why}")
+        found = probe_segment(segment.path, self.camera_id, _utc(segment.start_wall))
+        return found.end.timestamp() if found is not None else segment.start_wall
 
     def stream_ended(self) -> None:
         """The connection ended: close the segment now rather than when the camera

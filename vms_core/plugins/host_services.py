@@ -47,11 +47,22 @@ class ServerHostServices:
         self._cameras = [sdk_camera(c) for c in sorted(rows, key=lambda c: c.id)]
 
     async def _on_camera_change(self, change: CameraChange) -> None:
-        await self.refresh_cameras()
+        await self._refresh_camera(change.camera_id)
 
     async def _on_event(self, event: Event) -> None:
         if event.type.startswith("camera."):  # a state change: streaming, lost, ...
-            await self.refresh_cameras()
+            for camera_id in event.camera_ids:
+                if camera_id.isdigit():
+                    await self._refresh_camera(int(camera_id))
+
+    async def _refresh_camera(self, camera_id: int) -> None:
+        """Reload one camera, not all: a state change of one camera reloaded every camera
+        with its streams (issue #16: 64 cameras, a reload per event, plug-ins or not)."""
+        row = await self._server.cameras.get(camera_id)
+        cameras = [c for c in self._cameras if c.id != str(camera_id)]
+        if row is not None:
+            cameras.append(sdk_camera(row))
+        self._cameras = sorted(cameras, key=lambda c: int(c.id))
 
     # -- HostServices ------------------------------------------------------------------------
     @property

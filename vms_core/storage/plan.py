@@ -51,6 +51,9 @@ class Plan:
     delete: list[SegmentRow] = field(default_factory=list)
     # Limits that cannot be met because what is left is locked or open.
     unmet: list[str] = field(default_factory=list)
+    # Free space kept on top of min_free_bytes for what open segments will still grow by:
+    # the floor the free-disk rule works to is min_free_bytes + this.
+    reserved_bytes: int = 0
 
     @property
     def bytes(self) -> int:
@@ -126,8 +129,9 @@ def plan_deletions(
 
     if limits.total_max_bytes is not None:
         trim(sum(usage.values()) - limits.total_max_bytes, "total max_bytes")
+    # Free space still to come: what pending open segments will grow to.
+    pending = sum(max(0, headroom.get(c, 0) - open_bytes.get(c, 0)) for c in cameras)
+    plan.reserved_bytes = pending
     if free_bytes is not None:
-        # Free space still to come: what pending open segments will grow to.
-        pending = sum(max(0, headroom.get(c, 0) - open_bytes.get(c, 0)) for c in cameras)
         trim(limits.min_free_bytes - (free_bytes - pending + plan.bytes), "min_free_bytes")
     return plan

@@ -1,8 +1,9 @@
 """RetentionService: keeps recordings within ``[retention]`` and the cameras' overrides.
 
-It always runs: a full pass every ``interval_seconds``, and an early pass when a segment
-closes while usage is over a limit or free disk is under the floor (the disk filling
-faster than expected).
+It always runs: every ``interval_seconds`` a cheap check (sums and the oldest segment per
+camera) and a full pass when it finds work, and an early pass when a segment closes while
+usage is over a limit or free disk is under the floor (the disk filling faster than
+expected).
 
 Deleting order: the catalog row first, then the file. The catalog then never points at a
 file that is gone (playback and export trust it, and a file a reader already has open
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import and_, delete, exists, func, select
+from sqlalchemy.exc import DBAPIError
 
 from vms_core.config.settings import RetentionSettings
 from vms_core.db.engine import Database
@@ -47,6 +49,8 @@ HEADROOM_SAMPLES = 3
 RECENTLY_RECORDING_US = 60_000_000
 # Empty folders changed more recently than this are left for the next pass.
 DIR_QUIET_SECONDS = 60.0
+# A catalog on a disk too full to take a DELETE: free this much by files first (below).
+RESCUE_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -60,6 +64,9 @@ class RetentionRun:
     reason: str  # "interval" | "segment closed" | "manual"
     errors: list[str] = field(default_factory=list)
     unmet: list[str] = field(default_factory=list)
+    # The free space the pass worked to keep: min_free_bytes plus the room reserved for
+    # the open segments still growing (None when not known).
+    floor_bytes: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -112,6 +119,8 @@ class RetentionService:
         self.recordings = recordings
         self.data_dir = data_dir
         self.last_run: RetentionRun | None = None
+        # Told after every pass (recording explains a camera it cannot write with it).
+        self.pass_listeners: list[Callable[[RetentionRun], None]] = []
         self._recent: dict[int, deque[int]] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -134,6 +143,10 @@ class RetentionService:
     async def _blocking(self, function: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._thread, function, *args)
 
+    def wake(self) -> None:
+        """Run a pass soon (a recorder could not write: the disk may be full)."""
+        self._wake.set()
+
     def segment_closed(self, camera_id: int, size: int) -> None:
         """Called by recording for every closed segment: learn its size, check early."""
         self._recent.setdefault(camera_id, deque(maxlen=HEADROOM_SAMPLES)).append(size)
@@ -146,8 +159,19 @@ class RetentionService:
         reason = "start"
         while True:
             try:
-                if reason != "segment closed" or await self.over_limit():
+                # A segment closing can only push usage over a byte limit or the floor;
+                # ages matter at the interval.
+                if (
+                    reason == "start"
+                    or await self.over_limit()
+                    or (reason == "interval" and await self.past_age())
+                ):
                     await self.run_once(reason)
+            except DBAPIError as exc:
+                # The catalog is unreachable or cannot be written: try again next time.
+                log.warning("retention pass postponed: %s", exc.orig)
+                failed = [f"catalog unavailable: {exc.orig}"]
+                self.last_run = RetentionRun(iso(now_us()), 0.0, 0, 0, reason, failed)
             except Exception as exc:
                 log.exception("retention pass failed")
                 failed = [f"pass failed: {type(exc).__name__}: {exc}"]
@@ -185,6 +209,30 @@ class RetentionService:
             return True
         free = await self._blocking(free_disk_bytes, self.recordings)
         return free is not None and free - sum(headroom.values()) < settings.min_free_bytes
+
+    async def past_age(self) -> bool:
+        """Cheap check (the camera/start index, no rows): may a camera's oldest segment
+        be past its age limit? A full pass reads every segment row, so the interval runs
+        one only when this or ``over_limit`` says there is work."""
+        settings = self.settings()
+        async with self.db.session() as session:
+            oldest = {
+                int(c): int(s)
+                for c, s in await session.execute(
+                    select(Segment.camera_id, func.min(Segment.start_us)).group_by(
+                        Segment.camera_id
+                    )
+                )
+            }
+            days = {
+                int(c): d
+                for c, d in await session.execute(select(Camera.id, Camera.retention_max_days))
+            }
+        now = now_us()
+        return any(
+            start < now - int((days.get(camera) or settings.max_days) * DAY_US)
+            for camera, start in oldest.items()
+        )
 
     async def plan(self) -> Plan:
         settings = self.settings()
@@ -227,7 +275,12 @@ class RetentionService:
             deleted: list[SegmentRow] = []
             errors: list[str] = []
             if plan.delete:
-                deleted = await self._delete_rows(plan.delete)
+                try:
+                    deleted = await self._delete_rows(plan.delete)
+                except DBAPIError:
+                    if not await self._rescue_full_disk(plan.delete):
+                        raise
+                    deleted = await self._delete_rows(plan.delete)
                 errors = await self._blocking(self._delete_files, deleted)
             run = RetentionRun(
                 started=iso(started_us),
@@ -237,6 +290,7 @@ class RetentionService:
                 reason=reason,
                 errors=errors[:20],
                 unmet=plan.unmet,
+                floor_bytes=self.settings().min_free_bytes + plan.reserved_bytes,
             )
             self.last_run = run
             if deleted or errors:
@@ -248,7 +302,32 @@ class RetentionService:
                     len(errors),
                 )
             await self._blocking(self._save, run)
+            for listener in self.pass_listeners:
+                listener(run)
             return run
+
+    async def _rescue_full_disk(self, planned: list[SegmentRow]) -> bool:
+        """The catalog could not take the DELETE. If that is because its disk is full (an
+        SQLite catalog beside the recordings), free RESCUE_BYTES by deleting the oldest
+        planned files *before* their rows, so that the catalog can be written again: the
+        one exception to rows-first, and the only way out of a disk the catalog shares.
+        Rows left without files by a crash meanwhile are dropped by reconciliation."""
+        free = await self._blocking(free_disk_bytes, self.recordings)
+        if free is None or free >= RESCUE_BYTES:
+            return False  # not a full disk: nothing to rescue
+        rescue: list[SegmentRow] = []
+        for row in planned:
+            rescue.append(row)
+            if sum(r.bytes for r in rescue) >= RESCUE_BYTES:
+                break
+        errors = await self._blocking(self._delete_files, rescue)
+        log.warning(
+            "disk full under the catalog: deleted %d files (%d bytes) before their rows%s",
+            len(rescue),
+            sum(r.bytes for r in rescue),
+            f"; errors: {errors[:3]}" if errors else "",
+        )
+        return True
 
     async def _delete_rows(self, rows: list[SegmentRow]) -> list[SegmentRow]:
         """Delete the rows still closed and unlocked now; returns those deleted."""

@@ -84,6 +84,10 @@ async def storage_report(
             }
         )
     disk = await asyncio.to_thread(_disk, recordings)
+    # The floor retention works to: min_free_bytes plus the room it keeps for the open
+    # segments still growing, as its last pass computed it (min_free_bytes before one).
+    floor = (last_run or {}).get("floor_bytes")
+    disk["floor_bytes"] = floor if isinstance(floor, int) else retention.min_free_bytes
     return {
         "cameras": rows,
         "total": {

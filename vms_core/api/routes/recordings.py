@@ -85,7 +85,7 @@ def register(api: ApiRegistry) -> None:
             raise ApiError(400, "the range may span at most 366 days")
         join_us = query_int(request, "join_ms", 500, 0, 60_000) * 1000
         want_segments = bool(query_bool(request, "segments"))
-        progress = server.recording.open_progress if server.recording is not None else {}
+        live = server.recording.live_segments(camera_id) if server.recording is not None else []
         async with server.db.session() as session:
             rows = list(
                 await session.execute(
@@ -98,12 +98,20 @@ def register(api: ApiRegistry) -> None:
                     .order_by(Segment.start_us)
                 )
             )
+        # The recorder's own account wins over the row: the catalog is written in batches,
+        # so a row may lag (an open segment's live edge, a close not written yet).
+        segments = {
+            path: (seg_start, seg_end, size, seg_end is None)
+            for seg_start, seg_end, size, path in rows
+        }
+        for seg in live:
+            if seg.start_us < end and seg.end_us > start:
+                segments[seg.path] = (seg.start_us, seg.end_us, seg.bytes, not seg.closed)
         pieces = []
         listed: list[dict[str, Any]] = []
-        for seg_start, seg_end, size, path in rows:
-            is_open = seg_end is None
-            # An open segment ends, for now, at its last durable progress.
-            stop: int = progress.get(path, seg_start) if seg_end is None else seg_end
+        for seg_start, stop, size, is_open in sorted(segments.values(), key=lambda s: s[0]):
+            # An open segment without a report yet ends, for now, at its start.
+            stop = seg_start if stop is None else stop
             pieces.append(Piece(seg_start, stop, size))
             if want_segments and len(listed) < MAX_SEGMENTS:
                 listed.append(
@@ -137,5 +145,5 @@ def register(api: ApiRegistry) -> None:
         }
         if want_segments:
             body["segments"] = listed
-            body["truncated"] = len(rows) > len(listed)
+            body["truncated"] = len(segments) > len(listed)
         return web.json_response(body)

@@ -33,7 +33,19 @@ def register(api: ApiRegistry) -> None:
                     },
                 },
                 "total": {"type": "object"},
-                "disk": {"type": "object"},
+                "disk": {
+                    "type": "object",
+                    "properties": {
+                        "path": {"type": "string"},
+                        "total_bytes": {"type": ["integer", "null"]},
+                        "free_bytes": {"type": ["integer", "null"]},
+                        "floor_bytes": {
+                            "type": "integer",
+                            "description": "free space retention keeps: min_free_bytes plus "
+                            "room for the open segments still growing (its last pass)",
+                        },
+                    },
+                },
                 "limits": {"type": "object"},
                 "last_run": {"type": ["object", "null"]},
             },
