@@ -180,3 +180,15 @@ def test_vms_users_passwd_sets_a_password_and_revokes_the_users_tokens(tmp_path:
     assert missing.returncode == 2 and "no user 'nobody'" in missing.stderr
     short = vms("users", "passwd", "dana", "--password", "short")
     assert short.returncode == 2 and "password" in short.stderr
+
+
+async def test_an_unknown_name_costs_a_real_password_check() -> None:
+    """Logging in as a name that does not exist verifies against a stored dummy hash, so it
+    takes as long as a real check: the dummy must have the parameters of real hashes."""
+    from argon2 import extract_parameters
+
+    from vms_core.api import accounts
+
+    real = await accounts.hash_password("some password")
+    assert extract_parameters(accounts._DUMMY_HASH) == extract_parameters(real)
+    assert await accounts.verify_password(accounts._DUMMY_HASH, "not-a-real-password")
