@@ -6,11 +6,13 @@ never blocks the event loop; alembic migrations run on a synchronous engine at s
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import os
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,9 @@ MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 # Set to a file path, the server appends a line per catalog statement to it (wall time and
 # the statement's first words): bench/record.py counts the catalog's load from it.
 STATEMENT_LOG_ENV = "VMS_CATALOG_STATEMENT_LOG"
+
+
+log = logging.getLogger(__name__)
 
 
 def sync_url(url: str) -> str:
@@ -98,6 +103,22 @@ class StatementLog:
             self._file.write(f"{time.time():.3f}\t{head}\n")
 
 
+async def _to_completion(step: Coroutine[Any, Any, None]) -> None:
+    """Await ``step``, shielded from cancellation: if the caller is cancelled, ``step`` still
+    finishes, and the cancellation goes on."""
+    task = asyncio.ensure_future(step)
+    task.add_done_callback(_retrieved)
+    await asyncio.shield(task)
+
+
+def _retrieved(task: asyncio.Future[None]) -> None:
+    # Whoever awaited it got its error; if they were cancelled first, nobody did.
+    if not task.cancelled() and task.exception() is not None:
+        log.debug(
+            "catalog session cleanup failed after its caller was cancelled: %s", task.exception()
+        )
+
+
 class Database:
     """The catalog connection the server uses: one async engine, short sessions."""
 
@@ -114,14 +135,20 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        """A session that commits on success and rolls back on error."""
-        async with self.sessionmaker() as session:
-            try:
-                yield session
-                await session.commit()
-            except BaseException:
-                await session.rollback()
-                raise
+        """A session that commits on success and rolls back on error.
+
+        The rollback and the close run to completion even when the task using the session
+        is cancelled meanwhile (a service stopping): cut short, they leave the connection
+        half-returned to the pool, which SQLAlchemy then reports as an error."""
+        session = self.sessionmaker()
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await _to_completion(session.rollback())
+            raise
+        finally:
+            await _to_completion(session.close())
 
     async def close(self) -> None:
         await self.engine.dispose()
