@@ -28,6 +28,13 @@ def pytest_configure(config: pytest.Config) -> None:
     if RUN_DIR_ENV not in os.environ and not os.environ.get("PYTEST_XDIST_WORKER"):
         base = config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
         os.environ[RUN_DIR_ENV] = str(base / "run")
+    # Plug-in runners run as another user, who cannot pass through pytest's private
+    # temporary folders (pytest makes them 0700 at every session start): their working
+    # folders go to a folder of the run that user can reach.
+    if "VMS_PLUGIN_WORK_DIR" not in os.environ and not os.environ.get("PYTEST_XDIST_WORKER"):
+        work = Path(tempfile.mkdtemp(prefix="vms-test-plugins-"))
+        work.chmod(0o711)
+        os.environ["VMS_PLUGIN_WORK_DIR"] = str(work)
 
 
 REPO = Path(__file__).resolve().parents[1]

@@ -13,6 +13,8 @@ from vms_sdk.errors import (
     HttpError,
     IncompatiblePluginError,
     NotFound,
+    NotGranted,
+    PluginUnavailable,
     Unauthorized,
 )
 from vms_sdk.hookspecs import hookimpl, hookspec
@@ -68,9 +70,11 @@ __all__ = [
     "KeyValueStore",
     "NearbyCamera",
     "NotFound",
+    "NotGranted",
     "Notification",
     "PluginContext",
     "PluginInfo",
+    "PluginUnavailable",
     "Principal",
     "Role",
     "Route",

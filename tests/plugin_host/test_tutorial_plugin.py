@@ -57,7 +57,10 @@ async def test_tutorial_plugin_installed_with_pip_runs_in_the_server(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("VMS_PLUGINS", "shotalert")  # only this one of what is installed
-    config = camera_tables(cameras_sim) + f'\n[plugins.shotalert]\nsecret = "{SECRET}"\n'
+    config = camera_tables(cameras_sim) + (
+        f'\n[plugins.shotalert]\nsecret = "{SECRET}"\n'
+        'grant = ["events", "bookmarks", "evidence_locks", "frames", "public_routes"]\n'
+    )
     srv = await make_server(config)
     token = await srv.admin_token()
     base = srv.url + "/api/plugins/shotalert"

@@ -119,11 +119,11 @@ class PluginHttp:
             body = await self._read_body(request)
             sdk_request = HttpRequest(
                 method=request.method,
-                path="/" + request.match_info.get("tail", ""),
-                query={k: request.query[k] for k in request.query},
-                headers={k: v for k, v in request.headers.items()},
+                path=_text("/" + request.match_info.get("tail", "")),
+                query={_text(k): _text(request.query[k]) for k in request.query},
+                headers={_text(k): _text(v) for k, v in request.headers.items()},
                 body=body,
-                params=params,
+                params={k: _text(v) for k, v in params.items()},
                 principal=caller,
             )
             response = await self._manager.handle_request(name, route, sdk_request)
@@ -181,6 +181,12 @@ class PluginHttp:
             await self._on_refused(name, request, status, reason)
         except Exception:
             log.exception("could not audit a refused request to plug-in %s", name)
+
+
+def _text(value: str) -> str:
+    """Valid UTF-8 text for the plug-in: bytes aiohttp could not decode (kept as surrogate
+    escapes) become U+FFFD, so they can cross to the runner."""
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _is_json(content_type: str) -> bool:

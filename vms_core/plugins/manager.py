@@ -86,7 +86,10 @@ log = logging.getLogger("vms.plugins")
 T = TypeVar("T")
 
 # Keys of a [plugins.<name>] table that are the host's, not the plug-in's settings.
-HOST_KEYS = ("enabled", "grant", "memory_mb")
+HOST_KEYS = ("enabled", "grant", "memory_mb", "read")
+# Where runners' working folders are made instead of <data_dir>/plugins (tests: a folder
+# the plug-in user can reach, where pytest's private temporary folders are not).
+WORK_DIR_ENV = "VMS_PLUGIN_WORK_DIR"
 GRACE_SECONDS = 1.0  # on top of a call's budget, for the trip to the runner and back
 
 # (action, plug-in, detail): told of every refused call, for the audit log.
@@ -139,6 +142,8 @@ class PluginRecord:
     warnings: list[str] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
     memory_mb: int = 0
+    read_paths: list[str] = field(default_factory=list)  # files it may read (hotlists)
+    sandboxed_with: tuple[bool, bool] = (False, False)  # network, segments
     runner: RunnerProcess | None = None
     frames: FrameRing | None = None
     kv: HostKeyValueStore | None = None
@@ -257,6 +262,7 @@ class PluginManager:
         self._records: dict[str, PluginRecord] = {}
         self._cameras: list[Camera] = []
         self._identity: RunnerIdentity | None = None
+        self._opened_path = False
         self._stopping = False
 
     # ----------------------------------------------------------------- loading
@@ -299,18 +305,29 @@ class PluginManager:
         return self._identity
 
     def _work_dir(self, name: str) -> Path:
-        folder = self.services.data_dir / "plugins" / name
+        shared = os.environ.get(WORK_DIR_ENV)
+        root = self.services.data_dir / "plugins"
+        if shared:  # one folder per manager inside, so servers never share a plug-in's files
+            root = Path(shared) / f"{os.getpid()}-{id(self):x}"
+            root.mkdir(mode=0o711, exist_ok=True)
+        folder = root / name
         folder.mkdir(parents=True, exist_ok=True)
         os.chmod(folder, 0o700)
-        self.identity().chown(str(folder))
+        identity = self.identity()
+        identity.chown(str(folder))
+        if identity.separate and not self._opened_path:
+            self._opened_path = True
+            if root.is_relative_to(self.services.data_dir):
+                open_path_to(root, self.services.data_dir)
         return folder
 
     async def _spawn(self, record: PluginRecord) -> RunnerProcess:
         candidate = record.candidate
         assert candidate is not None
         granted = record.granted
+        record.sandboxed_with = _sandbox_grants(granted)
         memory_mb = record.memory_mb or self.limits.memory_mb
-        read_paths = []
+        read_paths = list(record.read_paths)
         if granted.allows("segments") and self.recordings_dir is not None:
             read_paths.append(str(self.recordings_dir))
         sandbox = SandboxSpec(
@@ -386,6 +403,14 @@ class PluginManager:
             return
         if info.name != candidate.hint:
             self._apply_table(record, info.name)
+            if candidate.builtin and "grant" not in self._table(info.name):
+                record.granted = record.requested
+        if _sandbox_grants(record.granted) != record.sandboxed_with:
+            # Network and file access are the runner's sandbox, fixed when it starts: a
+            # grant known only now (a built-in's manifest) needs a new runner.
+            await self._end_runner(record)
+            if await self._load_runner(record) is None:
+                return
         missing = record.granted.missing(record.requested)
         if missing:
             log.warning(
@@ -408,6 +433,8 @@ class PluginManager:
             record.warnings.append(f"plugins.{name}.grant: {exc}")
         memory = table.get("memory_mb", 0)
         record.memory_mb = int(memory) if isinstance(memory, int) and memory > 0 else 0
+        read = table.get("read", [])
+        record.read_paths = [str(p) for p in read] if isinstance(read, list) else []
 
     async def _load_runner(self, record: PluginRecord) -> Loaded | None:
         assert record.candidate is not None
@@ -709,6 +736,8 @@ class PluginManager:
             raise PluginCallError(
                 record.name, hook, f"its runner went away ({exc})", timed_out=False
             ) from None
+        except ValueError as exc:  # what the server would send cannot be encoded
+            raise PluginCallError(record.name, hook, str(exc), timed_out=False) from None
         record.health.consecutive_failures = 0
         return value
 
@@ -1000,6 +1029,30 @@ def answer_of(exc: BaseException) -> ErrorBody:
         return exc.body
     log.error("answering a plug-in's request failed", exc_info=exc)
     return ErrorBody("error", f"the server failed: {type(exc).__name__}")
+
+
+def _sandbox_grants(grant: Grant) -> tuple[bool, bool]:
+    return grant.allows("network"), grant.allows("segments")
+
+
+def open_path_to(folder: Path, data_dir: Path) -> None:
+    """Let the plug-in user reach its working folder by path (some libraries, SQLite among
+    them, resolve the folder to its real path): each folder on the way may be traversed,
+    never listed. Everything else in the data folder is made the server's alone."""
+    for part in [folder, *folder.parents]:
+        mode = part.stat().st_mode & 0o7777
+        if part == data_dir:
+            for entry in part.iterdir():
+                if entry.name != folder.name and not entry.is_symlink():
+                    entry.chmod(entry.stat().st_mode & 0o7700)
+            wanted = 0o711
+        else:
+            wanted = mode | 0o001
+        if mode != wanted:
+            part.chmod(wanted)
+            log.info("plug-in runners may now pass through %s (mode %o)", part, wanted)
+        if part == Path(part.anchor):
+            break
 
 
 def _describe(exc: BaseException) -> str:

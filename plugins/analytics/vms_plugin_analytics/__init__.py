@@ -39,7 +39,13 @@ def service() -> AnalyticsService:
 
 @hookimpl
 def vms_plugin_info() -> PluginInfo:
-    return PluginInfo("analytics", __version__, API_VERSION, "Motion, people, restricted zones")
+    return PluginInfo(
+        "analytics",
+        __version__,
+        API_VERSION,
+        "Motion, people, restricted zones",
+        requests=("frames", "events"),
+    )
 
 
 @hookimpl

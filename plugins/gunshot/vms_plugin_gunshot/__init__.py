@@ -24,6 +24,9 @@ from vms_plugin_gunshot.settings import parse_settings
 
 __version__ = "0.1.0"
 AUDIO_RATE = 16000
+# An incident: its event, locked evidence on nearby cameras, PTZ presets turned to it,
+# notifications; alerts arrive on a public (signed) webhook and from microphones.
+REQUESTS = ("events", "bookmarks", "evidence_locks", "ptz", "notify", "audio", "public_routes")
 
 _plugin: GunshotPlugin | None = None
 
@@ -37,7 +40,11 @@ def _current() -> GunshotPlugin:
 @hookimpl
 def vms_plugin_info() -> PluginInfo:
     return PluginInfo(
-        "gunshot", __version__, API_VERSION, "Gunshot alerts: detection webhook and microphones"
+        "gunshot",
+        __version__,
+        API_VERSION,
+        "Gunshot alerts: detection webhook and microphones",
+        requests=REQUESTS,
     )
 
 

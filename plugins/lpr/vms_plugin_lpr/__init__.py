@@ -38,7 +38,15 @@ def service() -> LprService:
 
 @hookimpl
 def vms_plugin_info() -> PluginInfo:
-    return PluginInfo("lpr", __version__, API_VERSION, "Licence-plate recognition and search")
+    return PluginInfo(
+        "lpr",
+        __version__,
+        API_VERSION,
+        "Licence-plate recognition and search",
+        # Reads plates from frames and a signed webhook, publishes reads and hotlist hits,
+        # tells channels of hits.
+        requests=("frames", "events", "notify", "public_routes"),
+    )
 
 
 @hookimpl

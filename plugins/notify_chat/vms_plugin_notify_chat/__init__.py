@@ -37,7 +37,13 @@ def _current() -> NotifyChatPlugin:
 @hookimpl
 def vms_plugin_info() -> PluginInfo:
     return PluginInfo(
-        "notify_chat", __version__, API_VERSION, "Alerts to chat (Slack, Teams, ...) and e-mail"
+        "notify_chat",
+        __version__,
+        API_VERSION,
+        "Alerts to chat (Slack, Teams, ...) and e-mail",
+        # A channel that fetches camera pictures, serves them to chat services on a public
+        # route with random names, and talks to chat and mail servers.
+        requests=("channel", "snapshots", "public_routes", "network"),
     )
 
 

@@ -95,7 +95,12 @@ class Channel:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._waiting[ident] = (future, result)
         try:
-            await self._send(REQUEST, ident, body)
+            try:
+                data = self._codec.encode(REQUEST, ident, body)
+            except (msgspec.EncodeError, TypeError, UnicodeEncodeError) as exc:
+                raise ValueError(f"cannot send {type(body).__name__}: {exc}") from None
+            self._writer.write(_LENGTH.pack(len(data)) + data)
+            await self._send_pending()
             async with asyncio.timeout(within):
                 return await future
         finally:
@@ -112,8 +117,7 @@ class Channel:
         with contextlib.suppress(ConnectionError):
             await self._writer.drain()
 
-    async def _send(self, kind: int, ident: int, body: Any) -> None:
-        self._write(kind, ident, body)
+    async def _send_pending(self) -> None:
         try:
             await self._writer.drain()
         except ConnectionError as exc:

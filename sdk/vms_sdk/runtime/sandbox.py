@@ -203,7 +203,9 @@ def landlock(
                 raise OSError(err, f"landlock_add_rule: {os.strerror(err)}")
 
         forbidden = [Path(f).resolve() for f in spec.forbidden]
-        for path, is_dir in _allowed_paths([*read, *SYSTEM_READ, *spec.read_paths], forbidden):
+        # Granted paths (recordings for "segments") are the operator's word: not filtered.
+        granted = list(_allowed_paths(spec.read_paths, []))
+        for path, is_dir in [*_allowed_paths([*read, *SYSTEM_READ], forbidden), *granted]:
             fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
             try:
                 allow(fd, READ, is_dir)
