@@ -185,6 +185,9 @@ class PluginHostSettings(Section):
     user: str = "vms-plugin"
     # Confine runners with Landlock where the kernel has it.
     landlock: bool = True
+    # A runner using more of a core than this, on average over the window, is restarted.
+    max_cpu_percent: float = Field(default=100.0, ge=0)  # 0: no limit
+    cpu_window_seconds: float = Field(default=30.0, gt=0)
     # Largest request body a plug-in route accepts; the host answers 413 above it.
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
 

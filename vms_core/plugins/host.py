@@ -63,6 +63,8 @@ def runner_limits(settings: Settings) -> RunnerLimits:
         restart_backoff_seconds=host.restart_backoff_seconds,
         landlock=host.landlock,
         user=host.user,
+        max_cpu_percent=host.max_cpu_percent,
+        cpu_window_seconds=host.cpu_window_seconds,
     )
 
 

@@ -349,6 +349,8 @@ class PluginManager:
             max_threads=self.max_threads,
             max_tasks=self.limits.max_tasks,
             heartbeat_timeout=self.limits.heartbeat_seconds,
+            max_cpu_percent=self.limits.max_cpu_percent,
+            cpu_window=self.limits.cpu_window_seconds,
         )
         runner = RunnerProcess(
             launch,
@@ -692,9 +694,10 @@ class PluginManager:
             record.state is PluginState.RUNNING
             and health.consecutive_failures >= self.failure_threshold
         ):
+            failed = health.consecutive_failures
+            calls = "call" if failed == 1 else "calls"
             self._restart_later(
-                record,
-                f"{health.consecutive_failures} calls failed in a row (last: {hook}: {message})",
+                record, f"{failed} {calls} failed in a row (last: {hook}: {message})"
             )
 
     async def _request(

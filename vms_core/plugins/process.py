@@ -12,6 +12,7 @@ subreaper: what the plug-in starts stays below it).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import os
@@ -62,6 +63,8 @@ class RunnerLaunch:
     max_threads: int
     max_tasks: int  # threads the runner may have before it is ended
     heartbeat_timeout: float
+    max_cpu_percent: float = 0.0  # of one core, averaged over cpu_window; 0: no limit
+    cpu_window: float = 30.0
 
 
 Handler = Callable[[Any], Awaitable[Any]]
@@ -218,6 +221,7 @@ class RunnerProcess:
         """Heartbeat and limits, once a second, until the runner ends."""
         assert self.channel is not None
         missed_since: float | None = None
+        cpu_history: collections.deque[tuple[float, float]] = collections.deque()
         while not self._ending:
             await asyncio.sleep(HEARTBEAT_SECONDS)
             if self._ending:
@@ -233,6 +237,10 @@ class RunnerProcess:
                     f"it started {self.stats.threads} threads, over its limit of "
                     f"{self.launch.max_tasks}"
                 )
+                return
+            busy = self._cpu_over_limit(cpu_history)
+            if busy:
+                self._fail(busy)
                 return
             try:
                 await self.channel.request(Ping(), None, within=self.launch.heartbeat_timeout)
@@ -250,6 +258,23 @@ class RunnerProcess:
                     "(its event loop is blocked)"
                 )
                 return
+
+    def _cpu_over_limit(self, history: collections.deque[tuple[float, float]]) -> str:
+        """Why the runner used too much CPU over the last window ("" when it did not)."""
+        limit, window = self.launch.max_cpu_percent, self.launch.cpu_window
+        now = time.monotonic()
+        history.append((now, self.stats.cpu_seconds))
+        while len(history) > 1 and now - history[1][0] >= window:
+            history.popleft()
+        start, cpu_then = history[0]
+        if limit <= 0 or now - start < window:
+            return ""
+        percent = 100 * (self.stats.cpu_seconds - cpu_then) / (now - start)
+        if percent <= limit:
+            return ""
+        return (
+            f"it used {percent:.0f} % of a core over {now - start:.0f} s (its limit is {limit:g} %)"
+        )
 
     def _fail(self, reason: str) -> None:
         if not self._ending:

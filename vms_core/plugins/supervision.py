@@ -20,6 +20,8 @@ class RunnerLimits:
     landlock: bool = True
     user: str = "vms-plugin"
     nice: int = 10
+    max_cpu_percent: float = 100.0  # of one core over cpu_window_seconds; 0: no limit
+    cpu_window_seconds: float = 30.0
 
 
 @dataclass
