@@ -9,9 +9,13 @@ layer the plug-ins' routes. It sees only the narrow server parts of
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import logging
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, cast
 
 from aiohttp import web
@@ -36,6 +40,25 @@ log = logging.getLogger("vms.plugins")
 # Comma-separated names: when set, only these installed or folder plug-ins are loaded
 # ("" loads none). For tests and for bisecting a misbehaving plug-in.
 ALLOW_ENV = "VMS_PLUGINS"
+# The live state of the plug-ins, for `vms plugins list` while the server runs.
+STATUS_FILE = "plugin-status.json"
+STATUS_SECONDS = 5.0
+
+
+def status_path(settings: Settings) -> Path:
+    """Where a running server keeps its plug-ins' live state."""
+    return settings.data_dir / STATUS_FILE
+
+
+def read_live_status(settings: Settings) -> dict[str, Any] | None:
+    """The plug-ins' state as the running server last wrote it, or ``None`` when no server
+    of this configuration runs."""
+    try:
+        status: dict[str, Any] = json.loads(status_path(settings).read_text())
+        os.kill(int(status["pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return status
 
 
 def allow_list() -> frozenset[str] | None:
@@ -127,6 +150,7 @@ class PluginHost:
         self.audio = AudioDispatcher(self.manager)
         self.sampler = FrameSampler(parts.live, self.frames, self.audio, self.services.list_cameras)
         self._started = False
+        self._status_task: asyncio.Task[None] | None = None
         parts.events.subscribe("plugins", self._on_event)
         parts.cameras.subscribe(self._on_camera_change)
         if parts.segment_listeners is not None:
@@ -151,9 +175,19 @@ class PluginHost:
         await self.manager.start()
         await self._start_feeds()
         self._started = True
+        self._status_task = asyncio.create_task(self._write_status(), name="vms-plugin-status")
         for status in self.manager.list():
             if status.state not in ("running", "disabled"):
                 log.warning("plug-in %s is %s: %s", status.name, status.state, status.reason)
+
+    async def _write_status(self) -> None:
+        """Keep the live state file current (every few seconds: CPU and memory move)."""
+        path = status_path(self._parts.settings())
+        while True:
+            rows = [s.as_dict() for s in self.manager.list()]
+            data = json.dumps({"pid": os.getpid(), "plugins": rows}, default=str)
+            await asyncio.to_thread(_write_private, path, data)
+            await asyncio.sleep(STATUS_SECONDS)
 
     async def _start_feeds(self) -> None:
         self.frames.start()
@@ -176,6 +210,12 @@ class PluginHost:
     async def stop(self) -> None:
         """Stop feeding plug-ins, then shut them down (each within its budget)."""
         self._started = False
+        if self._status_task is not None:
+            self._status_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._status_task
+        with contextlib.suppress(FileNotFoundError):
+            status_path(self._parts.settings()).unlink()
         await self._stop_feeds()
         await self.manager.stop()
 
@@ -223,3 +263,12 @@ class PluginHost:
                     notification.title,
                     result.detail,
                 )
+
+
+def _write_private(path: Path, data: str) -> None:
+    """Write ``data`` to ``path`` readable by the server's user only, atomically."""
+    temporary = path.with_suffix(".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(data)
+    os.replace(temporary, path)
