@@ -46,7 +46,7 @@ from vms_sdk.types import (
 )
 from vms_sdk.version import API_VERSION, check_api_compatible
 
-__version__ = "1.1.0"
+__version__ = "1.2.0"
 
 __all__ = [
     "API_VERSION",

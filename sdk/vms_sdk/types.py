@@ -178,6 +178,7 @@ class Bookmark:
     :ivar end: end of the range (aware UTC).
     :ivar reason: why it was marked; shown to operators and kept with evidence.
     :ivar locked: when true, retention never deletes the recordings in the range.
+    :ivar event_id: the event it is about, when the plug-in passed one (API 1.2).
     """
 
     id: str
@@ -186,6 +187,7 @@ class Bookmark:
     end: datetime
     reason: str
     locked: bool = False
+    event_id: str | None = None
 
     def __post_init__(self) -> None:
         _require_aware("Bookmark.start", self.start)
