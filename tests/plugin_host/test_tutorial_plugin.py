@@ -91,6 +91,7 @@ async def test_tutorial_plugin_installed_with_pip_runs_in_the_server(
     assert [(m["camera_id"], m["locked"], m["created_by"]) for m in marks] == [
         (first, True, "plugin:shotalert")
     ]
+    assert marks[0]["event_id"] == answer["event"]  # the bookmark is linked to its event
 
     # The event it published is in the catalog with its name as source.
     async with http.get(srv.url + "/api/events?type=gunshot.*", headers=bearer(token)) as r:

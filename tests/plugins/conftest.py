@@ -53,8 +53,11 @@ class MemoryServices:
         reason: str,
         lock: bool,
         created_by: str,
+        event_id: str | None = None,
     ) -> Bookmark:
-        mark = Bookmark(str(len(self.bookmarks)), tuple(camera_ids), start, end, reason, lock)
+        mark = Bookmark(
+            str(len(self.bookmarks)), tuple(camera_ids), start, end, reason, lock, event_id
+        )
         self.bookmarks.append(mark)
         return mark
 

@@ -121,6 +121,7 @@ class OfflineServices:
         reason: str,
         lock: bool,
         created_by: str,
+        event_id: str | None = None,
     ) -> Bookmark:
         raise RuntimeError("the server is not running")
 

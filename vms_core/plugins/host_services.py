@@ -90,6 +90,7 @@ class ServerHostServices:
         reason: str,
         lock: bool,
         created_by: str,
+        event_id: str | None = None,
     ) -> Bookmark:
         ids = []
         for camera_id in camera_ids:
@@ -103,6 +104,7 @@ class ServerHostServices:
                 end_us=to_us(end),
                 reason=reason,
                 lock=lock,
+                event_uid=event_id,
                 created_by=created_by,
             )
         )
@@ -114,6 +116,7 @@ class ServerHostServices:
             end=from_us(rows[0].end_us),
             reason=reason,
             locked=lock,
+            event_id=event_id,
         )
 
     async def snapshot(self, camera_id: str) -> bytes | None:

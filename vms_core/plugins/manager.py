@@ -759,7 +759,13 @@ class PluginManager:
                 self._need(record, "evidence_locks", "lock recordings as evidence")
             try:
                 return await self.services.create_bookmark(
-                    body.camera_ids, body.start, body.end, body.reason, body.lock, f"plugin:{name}"
+                    body.camera_ids,
+                    body.start,
+                    body.end,
+                    body.reason,
+                    body.lock,
+                    f"plugin:{name}",
+                    body.event_id,
                 )
             except ValueError as exc:
                 raise _Answer(ErrorBody("value", str(exc))) from None

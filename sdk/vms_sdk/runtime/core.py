@@ -236,9 +236,8 @@ class RuntimeContext:
         lock: bool = False,
         event: Event | None = None,
     ) -> Bookmark:
-        if event is not None:
-            reason = f"{reason} (event {event.id})"
-        request = MakeBookmark([str(c) for c in camera_ids], start, end, reason, lock)
+        event_id = event.id if event is not None else None
+        request = MakeBookmark([str(c) for c in camera_ids], start, end, reason, lock, event_id)
         mark: Bookmark = await self._ask(request, Bookmark)
         return mark
 

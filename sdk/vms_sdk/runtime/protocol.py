@@ -184,6 +184,7 @@ class MakeBookmark(msgspec.Struct, tag="bookmark"):
     end: datetime
     reason: str
     lock: bool
+    event_id: str | None = None
 
 
 class TakeSnapshot(msgspec.Struct, tag="snapshot"):
