@@ -579,7 +579,7 @@ class PluginManager:
         if was_running:
             record.state = PluginState.STOPPING  # no new calls from here on
         if record.inbox_worker is not None:
-            record.inbox_worker.cancel()
+            _cancel(record.inbox_worker)
             record.inbox_worker = None
         if was_running and record.runner is not None and record.runner.alive:
             budget = self.budgets.shutdown
@@ -638,8 +638,9 @@ class PluginManager:
         health.restarts += 1
         health.last_restart_reason = reason
         record.reason = reason
-        if record.inbox_worker is not None and record.inbox_worker is not asyncio.current_task():
-            record.inbox_worker.cancel()
+        if record.inbox_worker is not None:
+            # Also when it is the caller (its call just failed): it ends at its next wait.
+            _cancel(record.inbox_worker)
         record.inbox_worker = None
         if health.restarts_in_a_row > self.limits.max_restarts:
             record.state = PluginState.QUARANTINED
@@ -1026,6 +1027,14 @@ class _Answer(Exception):
 
 
 _background: set[asyncio.Task[None]] = set()
+
+
+def _cancel(task: asyncio.Task[None]) -> None:
+    """Cancel ``task`` and hold it until it is done (a pending task nobody holds is
+    destroyed with a complaint)."""
+    task.cancel()
+    _background.add(task)
+    task.add_done_callback(_background.discard)
 
 
 def _remote_handler(request: HttpRequest) -> HttpResponse:  # pragma: no cover - never called
