@@ -231,7 +231,7 @@ class RunnerProcess:
                 self._fail(f"its runner exited ({self.channel.close_reason}, code {code})")
                 return
             # /proc is read in a thread: a few hundred small files is not loop work.
-            self.stats = await asyncio.to_thread(self._sample)
+            self.stats = await asyncio.to_thread(self.sample)
             if self.stats.threads > self.launch.max_tasks:
                 self._fail(
                     f"it started {self.stats.threads} threads, over its limit of "
@@ -280,7 +280,8 @@ class RunnerProcess:
         if not self._ending:
             self._on_failure(reason)
 
-    def _sample(self) -> RunnerStats:
+    def sample(self) -> RunnerStats:
+        """CPU time, memory and threads of the runner and what it started, from /proc."""
         pids = [self.pid, *descendants(self.pid)]
         cpu = 0.0
         rss = 0
