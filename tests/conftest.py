@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -104,8 +105,16 @@ class RunningServer:
 
 
 @pytest.fixture
-async def make_server(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
-    """Start vms servers from config text; all are stopped at the end of the test."""
+async def make_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Callable[..., Any]]:
+    """Start vms servers from config text; all are stopped at the end of the test.
+
+    No installed plug-in is loaded unless the test names it (``VMS_PLUGINS``): each one
+    is a process of its own, a cost only the tests that use plug-ins should pay.
+    """
+    if "VMS_PLUGINS" not in os.environ:
+        monkeypatch.setenv("VMS_PLUGINS", "")
     started: list[VmsServer] = []
 
     async def start(

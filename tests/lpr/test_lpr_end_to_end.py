@@ -88,8 +88,13 @@ snapshot = false
 
 
 async def test_hotlisted_plate_reaches_slack(
-    plate_camera: Simulator, make_server: Any, http: aiohttp.ClientSession, tmp_path: Path
+    plate_camera: Simulator,
+    make_server: Any,
+    http: aiohttp.ClientSession,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("VMS_PLUGINS", "lpr,notify_chat")
     # Where the plug-in's runner (another user) may read it, as an operator would put it;
     # pytest's own temporary folders are private to root.
     shared = Path(tempfile.mkdtemp(prefix="vms-hotlists-"))

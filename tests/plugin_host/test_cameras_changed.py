@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from tests.eventually import eventually
-from tests.plugin_host.conftest import camera_tables, plugin_kv, write_plugin
+from tests.plugin_host.conftest import plugin_kv, write_plugin
+from vms_core.demo import add_simulated_cameras
 from vms_core.simulator.simulator import Simulator
 
 WATCHER = """
@@ -43,9 +44,8 @@ async def test_a_plugin_hears_of_cameras_added_after_it_started(
     srv = await make_server(host)
     assert (await plugin_kv(srv.server, "watcher")).get("heard") is None  # no cameras yet
 
-    config = tmp_path / "vms.toml"
-    config.write_text(config.read_text() + camera_tables(cameras_sim))
-    await srv.server.reload_config()
+    # Added while the plug-in runs, as `vms demo` adds its simulated cameras.
+    await add_simulated_cameras(cameras_sim, srv.server.cameras)
     rest_ids = sorted(c.id for c in await srv.server.cameras.visible())  # integers
 
     async def heard() -> dict[str, Any] | None:

@@ -109,6 +109,7 @@ async def test_frames_newest_first_and_producer_never_blocks(
     manager = await started(manager_of(services, four_plugins(plugin_dir)))
     frames = FrameDispatcher(manager)
     frames.start()
+    loop_lag.worst_s = 0.0  # from here: starting the runners is not what is measured
     assert {s.fps for s in frames.wanted()} == {10}
     image = np.zeros((180, 320), np.uint8)
     t0 = utc_now()

@@ -61,11 +61,16 @@ class ServerHostServices:
     async def _refresh_camera(self, camera_id: int) -> None:
         """Reload one camera, not all: a state change of one camera reloaded every camera
         with its streams (issue #16: 64 cameras, a reload per event, plug-ins or not)."""
-        row = await self._server.cameras.get(camera_id)
+        row = await self._parts.cameras.get(camera_id)
         cameras = [c for c in self._cameras if c.id != str(camera_id)]
         if row is not None:
             cameras.append(sdk_camera(row))
-        self._cameras = sorted(cameras, key=lambda c: int(c.id))
+        cameras.sort(key=lambda c: int(c.id))
+        if cameras == self._cameras:
+            return
+        self._cameras = cameras
+        for listener in self.cameras_listeners:
+            listener(cameras)
 
     # -- HostServices ------------------------------------------------------------------------
     @property

@@ -43,6 +43,7 @@ VICTIM_SECRET = "victim-hmac-secret-0123456789abcdef"
 HEALTH_P99_S = 0.100  # the issue's bound, as stated
 SIGTERM_S = 10.0  # the issue's bound, as stated
 ATTACK_S = 5.0
+LIVE_PAUSE_S = 2.0  # a hang guard over the typical 0.1-0.3 s (the live view keeps playing)
 
 # Every hostile plug-in carries this probe: what it can reach from inside its runner.
 PROBE = '''
@@ -492,7 +493,8 @@ async def attack(
         f"{plugin['state']}: {plugin['reason']}"
     )
     assert outcome.health_p99_s < HEALTH_P99_S, outcome
-    assert pause < 1.0, f"live view paused {pause:.2f} s during the attack"
+    # Typically 0.1-0.3 s between pictures here; a frozen server would be tens of seconds.
+    assert pause < LIVE_PAUSE_S, f"live view paused {pause:.2f} s during the attack"
     assert sigterm_s < SIGTERM_S, outcome
     assert_nothing_secret(probe)
     return outcome
