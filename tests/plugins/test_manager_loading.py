@@ -146,13 +146,14 @@ def installed_distribution(
 async def test_entry_point_discovery(
     services: MemoryServices, installed_distribution: Path
 ) -> None:
-    manager = PluginManager(services, {"hello": {"greeting": "hi"}})
+    only = frozenset({"hello"})  # not the built-ins installed beside it
+    manager = PluginManager(services, {"hello": {"greeting": "hi"}}, allow=only)
     await started(manager)
     line = {s.name: s for s in manager.list()}["hello"]
     assert (line.state, line.version, line.description) == ("running", "0.3.0", "says hello")
     assert line.source == "entry point vms_plugin_hello from vms-plugin-hello 0.3.0"
     await manager.stop()
 
-    off = PluginManager(services, {"hello": {"enabled": False}})
+    off = PluginManager(services, {"hello": {"enabled": False}}, allow=only)
     await started(off)
     assert {s.name: s.state for s in off.list()}["hello"] == "disabled"

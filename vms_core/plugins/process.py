@@ -163,9 +163,14 @@ class RunnerProcess:
         self._stderr = asyncio.create_task(self._log_stderr(), name=f"vms-runner-err-{self.pid}")
         hello = asyncio.ensure_future(self._hello.wait())
         exited = asyncio.ensure_future(self.process.wait())
-        await asyncio.wait({hello, exited}, timeout=within, return_when=asyncio.FIRST_COMPLETED)
-        hello.cancel()
-        exited.cancel()
+        try:
+            await asyncio.wait({hello, exited}, timeout=within, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:  # the server is stopping: the runner must not stay
+            await asyncio.shield(self.kill())
+            raise
+        finally:
+            hello.cancel()
+            exited.cancel()
         if not self._hello.is_set():
             await self.kill()
             if self.process.returncode is not None and self._last_error:
@@ -326,6 +331,12 @@ class RunnerProcess:
         if self._stderr is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._stderr
+        if self.process is not None:
+            # asyncio closes a subprocess transport only once it noticed the exit; closed
+            # here, it cannot outlive its loop and complain when collected.
+            transport = getattr(self.process, "_transport", None)
+            if transport is not None:
+                transport.close()
         if self.fd_socket is not None:
             self.fd_socket.close()
             self.fd_socket = None
