@@ -52,6 +52,22 @@ if [ -e plugins/lpr/pyproject.toml ]; then
         | grep -v -e '^WARNING: Location' -e '^\s*$' || true
 fi
 .venv/bin/python -c "import vms_core, vms_sdk" || { echo "setup: install failed" >&2; exit 1; }
+# A server running as root runs each plug-in as this unprivileged user, which must be able
+# to run this Python (an interpreter under /root is not reachable by other users until
+# /root may be traversed; its files keep their own permissions).
+if [ "$(id -u)" = 0 ]; then
+    id -u vms-plugin >/dev/null 2>&1 \
+        || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin vms-plugin
+    if ! runuser -u vms-plugin -- .venv/bin/python -c "import vms_sdk" 2>/dev/null; then
+        dir=$(.venv/bin/python -c 'import sys; print(sys.base_prefix)')
+        while [ "$dir" != / ]; do
+            [ -x "$dir" ] && [ "$(stat -c %A "$dir" | cut -c10)" = x ] || chmod o+x "$dir"
+            dir=$(dirname "$dir")
+        done
+        runuser -u vms-plugin -- .venv/bin/python -c "import vms_sdk" \
+            || echo "setup: user vms-plugin cannot run .venv/bin/python; plug-ins will not start" >&2
+    fi
+fi
 # The Makefile's stamp: a setup run by hand counts too, so make does not repeat it.
 touch .venv/.setup-stamp
 echo "setup: ready (.venv)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -28,6 +29,13 @@ def pytest_configure(config: pytest.Config) -> None:
     if RUN_DIR_ENV not in os.environ and not os.environ.get("PYTEST_XDIST_WORKER"):
         base = config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
         os.environ[RUN_DIR_ENV] = str(base / "run")
+    # Plug-in runners run as another user, who cannot pass through pytest's private
+    # temporary folders (pytest makes them 0700 at every session start): their working
+    # folders go to a folder of the run that user can reach.
+    if "VMS_PLUGIN_WORK_DIR" not in os.environ and not os.environ.get("PYTEST_XDIST_WORKER"):
+        work = Path(tempfile.mkdtemp(prefix="vms-test-plugins-"))
+        work.chmod(0o711)
+        os.environ["VMS_PLUGIN_WORK_DIR"] = str(work)
 
 
 REPO = Path(__file__).resolve().parents[1]
@@ -97,8 +105,16 @@ class RunningServer:
 
 
 @pytest.fixture
-async def make_server(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
-    """Start vms servers from config text; all are stopped at the end of the test."""
+async def make_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Callable[..., Any]]:
+    """Start vms servers from config text; all are stopped at the end of the test.
+
+    No installed plug-in is loaded unless the test names it (``VMS_PLUGINS``): each one
+    is a process of its own, a cost only the tests that use plug-ins should pay.
+    """
+    if "VMS_PLUGINS" not in os.environ:
+        monkeypatch.setenv("VMS_PLUGINS", "")
     started: list[VmsServer] = []
 
     async def start(

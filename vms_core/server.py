@@ -29,6 +29,7 @@ from vms_core.events import EventBus, RuleEngine
 from vms_core.exports import ExportService
 from vms_core.live import LiveSources
 from vms_core.plugins.host import PluginHost
+from vms_core.plugins.parts import PluginHostParts
 from vms_core.recording import RecordingService, url_with_credentials
 from vms_core.reload import ReloadReport, compare
 from vms_core.secrets import SecretBox
@@ -92,7 +93,23 @@ class VmsServer:
         self.webrtc = WebRtcService(self.live, self.audit, webrtc_options(settings.webrtc))
         # ONVIF health and streams, PTZ, snapshots, discovery scans (vms_core.cameras).
         self.camera_manager = CameraManager(self.cameras, self.events, self.live, settings.onvif)
-        self.plugins = PluginHost(self)
+        self.plugins = PluginHost(
+            PluginHostParts(
+                settings=lambda: self.settings,
+                public_url=lambda: self.settings.server.public_url or self.url,
+                cameras=self.cameras,
+                events=self.events,
+                bookmarks=self.bookmarks,
+                snapshots=self.camera_manager.snapshots,
+                ptz_goto_preset=self.ptz_goto_preset,
+                db=self.db,
+                audit=self.audit,
+                live=self.live,
+                segment_listeners=(
+                    self.recording.segment_listeners if self.recording is not None else None
+                ),
+            )
+        )
         self.api = ApiRegistry()
         self.app: web.Application = create_app(self)
         self.plugins.http.add_routes(self.app.router)  # routes of any depth under a plug-in

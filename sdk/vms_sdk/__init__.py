@@ -13,6 +13,8 @@ from vms_sdk.errors import (
     HttpError,
     IncompatiblePluginError,
     NotFound,
+    NotGranted,
+    PluginUnavailable,
     Unauthorized,
 )
 from vms_sdk.hookspecs import hookimpl, hookspec
@@ -44,7 +46,7 @@ from vms_sdk.types import (
 )
 from vms_sdk.version import API_VERSION, check_api_compatible
 
-__version__ = "1.1.0"
+__version__ = "1.2.0"
 
 __all__ = [
     "API_VERSION",
@@ -68,9 +70,11 @@ __all__ = [
     "KeyValueStore",
     "NearbyCamera",
     "NotFound",
+    "NotGranted",
     "Notification",
     "PluginContext",
     "PluginInfo",
+    "PluginUnavailable",
     "Principal",
     "Role",
     "Route",

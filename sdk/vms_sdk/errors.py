@@ -17,6 +17,28 @@ class ConfigError(ValueError):
         self.message = message
 
 
+class NotGranted(PermissionError):
+    """A context call needs a capability the operator has not granted the plug-in.
+
+    ``capability`` names it (``"evidence_locks"``, ``"frames:3"``); the server writes
+    the refusal to its audit log. Ask the operator to add it to
+    ``[plugins.<name>] grant``.
+    """
+
+    def __init__(self, plugin: str, capability: str, what: str) -> None:
+        super().__init__(
+            f"plug-in {plugin!r} may not {what}: capability {capability!r} is not granted "
+            f"(add it to [plugins.{plugin}] grant)"
+        )
+        self.plugin = plugin
+        self.capability = capability
+
+
+class PluginUnavailable(RuntimeError):
+    """A context call could not reach the server (it is stopping, or the plug-in's
+    runner is being restarted). Nothing was done; try again later or drop it."""
+
+
 class IncompatiblePluginError(RuntimeError):
     """The plug-in was written for a hook contract (API version) this host cannot honour."""
 

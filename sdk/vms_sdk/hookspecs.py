@@ -1,19 +1,25 @@
 """The hooks a plug-in may implement.
 
-Implement a hook by writing a module-level function of the same name (or a method on
-a plug-in object) decorated with ``@vms_sdk.hookimpl``. Take only the arguments you
-need: pluggy passes arguments by name. Any hook may be a plain function or an
-``async def``: plain functions run in a worker thread of the plug-in's own, coroutines
-are awaited on the server's event loop (so never block inside ``async def``).
+Implement a hook by writing a method of your plug-in object (see :mod:`vms_sdk.plugin`)
+or a module-level function of the same name, decorated with ``@vms_sdk.hookimpl``. Take
+only the arguments you need: pluggy passes arguments by name. Any hook may be a plain
+function or an ``async def``: plain functions run in a worker thread of the plug-in's own
+(at most two at once), coroutines on the event loop of the plug-in's runner process (so
+never block inside ``async def``: the runner stops answering and is restarted).
 
-Every call has a time budget. A call that raises or runs over is logged under the
-plug-in's name and counted; after several consecutive failures the plug-in is marked
-unhealthy and no longer called until an operator reloads it.
+Every call has a time budget (:mod:`vms_sdk.policy`). A call that raises or runs over is
+logged under the plug-in's name and counted; after ``[plugin_host]
+max_consecutive_failures`` (default 5) failures in a row the plug-in's runner is
+restarted, and after a few restarts in a row it is quarantined until an operator reloads.
+
+``@hookimpl(hookwrapper=True)``, ``wrapper``, ``tryfirst`` and ``trylast`` are refused at
+load time: the host calls each plug-in's implementation on its own, in its own process,
+so there is no chain to wrap and no order among plug-ins.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pluggy
@@ -22,6 +28,7 @@ from vms_sdk.context import PluginContext
 from vms_sdk.types import (
     AudioChunk,
     AudioSubscription,
+    Camera,
     DeliveryResult,
     Event,
     Frame,
@@ -41,11 +48,19 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 # --------------------------------------------------------------------------- identity & set-up
 
 
-@hookspec(firstresult=True)
+def retiring(message: str) -> Any:
+    """Mark a hook the SDK will retire: a plug-in implementing it still loads, with
+    ``message`` as a warning to its operator (pluggy's ``warn_on_impl``), for at least
+    one minor release before a major removes it."""
+    return hookspec(warn_on_impl=DeprecationWarning(message))
+
+
+@hookspec
 def vms_plugin_info() -> PluginInfo:
     """Say who the plug-in is. **Required.**
 
-    Called once, when the plug-in is loaded, before any other hook.
+    Called once, when the plug-in is loaded, before any other hook. One answer per
+    plug-in: the host calls each plug-in's implementation on its own.
 
     :return: a :class:`~vms_sdk.types.PluginInfo` with the plug-in's ``name`` (its
         settings table and URL prefix), ``version``, the ``api_version`` it was written
@@ -131,6 +146,23 @@ def vms_on_event(ctx: PluginContext, event: Event) -> None:
 
     :param ctx: the plug-in's context.
     :param event: the :class:`~vms_sdk.types.Event`; check ``event.type`` first.
+    :return: ``None``.
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def vms_cameras_changed(ctx: PluginContext, cameras: Sequence[Camera]) -> None:
+    """Learn that cameras were added, changed (renamed, moved, streaming or lost) or
+    removed. New in API 1.2.
+
+    Called with the whole new list, after ``ctx.list_cameras()`` already returns it. The
+    server starts plug-ins before cameras that are configured or discovered later exist
+    (``vms demo`` adds its simulated cameras after the plug-ins start): look cameras up
+    when you need them, or keep your own index fresh here.
+
+    :param ctx: the plug-in's context.
+    :param cameras: every camera now known, as ``ctx.list_cameras()`` returns them.
     :return: ``None``.
     """
     raise NotImplementedError

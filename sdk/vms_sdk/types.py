@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json as _json
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -21,6 +21,7 @@ import numpy.typing as npt
 from vms_sdk.errors import Forbidden, HttpError, Unauthorized
 from vms_sdk.geo import NearbyCamera, bearing_deg, cameras_near, haversine_m
 from vms_sdk.jsonbody import parse_json
+from vms_sdk.permissions import check_capability
 from vms_sdk.version import API_VERSION
 
 T = TypeVar("T")
@@ -136,7 +137,7 @@ class Event:
 
     type: str
     time: datetime = field(default_factory=utc_now)
-    camera_ids: tuple[str, ...] = ()
+    camera_ids: Sequence[str] = ()
     lat: float | None = None
     lon: float | None = None
     severity: Severity = Severity.INFO
@@ -177,14 +178,16 @@ class Bookmark:
     :ivar end: end of the range (aware UTC).
     :ivar reason: why it was marked; shown to operators and kept with evidence.
     :ivar locked: when true, retention never deletes the recordings in the range.
+    :ivar event_id: the event it is about, when the plug-in passed one (API 1.2).
     """
 
     id: str
-    camera_ids: tuple[str, ...]
+    camera_ids: Sequence[str]
     start: datetime
     end: datetime
     reason: str
     locked: bool = False
+    event_id: str | None = None
 
     def __post_init__(self) -> None:
         _require_aware("Bookmark.start", self.start)
@@ -215,7 +218,7 @@ class Notification:
     text: str = ""
     severity: Severity = Severity.INFO
     event: Event | None = None
-    camera_ids: tuple[str, ...] = ()
+    camera_ids: Sequence[str] = ()
     snapshot: bytes | None = None
     link: str | None = None
 
@@ -251,18 +254,23 @@ class PluginInfo:
     :ivar api_version: the hook contract it was written against; use
         ``vms_sdk.API_VERSION``.
     :ivar description: one line shown to operators.
+    :ivar requests: the capabilities the plug-in needs (its manifest, see
+        :mod:`vms_sdk.permissions`), e.g. ``("events", "bookmarks", "frames")``; the
+        operator grants them in ``[plugins.<name>] grant``. Ask for the least you need.
     """
 
     name: str
     version: str
     api_version: str = API_VERSION
     description: str = ""
+    requests: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.name or not all(c.isalnum() or c == "_" for c in self.name):
             raise ValueError(f"plug-in name {self.name!r} must be [a-z0-9_]+")
         if self.name != self.name.lower():
             raise ValueError(f"plug-in name {self.name!r} must be lowercase")
+        object.__setattr__(self, "requests", tuple(check_capability(str(r)) for r in self.requests))
 
 
 # --------------------------------------------------------------------------- HTTP
@@ -505,7 +513,7 @@ class FrameSubscription:
     :ivar fmt: ``"bgr24"`` (HxWx3 uint8, OpenCV order) or ``"gray"`` (HxW uint8).
     """
 
-    camera_ids: tuple[str, ...] | None = None
+    camera_ids: Sequence[str] | None = None
     fps: float = 1.0
     stream: FrameStream = "sub"
     fmt: FrameFormat = "bgr24"
@@ -564,7 +572,7 @@ class AudioSubscription:
     :ivar chunk_seconds: length of each :class:`AudioChunk`.
     """
 
-    camera_ids: tuple[str, ...] | None = None
+    camera_ids: Sequence[str] | None = None
     sample_rate: int = 16000
     chunk_seconds: float = 1.0
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from vms_sdk.errors import IncompatiblePluginError
 
-API_VERSION = "1.1"
+API_VERSION = "1.2"
 
 
 def _parse(version: str) -> tuple[int, int]:

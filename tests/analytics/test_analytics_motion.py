@@ -27,7 +27,7 @@ async def motion_events(camera: dict[str, Any], tmp: Path, passes: int = 3) -> l
     config = {"cameras": {"cam1": camera}}
     loop = decoded_loop(SCENE, FPS)
     async with PluginTestHost(
-        vms_plugin_analytics, config, [Camera("cam1", "A")], data_dir=tmp
+        vms_plugin_analytics.AnalyticsPlugin, config, [Camera("cam1", "A")], data_dir=tmp
     ) as host:
         for frame in live_frames(loop, FPS, passes * SCENE.loop_seconds):
             await host.feed_frame(frame)

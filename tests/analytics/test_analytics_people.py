@@ -26,7 +26,9 @@ def rules(**camera: Any) -> dict[str, Any]:
 
 async def run(config: dict[str, Any], scene: SceneConfig, seconds: float, tmp: Path) -> list[Event]:
     loop = decoded_loop(scene, FPS)
-    async with PluginTestHost(vms_plugin_analytics, config, CAMERAS, data_dir=tmp) as host:
+    async with PluginTestHost(
+        vms_plugin_analytics.AnalyticsPlugin, config, CAMERAS, data_dir=tmp
+    ) as host:
         for frame in live_frames(loop, FPS, seconds):
             assert await host.feed_frame(frame)
         await host.wait_submitted()  # events go out through ctx.submit

@@ -59,8 +59,9 @@ def server_config(sim: Simulator) -> str:
 
 
 async def test_gunshot_scene_heard_speech_and_door_slam_not(
-    two_cameras: Simulator, make_server: Any
+    two_cameras: Simulator, make_server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("VMS_PLUGINS", "gunshot")
     running = await make_server(server_config(two_cameras))
     server = running.server
     async with server.db.session() as session:

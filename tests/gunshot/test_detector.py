@@ -81,7 +81,7 @@ def scene_track(kind: str) -> np.ndarray:
 
 async def feed_scene(kind: str) -> PluginTestHost:
     camera = Camera("7", "Corner mic", lat=41.88, lon=-87.66)
-    host = PluginTestHost(vms_plugin_gunshot, {"audio_merge_s": 5}, [camera])
+    host = PluginTestHost(vms_plugin_gunshot.GunshotPlugin, {"audio_merge_s": 5}, [camera])
     await host.start()
     track = scene_track(kind)
     t0 = datetime(2026, 11, 22, 9, 0, 0, tzinfo=UTC)

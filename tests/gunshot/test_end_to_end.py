@@ -98,8 +98,12 @@ snapshot_timeout_s = 1.0
 
 
 async def test_one_signed_alert_end_to_end(
-    six_cameras: Simulator, make_server: Any, http: aiohttp.ClientSession
+    six_cameras: Simulator,
+    make_server: Any,
+    http: aiohttp.ClientSession,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("VMS_PLUGINS", "gunshot,notify_chat")
     slack = await ChatReceiver().start()
     mail = MailReceiver().start()
     try:

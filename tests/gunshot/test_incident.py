@@ -43,7 +43,7 @@ async def fire(host: PluginTestHost) -> dict[str, object]:
 
 
 async def test_cameras_facing_the_spot_rank_first_and_far_ones_are_left_out() -> None:
-    async with PluginTestHost(vms_plugin_gunshot, CONFIG, CAMERAS) as host:
+    async with PluginTestHost(vms_plugin_gunshot.GunshotPlugin, CONFIG, CAMERAS) as host:
         answer = await fire(host)
         order = [c["id"] for c in answer["cameras"]]  # type: ignore[attr-defined]
         # West cam faces the spot; the PTZ's heading is unknown; East cam, though
@@ -53,7 +53,7 @@ async def test_cameras_facing_the_spot_rank_first_and_far_ones_are_left_out() ->
 
 
 async def test_ptz_goes_to_nearest_preset_and_channels_are_told() -> None:
-    async with PluginTestHost(vms_plugin_gunshot, CONFIG, CAMERAS) as host:
+    async with PluginTestHost(vms_plugin_gunshot.GunshotPlugin, CONFIG, CAMERAS) as host:
         await fire(host)
         assert host.ptz_moves == [("3", "south")]
         assert sorted(n.channel for n in host.notifications) == ["mail", "slack"]
@@ -76,5 +76,5 @@ async def test_ptz_goes_to_nearest_preset_and_channels_are_told() -> None:
 )
 async def test_bad_settings_name_the_key(config: dict[str, object], key: str) -> None:
     with pytest.raises(ConfigError) as caught:
-        await PluginTestHost(vms_plugin_gunshot, config).start()
+        await PluginTestHost(vms_plugin_gunshot.GunshotPlugin, config).start()
     assert caught.value.key == key

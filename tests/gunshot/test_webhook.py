@@ -47,7 +47,7 @@ def signed(body: bytes, at: float | None = None, secret: str = SECRET) -> dict[s
 @pytest.fixture
 async def host() -> AsyncIterator[PluginTestHost]:
     config = {"secret": SECRET, "radius_m": 200, "notify_channels": ["slack"]}
-    async with PluginTestHost(vms_plugin_gunshot, config, CAMERAS) as test_host:
+    async with PluginTestHost(vms_plugin_gunshot.GunshotPlugin, config, CAMERAS) as test_host:
         yield test_host
 
 
@@ -159,7 +159,7 @@ async def test_replayed_request_is_refused(host: PluginTestHost) -> None:
 
 
 async def test_without_secret_the_webhook_refuses() -> None:
-    async with PluginTestHost(vms_plugin_gunshot, {}, CAMERAS) as host:
+    async with PluginTestHost(vms_plugin_gunshot.GunshotPlugin, {}, CAMERAS) as host:
         body = json.dumps(alert()).encode()
         resp = await post(host, body, signed(body))
         assert resp.status == 503

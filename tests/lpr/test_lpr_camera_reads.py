@@ -27,7 +27,7 @@ async def test_plate_is_read_exactly_once_per_pass_with_a_crop(tmp_path: Path) -
     scene = vehicle_scene()
     loop = decoded_loop(scene, FPS)
     config = {"merge_window_s": 10}
-    async with PluginTestHost(vms_plugin_lpr, config, CAMERAS, data_dir=tmp_path) as host:
+    async with PluginTestHost(vms_plugin_lpr.LprPlugin, config, CAMERAS, data_dir=tmp_path) as host:
         for frame in live_frames(loop, FPS, seconds=2 * scene.loop_seconds):
             assert await host.feed_frame(frame)
         await host.wait_submitted()  # events go out through ctx.submit
@@ -62,7 +62,9 @@ async def test_hotlisted_plate_hits_within_3_seconds_of_the_vehicle_appearing(
     loop = decoded_loop(scene, FPS)
     (vehicle,) = scene.events()
     config = {"hotlists": {"stolen": str(hotlist)}, "notify_channels": ["slack"]}
-    async with PluginTestHost(vms_plugin_lpr, config, CAMERAS, data_dir=tmp_path / "d") as host:
+    async with PluginTestHost(
+        vms_plugin_lpr.LprPlugin, config, CAMERAS, data_dir=tmp_path / "d"
+    ) as host:
         hit_at = None
         for frame in live_frames(loop, FPS, seconds=scene.loop_seconds):
             await host.feed_frame(frame)
@@ -86,7 +88,7 @@ async def test_plate_free_scene_gives_no_reads_over_5_minutes(tmp_path: Path) ->
     # moves: neither may be reported.
     scene = SceneConfig(loop_seconds=60, person=PersonScene(every_s=20, crossing_s=8))
     loop = decoded_loop(scene, FPS, title="Main St 4B")
-    async with PluginTestHost(vms_plugin_lpr, {}, CAMERAS, data_dir=tmp_path) as host:
+    async with PluginTestHost(vms_plugin_lpr.LprPlugin, {}, CAMERAS, data_dir=tmp_path) as host:
         for frame in live_frames(loop, FPS, seconds=5 * 60):
             await host.feed_frame(frame)
         await host.wait_submitted()  # events go out through ctx.submit

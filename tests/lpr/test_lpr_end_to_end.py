@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -72,6 +73,7 @@ actions = [{{ type = "notify", channel = "slack" }}]
 
 [plugins.lpr]
 hotlists = {{ stolen = "{hotlist}" }}
+read = ["{hotlist}"]
 
 [plugins.notify_chat.channels.slack]
 type = "slack"
@@ -86,9 +88,18 @@ snapshot = false
 
 
 async def test_hotlisted_plate_reaches_slack(
-    plate_camera: Simulator, make_server: Any, http: aiohttp.ClientSession, tmp_path: Path
+    plate_camera: Simulator,
+    make_server: Any,
+    http: aiohttp.ClientSession,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    hotlist = tmp_path / "stolen.csv"
+    monkeypatch.setenv("VMS_PLUGINS", "lpr,notify_chat")
+    # Where the plug-in's runner (another user) may read it, as an operator would put it;
+    # pytest's own temporary folders are private to root.
+    shared = Path(tempfile.mkdtemp(prefix="vms-hotlists-"))
+    shared.chmod(0o755)
+    hotlist = shared / "stolen.csv"
     hotlist.write_text("plate,reason\nABC1234,stolen 2026-04-30\n")
     slack = await ChatReceiver().start()
     hits: list[tuple[float, float, Event]] = []  # wall clock, monotonic, event

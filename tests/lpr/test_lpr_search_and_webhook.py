@@ -41,7 +41,7 @@ async def search(host: PluginTestHost, **query: str) -> list[dict[str, Any]]:
 
 def started(tmp: Path, **config: Any) -> PluginTestHost:
     return PluginTestHost(
-        vms_plugin_lpr, {"webhook_secret": SECRET, **config}, CAMERAS, data_dir=tmp
+        vms_plugin_lpr.LprPlugin, {"webhook_secret": SECRET, **config}, CAMERAS, data_dir=tmp
     )
 
 
@@ -98,7 +98,7 @@ async def test_webhook_refuses_bad_signatures_and_merges_repeats(tmp_path: Path)
 
 
 async def test_webhook_is_off_without_a_secret(tmp_path: Path) -> None:
-    async with PluginTestHost(vms_plugin_lpr, {}, CAMERAS, data_dir=tmp_path) as host:
+    async with PluginTestHost(vms_plugin_lpr.LprPlugin, {}, CAMERAS, data_dir=tmp_path) as host:
         raw, headers = signed({"plate": "ABC1234", "camera": "cam1"})
         assert (await host.request("POST", "/webhook", body=raw, headers=headers)).status == 503
         webhook = next(r for r in host.routes if r.path == "/webhook")
@@ -145,6 +145,6 @@ async def test_bad_settings_are_refused_with_the_key() -> None:
         ({"colour": "red"}, "colour"),
     ]:
         with pytest.raises(ConfigError) as caught:
-            async with PluginTestHost(vms_plugin_lpr, config, CAMERAS):
+            async with PluginTestHost(vms_plugin_lpr.LprPlugin, config, CAMERAS):
                 pass
         assert caught.value.key == key

@@ -50,7 +50,7 @@ async def fetch_snapshot(host: PluginTestHost, url: str) -> bytes:
 
 async def test_slack_block_kit_with_snapshot_and_deep_links(receiver: ChatReceiver) -> None:
     config = {"channels": {"ops": {"type": "slack", "url": receiver.url, **FAST}}}
-    async with PluginTestHost(vms_plugin_notify_chat, config, CAMERAS) as host:
+    async with PluginTestHost(vms_plugin_notify_chat.NotifyChatPlugin, config, CAMERAS) as host:
         host.snapshots["1"] = JPEG
         result = await host.deliver(alert("ops"))
         assert result is not None and result.delivered, result
@@ -72,7 +72,7 @@ async def test_slack_block_kit_with_snapshot_and_deep_links(receiver: ChatReceiv
 @pytest.mark.parametrize("kind", ["mattermost", "rocketchat"])
 async def test_slack_compatible_attachments(kind: str, receiver: ChatReceiver) -> None:
     config = {"channels": {"ops": {"type": kind, "url": receiver.url, **FAST}}}
-    async with PluginTestHost(vms_plugin_notify_chat, config, CAMERAS) as host:
+    async with PluginTestHost(vms_plugin_notify_chat.NotifyChatPlugin, config, CAMERAS) as host:
         host.snapshots["1"] = JPEG
         assert (await host.deliver(alert("ops"))).delivered  # type: ignore[union-attr]
         [got] = await receiver.wait_for(1)
@@ -84,7 +84,7 @@ async def test_slack_compatible_attachments(kind: str, receiver: ChatReceiver) -
 
 async def test_teams_adaptive_card(receiver: ChatReceiver) -> None:
     config = {"channels": {"ops": {"type": "teams", "url": receiver.url, **FAST}}}
-    async with PluginTestHost(vms_plugin_notify_chat, config, CAMERAS) as host:
+    async with PluginTestHost(vms_plugin_notify_chat.NotifyChatPlugin, config, CAMERAS) as host:
         host.snapshots["1"] = JPEG
         assert (await host.deliver(alert("ops"))).delivered  # type: ignore[union-attr]
         [got] = await receiver.wait_for(1)
@@ -99,7 +99,7 @@ async def test_teams_adaptive_card(receiver: ChatReceiver) -> None:
 async def test_generic_webhook_is_signed(receiver: ChatReceiver) -> None:
     channel = {"type": "webhook", "url": receiver.url, "secret": WEBHOOK_SECRET, **FAST}
     async with PluginTestHost(
-        vms_plugin_notify_chat, {"channels": {"hook": channel}}, CAMERAS
+        vms_plugin_notify_chat.NotifyChatPlugin, {"channels": {"hook": channel}}, CAMERAS
     ) as host:
         assert (await host.deliver(alert("hook"))).delivered  # type: ignore[union-attr]
         [got] = await receiver.wait_for(1)
@@ -123,7 +123,7 @@ async def test_email_with_snapshot_attached() -> None:
             **FAST,
         }
         async with PluginTestHost(
-            vms_plugin_notify_chat, {"channels": {"mail": channel}}, CAMERAS
+            vms_plugin_notify_chat.NotifyChatPlugin, {"channels": {"mail": channel}}, CAMERAS
         ) as host:
             host.snapshots["1"] = JPEG
             result = await host.deliver(alert("mail"))
@@ -143,7 +143,7 @@ async def test_email_with_snapshot_attached() -> None:
 
 async def test_other_channels_are_not_taken(receiver: ChatReceiver) -> None:
     config = {"channels": {"ops": {"type": "slack", "url": receiver.url}}}
-    async with PluginTestHost(vms_plugin_notify_chat, config, CAMERAS) as host:
+    async with PluginTestHost(vms_plugin_notify_chat.NotifyChatPlugin, config, CAMERAS) as host:
         assert await host.deliver(alert("sms")) is None
     assert receiver.attempts == []
 
@@ -167,5 +167,5 @@ async def test_other_channels_are_not_taken(receiver: ChatReceiver) -> None:
 )
 async def test_bad_settings_name_the_key(config: dict[str, Any], key: str) -> None:
     with pytest.raises(ConfigError) as caught:
-        await PluginTestHost(vms_plugin_notify_chat, config).start()
+        await PluginTestHost(vms_plugin_notify_chat.NotifyChatPlugin, config).start()
     assert caught.value.key == key

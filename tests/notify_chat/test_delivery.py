@@ -32,7 +32,7 @@ async def test_receiver_down_then_up_gets_the_message() -> None:
     port = free_port()
     receiver = ChatReceiver(port)  # not started: connections are refused
     config = slack(receiver.url, backoff_s=0.2, backoff_max_s=0.5, max_attempts=30)
-    async with PluginTestHost(vms_plugin_notify_chat, config, CAMERAS) as host:
+    async with PluginTestHost(vms_plugin_notify_chat.NotifyChatPlugin, config, CAMERAS) as host:
         result = await host.deliver(alert("ops"))
         assert result is not None and not result.delivered
         assert "retrying" in result.detail
@@ -58,7 +58,9 @@ async def test_429_retry_after_is_honoured() -> None:
     receiver = await ChatReceiver().start()
     try:
         receiver.script.append((429, {"Retry-After": "1"}))
-        async with PluginTestHost(vms_plugin_notify_chat, slack(receiver.url), CAMERAS) as host:
+        async with PluginTestHost(
+            vms_plugin_notify_chat.NotifyChatPlugin, slack(receiver.url), CAMERAS
+        ) as host:
             result = await host.deliver(alert("ops"))
             assert result is not None and not result.delivered and "429" in result.detail
             await receiver.wait_for(1, timeout=5)
@@ -76,7 +78,9 @@ async def test_server_errors_are_retried_and_client_errors_are_not() -> None:
     receiver = await ChatReceiver().start()
     try:
         receiver.script.extend([(503, {}), (500, {})])
-        async with PluginTestHost(vms_plugin_notify_chat, slack(receiver.url), CAMERAS) as host:
+        async with PluginTestHost(
+            vms_plugin_notify_chat.NotifyChatPlugin, slack(receiver.url), CAMERAS
+        ) as host:
             await host.deliver(alert("ops", "first"))
             await receiver.wait_for(1, timeout=5)
             assert len(receiver.attempts) == 3
@@ -95,7 +99,9 @@ async def test_server_errors_are_retried_and_client_errors_are_not() -> None:
 async def test_same_notification_twice_is_sent_once() -> None:
     receiver = await ChatReceiver().start()
     try:
-        async with PluginTestHost(vms_plugin_notify_chat, slack(receiver.url), CAMERAS) as host:
+        async with PluginTestHost(
+            vms_plugin_notify_chat.NotifyChatPlugin, slack(receiver.url), CAMERAS
+        ) as host:
             note = alert("ops")
             assert (await host.deliver(note)).delivered  # type: ignore[union-attr]
             again = await host.deliver(note)
@@ -112,7 +118,7 @@ async def test_alarm_storm_gives_a_bounded_number_of_messages() -> None:
     receiver = await ChatReceiver().start()
     try:
         config = slack(receiver.url, rate_limit=5, rate_window_s=0.5, first_attempt_wait_s=0.5)
-        async with PluginTestHost(vms_plugin_notify_chat, config, CAMERAS) as host:
+        async with PluginTestHost(vms_plugin_notify_chat.NotifyChatPlugin, config, CAMERAS) as host:
             started = time.monotonic()
             results = []
             for n in range(50):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
 import textwrap
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from vms_sdk.permissions import CAPABILITIES
 
 from tests.loops import sim_config
 from tests.simulator.conftest import small_camera
@@ -64,6 +67,20 @@ def tutorial_files(doc: str) -> dict[str, str]:
         if match:
             files[match.group(1)] = rest
     return files
+
+
+def grants(*names: str, capabilities: tuple[str, ...] | None = None) -> str:
+    """``[plugins.<name>]`` tables granting each of ``names`` (every capability unless
+    ``capabilities`` says which)."""
+    caps = sorted(CAPABILITIES) if capabilities is None else list(capabilities)
+    return "".join(f"\n[plugins.{n}]\ngrant = {json.dumps(caps)}\n" for n in names)
+
+
+async def plugin_kv(server: Any, plugin: str) -> dict[str, Any]:
+    """What a plug-in keeps in its key-value store, as the server holds it."""
+    record = server.plugins.manager.get(plugin)
+    assert record is not None and record.kv is not None
+    return dict(record.kv.items())
 
 
 def write_plugin(folder: Path, name: str, source: str) -> Path:

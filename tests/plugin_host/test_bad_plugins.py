@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from tests.conftest import bearer
 from tests.eventually import eventually
-from tests.plugin_host.conftest import camera_tables, write_plugin
+from tests.plugin_host.conftest import camera_tables, grants, plugin_kv, write_plugin
 from vms_core.db.models import Segment
 from vms_core.simulator.simulator import Simulator
 
@@ -82,27 +82,30 @@ BLOCKER = """
 
 GOOD = (
     """
+    import threading
     from vms_sdk import PluginInfo, hookimpl
 
-    EVENTS = []
-    FRAMES = []
-    SEGMENTS = []
+    LOCK = threading.Lock()
+
+    def add(ctx, key, value):
+        with LOCK:
+            ctx.kv.set(key, ctx.kv.get(key, []) + [value])
 
     @hookimpl
     def vms_plugin_info():
         return PluginInfo("good", "1.0.0")
 
     @hookimpl
-    def vms_on_event(event):
-        EVENTS.append(event.id)
+    def vms_on_event(ctx, event):
+        add(ctx, "events", event.id)
 
     @hookimpl
-    def vms_analyze_frame(frame):
-        FRAMES.append((frame.camera_id, frame.image.shape))
+    def vms_analyze_frame(ctx, frame):
+        add(ctx, "frames", [frame.camera_id, list(frame.image.shape)])
 
     @hookimpl
-    def vms_on_segment_closed(segment):
-        SEGMENTS.append(segment.path)
+    def vms_on_segment_closed(ctx, segment):
+        add(ctx, "segments", segment.codec)
 """
     + FEED
 )
@@ -111,7 +114,7 @@ EVENTS = 12
 
 
 @pytest.mark.allow_error_logs(
-    "is unhealthy after", reason="the bad plug-ins fail on purpose until they are marked unhealthy"
+    "quarantined after", reason="the bad plug-ins fail on purpose until they are quarantined"
 )
 async def test_bad_plugins_cannot_stop_recording_or_starve_a_good_one(
     tmp_path: Path,
@@ -134,13 +137,16 @@ async def test_bad_plugins_cannot_stop_recording_or_starve_a_good_one(
 dirs = ["{folder}"]
 call_timeout_seconds = 1
 max_consecutive_failures = 3
+max_restarts = 1
+restart_backoff_seconds = 0.2
 """
+        + grants("raiser", "sleeper", "blocker", "good")
     )
     srv = await make_server(config, record=True)
     token = await srv.admin_token()
-    good = srv.server.plugins.manager.get("good")
-    assert good is not None and good.plugin is not None
-    plugin: Any = good.plugin
+
+    async def good() -> dict[str, Any]:
+        return await plugin_kv(srv.server, "good")
 
     published = []
     for i in range(EVENTS):
@@ -153,36 +159,40 @@ max_consecutive_failures = 3
             published.append((await r.json())["id"])
         await asyncio.sleep(0.5)  # the attack's pace: an event every 0.5 s
     # The blocker's timeouts are over within ~1 s of the last event.
-    await eventually(
-        lambda: set(published) <= set(plugin.EVENTS) and plugin.SEGMENTS,
-        10,
-        0.2,
-        what="the good plug-in got every event and a closed segment",
+
+    async def everything() -> dict[str, Any] | None:
+        seen = await good()
+        done = set(published) <= set(seen.get("events", [])) and seen.get("segments")
+        return seen if done else None
+
+    seen = await eventually(
+        everything, 10, 0.2, what="the good plug-in got every event and a closed segment"
     )
 
     # The good plug-in saw every event, frames of both cameras, and closed segments.
-    assert {camera for camera, _ in plugin.FRAMES} == {
+    assert {camera for camera, _ in seen["frames"]} == {
         str(c.id) for c in await srv.server.cameras.visible()
     }
-    assert all(shape == (90, 160, 3) for _, shape in plugin.FRAMES)
-    assert plugin.SEGMENTS
+    assert all(shape == [90, 160, 3] for _, shape in seen["frames"])
+    assert set(seen["segments"]) == {"h264"}
 
-    # The bad ones become unhealthy (the sleeper once its frame calls have overrun the
-    # 2.5 s frame budget and its two threads are stuck), and say why.
+    # The bad ones are restarted, then quarantined (the sleeper once its frame calls have
+    # overrun the 2.5 s frame budget and its two threads are stuck), and say why.
     bad = ("raiser", "sleeper", "blocker")
 
-    async def all_bad_unhealthy() -> Any:
+    async def all_bad_quarantined() -> Any:
         async with http.get(srv.url + "/api/plugins", headers=bearer(token)) as r:
             found = {p["name"]: p for p in await r.json()}
         for name in bad:
-            assert found[name]["state"] == "unhealthy", found[name]
+            assert found[name]["state"] == "quarantined", found[name]
         return found
 
-    listed = await eventually(all_bad_unhealthy, 20, 0.2, what="the bad plug-ins unhealthy")
+    listed = await eventually(all_bad_quarantined, 30, 0.2, what="the bad plug-ins quarantined")
     for name in bad:
         assert listed[name]["health"]["healthy"] is False
-        assert listed[name]["health"]["last_error"]
-    assert "RuntimeError: raiser" in listed["raiser"]["health"]["last_error"]
+        assert listed[name]["reason"].startswith("quarantined after 1 restarts; last: ")
+        assert listed[name]["health"]["restarts"] == 2
+    assert "RuntimeError: raiser" in listed["raiser"]["reason"]
     assert listed["blocker"]["health"]["timeouts"] >= 3
     assert listed["good"]["state"] == "running"
     assert listed["good"]["health"]["errors"] == listed["good"]["health"]["timeouts"] == 0

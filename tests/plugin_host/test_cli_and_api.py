@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -14,6 +15,7 @@ import aiohttp
 import pytest
 
 from tests.conftest import bearer
+from tests.eventually import eventually
 from tests.plugin_host.conftest import write_plugin
 
 PICKY = """
@@ -115,3 +117,61 @@ async def test_plugin_list_is_for_administrators_and_routes_need_a_login(
     # Any other untabled /api path stays a 404.
     async with http.get(srv.url + "/api/pluginsx/fine/x", headers=bearer(viewer)) as r:
         assert r.status == 404
+
+
+BROKEN = """
+    from vms_sdk import PluginInfo, hookimpl
+
+    @hookimpl
+    def vms_plugin_info():
+        return PluginInfo("broken", "1.0.0", requests=("events", "ptz"))
+
+    @hookimpl
+    def vms_on_event(event):
+        raise RuntimeError("broken on purpose")
+"""
+
+
+@pytest.mark.allow_error_logs("quarantined after", reason="the plug-in fails on purpose")
+async def test_plugins_list_shows_what_the_running_server_marked_with_the_reason(
+    tmp_path: Path,
+    make_server: Callable[..., Any],
+    http: aiohttp.ClientSession,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Not `ready` for a plug-in the server quarantined (a gap the docs' readers found)."""
+    monkeypatch.setenv("VMS_PLUGINS", "broken")
+    folder = write_plugin(tmp_path / "plugins", "broken", BROKEN)
+    srv = await make_server(
+        f'\n[plugin_host]\ndirs = ["{folder}"]\nmax_consecutive_failures = 1\nmax_restarts = 0\n'
+        '[plugins.broken]\ngrant = ["events"]\n'
+    )
+    token = await srv.admin_token()
+    async with http.post(
+        srv.url + "/api/events", json={"type": "door.opened"}, headers=bearer(token)
+    ) as r:
+        assert r.status == 201
+
+    command = [
+        sys.executable, "-m", "vms_core.cli", "plugins", "list",
+        "--config", str(tmp_path / "vms.toml"),
+    ]  # fmt: skip
+
+    def listed() -> dict[str, Any] | None:
+        done = subprocess.run([*command, "--json"], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        rows = {row["name"]: row for row in json.loads(done.stdout)}
+        return rows if rows["broken"]["state"] == "quarantined" else None
+
+    rows = await eventually(lambda: asyncio.to_thread(listed), 20, 0.5, what="quarantined")
+    broken = rows["broken"]
+    assert broken["live"] is True
+    assert "broken on purpose" in broken["reason"]
+    assert broken["permissions"] == {
+        "requested": ["events", "ptz"],
+        "granted": ["events"],
+        "missing": ["ptz"],
+    }
+    table = subprocess.run(command, capture_output=True, text=True, timeout=60).stdout
+    assert "live state of the running server" in table
+    assert "requests: events, ptz; granted: events; NOT granted: ptz" in table

@@ -11,7 +11,8 @@ import aiohttp
 import pytest
 
 from tests.conftest import bearer
-from tests.plugin_host.conftest import write_plugin
+from tests.eventually import eventually
+from tests.plugin_host.conftest import grants, plugin_kv, write_plugin
 
 # Six cameras up Main St; distances from the shot at (41.76580, -72.67340):
 # c1 ~0 m, c2 ~111 m, c3 ~250 m, c4 ~445 m, c5 ~890 m, c6 ~2.2 km.
@@ -37,17 +38,16 @@ channel = "chat"
 CHAT = """
     from vms_sdk import DeliveryResult, PluginInfo, hookimpl
 
-    SENT = []
-
     @hookimpl
     def vms_plugin_info():
-        return PluginInfo("chat", "1.0.0")
+        return PluginInfo("chat", "1.0.0", requests=("channel",))
 
     @hookimpl
-    def vms_notify(notification):
+    def vms_notify(ctx, notification):
         if notification.channel != "chat":
             return None
-        SENT.append(notification)
+        sent = [notification.event.id, str(notification.severity)]
+        ctx.kv.set("sent", ctx.kv.get("sent", []) + [sent])
         return DeliveryResult("chat", True, "posted")
 """
 DETECTOR = """
@@ -56,7 +56,7 @@ DETECTOR = """
 
     @hookimpl
     def vms_plugin_info():
-        return PluginInfo("detector", "1.0.0")
+        return PluginInfo("detector", "1.0.0", requests=("events", "public_routes"))
 
     @hookimpl
     def vms_routes(ctx):
@@ -86,7 +86,13 @@ async def test_gunshot_rule_locks_exactly_the_cameras_within_300m_of_a_plugin_ev
     monkeypatch.setenv("VMS_PLUGINS", "detector,chat")
     folder = write_plugin(tmp_path / "plugins", "detector", DETECTOR)
     write_plugin(folder, "chat", CHAT)
-    srv = await make_server(PLACED + RULE + f'\n[plugin_host]\ndirs = ["{folder}"]\n')
+    srv = await make_server(
+        PLACED
+        + RULE
+        + f'\n[plugin_host]\ndirs = ["{folder}"]\n'
+        + grants("detector", capabilities=("events", "public_routes"))
+        + grants("chat", capabilities=("channel",))
+    )
     token = await srv.admin_token()
     url = srv.url + "/api/plugins/detector/report"
     spot = {"lat": 41.76580, "lon": -72.67340}
@@ -116,7 +122,11 @@ async def test_gunshot_rule_locks_exactly_the_cameras_within_300m_of_a_plugin_ev
         )
 
     # The rule's notify action reached the channel plug-in, once, about this shot.
-    chat = srv.server.plugins.manager.get("chat")
-    assert chat is not None
-    sent: Any = chat.plugin
-    assert [(n.event.id, n.severity) for n in sent.SENT] == [(shot, "high")]
+    sent = await eventually(
+        lambda: _sent(srv.server), 5, 0.05, what="the notification at the channel plug-in"
+    )
+    assert sent == [[shot, "high"]]
+
+
+async def _sent(server: Any) -> list[Any]:
+    return list((await plugin_kv(server, "chat")).get("sent", []))

@@ -3,18 +3,18 @@ this environment, runs inside a real server with simulated cameras."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import importlib
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from vms_sdk.webhooks import sign
 
 from tests.conftest import bearer
 from tests.eventually import eventually
@@ -57,7 +57,10 @@ async def test_tutorial_plugin_installed_with_pip_runs_in_the_server(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("VMS_PLUGINS", "shotalert")  # only this one of what is installed
-    config = camera_tables(cameras_sim) + f'\n[plugins.shotalert]\nsecret = "{SECRET}"\n'
+    config = camera_tables(cameras_sim) + (
+        f'\n[plugins.shotalert]\nsecret = "{SECRET}"\n'
+        'grant = ["events", "bookmarks", "evidence_locks", "frames", "public_routes"]\n'
+    )
     srv = await make_server(config)
     token = await srv.admin_token()
     base = srv.url + "/api/plugins/shotalert"
@@ -69,18 +72,25 @@ async def test_tutorial_plugin_installed_with_pip_runs_in_the_server(
     shot = listed["shotalert"]
     assert shot["state"] == "running", shot
     assert shot["version"] == "0.1.0"
-    assert shot["source"].startswith("entry point vms_plugin_shotalert from vms-plugin-shotalert")
+    assert shot["source"].startswith(
+        "entry point vms_plugin_shotalert:ShotAlert from vms-plugin-shotalert"
+    )
+    assert shot["permissions"]["missing"] == []
 
     # Its public webhook needs no login but checks the signature itself.
     lat, lon = SPOTS[0]
     body = json.dumps({"lat": lat, "lon": lon + 0.0005}).encode()  # ~40 m east of camera 1
-    async with http.post(base + "/alerts", data=body, headers={"X-Signature": "forged"}) as r:
+    now = int(time.time())
+    forged = {"X-Timestamp": str(now), "X-Signature": "forged"}
+    async with http.post(base + "/alerts", data=body, headers=forged) as r:
         assert r.status == 401
-        assert (await r.json())["error"]["code"] == "bad_signature"
-    signature = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-    async with http.post(base + "/alerts", data=body, headers={"X-Signature": signature}) as r:
+        assert (await r.json())["error"]["message"] == "bad signature"
+    signed = {"X-Timestamp": str(now), "X-Signature": sign(SECRET, now, body)}
+    async with http.post(base + "/alerts", data=body, headers=signed) as r:
         assert r.status == 201, await r.text()
         answer = await r.json()
+    async with http.post(base + "/alerts", data=body, headers=signed) as r:  # replayed
+        assert r.status == 409
     assert answer["cameras"] == 1  # the tutorial looks 200 m around; camera 2 is ~440 m off
     async with http.get(srv.url + "/api/bookmarks", headers=bearer(token)) as r:
         marks = await r.json()
@@ -88,6 +98,7 @@ async def test_tutorial_plugin_installed_with_pip_runs_in_the_server(
     assert [(m["camera_id"], m["locked"], m["created_by"]) for m in marks] == [
         (first, True, "plugin:shotalert")
     ]
+    assert marks[0]["event_id"] == answer["event"]  # the bookmark is linked to its event
 
     # The event it published is in the catalog with its name as source.
     async with http.get(srv.url + "/api/events?type=gunshot.*", headers=bearer(token)) as r:

@@ -13,8 +13,16 @@ from typing import Any
 
 import pytest
 from vms_sdk import Bookmark, Camera, Event, Notification
+from vms_sdk.permissions import CAPABILITIES
 
 from vms_core.plugins import PluginManager
+
+EVERYTHING = sorted(CAPABILITIES)
+
+
+def granted(*names: str, **settings: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``[plugins]`` tables granting ``names`` every capability (with optional settings)."""
+    return {n: {"grant": EVERYTHING, **settings.get(n, {})} for n in {*names, *settings}}
 
 
 class MemoryServices:
@@ -45,8 +53,11 @@ class MemoryServices:
         reason: str,
         lock: bool,
         created_by: str,
+        event_id: str | None = None,
     ) -> Bookmark:
-        mark = Bookmark(str(len(self.bookmarks)), tuple(camera_ids), start, end, reason, lock)
+        mark = Bookmark(
+            str(len(self.bookmarks)), tuple(camera_ids), start, end, reason, lock, event_id
+        )
         self.bookmarks.append(mark)
         return mark
 
@@ -72,6 +83,18 @@ class MemoryServices:
 @pytest.fixture
 def services() -> MemoryServices:
     return MemoryServices()
+
+
+def readable_dir(path: Path) -> Path:
+    """``path`` and its parents made traversable, so a plug-in runner (another user)
+    can import from it by path."""
+    for folder in [path, *path.parents]:
+        if folder == Path("/tmp") or folder == Path("/"):
+            break
+        folder.chmod(
+            folder.stat().st_mode | 0o755 if folder == path else folder.stat().st_mode | 0o711
+        )
+    return path
 
 
 @pytest.fixture
@@ -117,7 +140,19 @@ async def loop_lag() -> AsyncIterator[LoopLagMeter]:
     await meter.stop()
 
 
+_managers: list[PluginManager] = []
+
+
 async def started(manager: PluginManager) -> PluginManager:
+    """Load and start ``manager``; it is stopped after the test (ending its runners)."""
+    _managers.append(manager)
     await manager.load()
     await manager.start()
     return manager
+
+
+@pytest.fixture(autouse=True)
+async def _stop_managers() -> AsyncIterator[None]:
+    yield
+    while _managers:
+        await _managers.pop().stop()

@@ -4,8 +4,6 @@ GOOD = """
     from vms_sdk import (BadRequest, DeliveryResult, FrameSubscription, HttpResponse, NotFound,
                          PluginInfo, Route, hookimpl)
 
-    SEEN = []
-    FRAMES = []
     CHANGED = []
 
     @hookimpl
@@ -18,15 +16,15 @@ GOOD = """
 
     @hookimpl
     async def vms_on_event(ctx, event):
-        SEEN.append(event.type)
+        ctx.kv.set("seen", ctx.kv.get("seen", []) + [event.type])
 
     @hookimpl
     def vms_frame_subscriptions():
         return [FrameSubscription(fps=10, fmt="gray")]
 
     @hookimpl
-    def vms_analyze_frame(frame):
-        FRAMES.append(frame.time)
+    def vms_analyze_frame(ctx, frame):
+        ctx.kv.set("frames", ctx.kv.get("frames", []) + [frame.time.isoformat()])
 
     @hookimpl
     def vms_notify(notification):
@@ -187,8 +185,6 @@ LISTENER = """
     import numpy as np
     from vms_sdk import AudioSubscription, PluginInfo, hookimpl
 
-    LOUDEST = []
-
     @hookimpl
     def vms_plugin_info():
         return PluginInfo("listener", "0.1", "1.0")
@@ -200,7 +196,7 @@ LISTENER = """
     @hookimpl
     def vms_analyze_audio(ctx, chunk):
         peak = float(np.abs(chunk.samples).max())
-        LOUDEST.append((chunk.camera_id, round(peak, 2)))
+        ctx.kv.set("loudest", ctx.kv.get("loudest", []) + [[chunk.camera_id, round(peak, 2)]])
         if peak > 0.9:
             ev = ctx.submit(ctx.publish_event(
                 __import__("vms_sdk").Event("gunshot.detected", camera_ids=[chunk.camera_id])))
@@ -216,10 +212,13 @@ SLOW_ANALYST = """
 
     from vms_sdk import FrameSubscription, PluginInfo, hookimpl
 
-    ORDER = []
-    STARTED = threading.Event()
     HOLD_S = 0.4
     DB = sqlite3.connect(":memory:", check_same_thread=False)
+    LOCK = threading.Lock()
+
+    def note(ctx, what):
+        with LOCK:
+            ctx.kv.set("order", ctx.kv.get("order", []) + [what])
 
     @hookimpl
     def vms_plugin_info():
@@ -230,15 +229,14 @@ SLOW_ANALYST = """
         return [FrameSubscription(fps=10, fmt="gray")]
 
     @hookimpl
-    def vms_analyze_frame(frame):
-        ORDER.append("analyze started")
-        STARTED.set()
+    def vms_analyze_frame(ctx, frame):
+        note(ctx, "analyze started")
         time.sleep(HOLD_S)
         DB.execute("select 1")  # ProgrammingError once vms_shutdown closed it
-        ORDER.append("analyze finished")
+        note(ctx, "analyze finished")
 
     @hookimpl
     def vms_shutdown(ctx):
-        ORDER.append("shutdown")
+        note(ctx, "shutdown")
         DB.close()
 """

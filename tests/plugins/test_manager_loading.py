@@ -7,7 +7,7 @@ import pytest
 from vms_sdk import API_VERSION
 
 from tests.plugins import plugin_sources as src
-from tests.plugins.conftest import MemoryServices, started
+from tests.plugins.conftest import MemoryServices, readable_dir, started
 from vms_core.plugins import PluginManager
 
 
@@ -109,13 +109,16 @@ async def test_package_folder_plugin_with_relative_import(
 
 
 @pytest.fixture
-def installed_distribution(tmp_path: Path) -> Iterator[Path]:
-    """A tiny plug-in distribution made visible to importlib.metadata via sys.path.
+def installed_distribution(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """A tiny plug-in distribution made visible to importlib.metadata via sys.path (here)
+    and PYTHONPATH (in runners).
 
     Same metadata pip writes (dist-info with entry_points.txt), without touching the
     shared virtualenv, so it is safe under pytest-xdist.
     """
-    site = tmp_path / "site"
+    site = readable_dir(tmp_path_factory.mktemp("site"))
     dist_info = site / "vms_plugin_hello-0.3.0.dist-info"
     dist_info.mkdir(parents=True)
     (dist_info / "METADATA").write_text(
@@ -134,6 +137,7 @@ def installed_distribution(tmp_path: Path) -> Iterator[Path]:
         )
     )
     sys.path.insert(0, str(site))
+    monkeypatch.setenv("PYTHONPATH", str(site))
     yield site
     sys.path.remove(str(site))
     sys.modules.pop("vms_plugin_hello", None)
@@ -142,13 +146,14 @@ def installed_distribution(tmp_path: Path) -> Iterator[Path]:
 async def test_entry_point_discovery(
     services: MemoryServices, installed_distribution: Path
 ) -> None:
-    manager = PluginManager(services, {"hello": {"greeting": "hi"}})
+    only = frozenset({"hello"})  # not the built-ins installed beside it
+    manager = PluginManager(services, {"hello": {"greeting": "hi"}}, allow=only)
     await started(manager)
     line = {s.name: s for s in manager.list()}["hello"]
     assert (line.state, line.version, line.description) == ("running", "0.3.0", "says hello")
     assert line.source == "entry point vms_plugin_hello from vms-plugin-hello 0.3.0"
     await manager.stop()
 
-    off = PluginManager(services, {"hello": {"enabled": False}})
+    off = PluginManager(services, {"hello": {"enabled": False}}, allow=only)
     await started(off)
     assert {s.name: s.state for s in off.list()}["hello"] == "disabled"

@@ -8,7 +8,7 @@ from aiohttp.test_utils import TestClient
 from vms_sdk import Principal
 
 from tests.plugins import plugin_sources as src
-from tests.plugins.conftest import MemoryServices, started
+from tests.plugins.conftest import MemoryServices, granted, started
 from vms_core.plugins import CallBudgets, PluginHttp, PluginManager
 
 # Who the auth middleware would have found, picked by a test header.
@@ -31,7 +31,11 @@ async def client(
     folder = plugin_dir("good", src.GOOD)
     manager = await started(
         PluginManager(
-            services, folders=[folder], use_entry_points=False, budgets=CallBudgets(http=0.3)
+            services,
+            granted("good"),
+            [folder],
+            use_entry_points=False,
+            budgets=CallBudgets(http=0.3),
         )
     )
     http = PluginHttp(manager, principal_of=caller, max_body_bytes=64 * 1024)
@@ -143,5 +147,5 @@ async def test_bad_input_is_answered_4xx_and_never_counts_against_the_plugin(
         assert resp.status == 413
     record = http._manager.get("good")
     assert record is not None and record.callable
-    assert record.runner is not None and record.runner.health.errors == 0
+    assert record.health.errors == 0
     assert (await c.post("/api/plugins/good/echo", json={"a": 1})).status == 201

@@ -42,11 +42,12 @@ def test_sdk_wheel_is_typed_and_self_contained(tmp_path: Path) -> None:
         capture_output=True,
         cwd=source,
     )
-    [wheel] = tmp_path.glob("vms_sdk-1.1.0-*.whl")
+    [wheel] = tmp_path.glob("vms_sdk-1.2.0-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "vms_sdk/py.typed" in names
     assert any(n.endswith("LICENSE") for n in names)
-    assert "vms_sdk/testing.py" in names and "vms_sdk/hookspecs.py" in names
+    assert "vms_sdk/testing/__init__.py" in names and "vms_sdk/hookspecs.py" in names
+    assert "vms_sdk/runtime/runner.py" in names and "vms_sdk/policy.py" in names
     assert not any(n.startswith(("vms_core", "tests", "tools")) for n in names)
     sources = [zipfile.ZipFile(wheel).read(n).decode() for n in names if n.endswith(".py")]
     assert not any("vms_core" in s for s in sources)  # the SDK never imports the server

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -34,10 +35,22 @@ def register(sub: Any, common: argparse.ArgumentParser) -> dict[str, Handler]:
 
 def cmd_plugins(args: argparse.Namespace) -> int:
     from vms_core.cli import config_path, load_or_exit
+    from vms_core.plugins.host import read_live_status
 
     settings = load_or_exit(config_path(args))
-    rows = asyncio.run(discover(settings))
-    print(json.dumps(rows, indent=2) if args.json else format_table(rows))
+    live = read_live_status(settings)
+    if live is not None:  # the running server's view: what it marked, with the reason
+        rows = [{**row, "live": True} for row in live["plugins"]]
+        heading = f"live state of the running server (pid {live['pid']})"
+    else:
+        rows = asyncio.run(discover(settings))
+        heading = ""
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        if heading:
+            print(heading)
+        print(format_table(rows))
     return 0
 
 
@@ -45,7 +58,7 @@ async def discover(settings: Any) -> list[dict[str, Any]]:
     """Load (not start) every plug-in as the server would; their status as dicts."""
     from vms_core.plugins.host import manager_for
 
-    manager = manager_for(settings, OfflineServices(settings.data_dir))
+    manager = manager_for(settings, OfflineServices(Path(tempfile.mkdtemp(prefix="vms-list-"))))
     await manager.load()
     rows = []
     for status in manager.list():
@@ -67,8 +80,17 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     for line, row in zip(table, [None, *rows], strict=True):
         cells = [line[i].ljust(widths[i]) for i in range(3)]
         lines.append("  ".join([*cells, line[3]]).rstrip())
-        if row is not None and row["reason"]:
+        if row is None:
+            continue
+        if row["reason"]:
             lines.append(f"    {row['reason']}")
+        perms = row.get("permissions") or {}
+        if perms.get("requested") or perms.get("granted"):
+            text = f"    requests: {', '.join(perms.get('requested') or ['-'])}"
+            text += f"; granted: {', '.join(perms.get('granted') or ['-'])}"
+            if perms.get("missing"):
+                text += f"; NOT granted: {', '.join(perms['missing'])}"
+            lines.append(text)
     return "\n".join(lines)
 
 
@@ -99,6 +121,7 @@ class OfflineServices:
         reason: str,
         lock: bool,
         created_by: str,
+        event_id: str | None = None,
     ) -> Bookmark:
         raise RuntimeError("the server is not running")
 

@@ -171,7 +171,23 @@ class PluginHostSettings(Section):
     # Folders scanned for plug-ins besides the `vms.plugins` entry points.
     dirs: list[Path] = Field(default_factory=list)
     call_timeout_seconds: float = Field(default=2.0, gt=0)
+    # Calls failing in a row before the plug-in's runner is restarted.
     max_consecutive_failures: int = Field(default=5, ge=1)
+    # Each plug-in runs in a process of its own with these limits (a plug-in's table may
+    # set memory_mb for itself).
+    memory_mb: int = Field(default=2048, ge=0)  # address space; 0: no limit
+    max_threads: int = Field(default=64, ge=4)
+    heartbeat_seconds: float = Field(default=3.0, gt=0)
+    # Restarts in a row (without a minute of calm) before a plug-in is quarantined.
+    max_restarts: int = Field(default=3, ge=0)
+    restart_backoff_seconds: float = Field(default=1.0, ge=0)
+    # The user runners run as when the server runs as root ("nobody" if it is missing).
+    user: str = "vms-plugin"
+    # Confine runners with Landlock where the kernel has it.
+    landlock: bool = True
+    # A runner using more of a core than this, on average over the window, is restarted.
+    max_cpu_percent: float = Field(default=100.0, ge=0)  # 0: no limit
+    cpu_window_seconds: float = Field(default=30.0, gt=0)
     # Largest request body a plug-in route accepts; the host answers 413 above it.
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
 

@@ -1,18 +1,20 @@
 """The host side of the plug-in SDK: loading, isolation, dispatch, HTTP routes."""
 
+from vms_sdk.policy import CallBudgets
+
 from vms_core.plugins.context import HostKeyValueStore, HostPluginContext
 from vms_core.plugins.discovery import ENTRY_POINT_GROUP, PluginCandidate
 from vms_core.plugins.dispatch import AudioDispatcher, FrameDispatcher, LaneStats
 from vms_core.plugins.http import PluginHttp
-from vms_core.plugins.isolation import PluginCallError, PluginHealth, PluginRunner
 from vms_core.plugins.manager import (
-    CallBudgets,
+    PluginCallError,
     PluginManager,
     PluginRecord,
     PluginState,
     PluginStatus,
 )
 from vms_core.plugins.services import HostServices
+from vms_core.plugins.supervision import PluginHealth, RunnerLimits
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -29,7 +31,7 @@ __all__ = [
     "PluginHttp",
     "PluginManager",
     "PluginRecord",
-    "PluginRunner",
     "PluginState",
     "PluginStatus",
+    "RunnerLimits",
 ]

@@ -1,20 +1,26 @@
 """PluginHost: the plug-in side of a running server, in one object.
 
 It builds the :class:`PluginManager` from ``[plugin_host]`` and ``[plugins.*]``, feeds it
-events (EventBus), closed segments (recording), notifications (rules) and sampled
-frames and audio (FrameSampler over the live feeds), and gives the HTTP layer the
-plug-ins' routes. The server only creates it, starts, reloads and stops it.
+events (EventBus), closed segments (recording), camera changes, notifications (rules)
+and sampled frames and audio (FrameSampler over the live feeds), and gives the HTTP
+layer the plug-ins' routes. It sees only the narrow server parts of
+:class:`~vms_core.plugins.parts.PluginHostParts`, never the server object.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import asyncio
+import contextlib
+import json
 import logging
 import os
-from typing import TYPE_CHECKING, cast
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, cast
 
 from aiohttp import web
-from vms_sdk import Event, Notification, Principal, Role, SegmentInfo
+from vms_sdk import Camera, Event, Notification, Principal, Role, SegmentInfo
+from vms_sdk.policy import CallBudgets
 
 from vms_core.api.accounts import Principal as Account
 from vms_core.api.auth import PRINCIPAL
@@ -24,17 +30,35 @@ from vms_core.plugins.dispatch import AudioDispatcher, FrameDispatcher
 from vms_core.plugins.frames import FrameSampler
 from vms_core.plugins.host_services import ServerHostServices
 from vms_core.plugins.http import PluginHttp
-from vms_core.plugins.manager import CallBudgets, PluginManager
+from vms_core.plugins.manager import AuditSink, PluginManager
+from vms_core.plugins.parts import AuditTrail, PluginHostParts
 from vms_core.plugins.services import HostServices
-
-if TYPE_CHECKING:
-    from vms_core.server import VmsServer
+from vms_core.plugins.supervision import RunnerLimits
 
 log = logging.getLogger("vms.plugins")
 
 # Comma-separated names: when set, only these installed or folder plug-ins are loaded
 # ("" loads none). For tests and for bisecting a misbehaving plug-in.
 ALLOW_ENV = "VMS_PLUGINS"
+# The live state of the plug-ins, for `vms plugins list` while the server runs.
+STATUS_FILE = "plugin-status.json"
+STATUS_SECONDS = 5.0
+
+
+def status_path(settings: Settings) -> Path:
+    """Where a running server keeps its plug-ins' live state."""
+    return settings.data_dir / STATUS_FILE
+
+
+def read_live_status(settings: Settings) -> dict[str, Any] | None:
+    """The plug-ins' state as the running server last wrote it, or ``None`` when no server
+    of this configuration runs."""
+    try:
+        status: dict[str, Any] = json.loads(status_path(settings).read_text())
+        os.kill(int(status["pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return status
 
 
 def allow_list() -> frozenset[str] | None:
@@ -48,14 +72,37 @@ def allow_list() -> frozenset[str] | None:
 def call_budgets(settings: Settings) -> CallBudgets:
     """Per-call budgets: ``call_timeout_seconds`` is an event call's budget; every other
     kind keeps its default proportion to it (start-up and frames 2.5 times, ...)."""
-    defaults = CallBudgets()
-    scale = settings.plugin_host.call_timeout_seconds / defaults.event
-    return CallBudgets(
-        **{f.name: getattr(defaults, f.name) * scale for f in dataclasses.fields(defaults)}
+    return CallBudgets().scaled(settings.plugin_host.call_timeout_seconds)
+
+
+def runner_limits(settings: Settings) -> RunnerLimits:
+    """Runner limits and restart rules from ``[plugin_host]``."""
+    host = settings.plugin_host
+    return RunnerLimits(
+        memory_mb=host.memory_mb,
+        max_tasks=host.max_threads,
+        heartbeat_seconds=host.heartbeat_seconds,
+        max_restarts=host.max_restarts,
+        restart_backoff_seconds=host.restart_backoff_seconds,
+        landlock=host.landlock,
+        user=host.user,
+        max_cpu_percent=host.max_cpu_percent,
+        cpu_window_seconds=host.cpu_window_seconds,
     )
 
 
-def manager_for(settings: Settings, services: HostServices) -> PluginManager:
+def audit_sink(audit: AuditTrail) -> AuditSink:
+    async def write(action: str, plugin: str, detail: dict[str, Any]) -> None:
+        await audit.record(
+            action, username=f"plugin:{plugin}", target=plugin, success=False, detail=detail
+        )
+
+    return write
+
+
+def manager_for(
+    settings: Settings, services: HostServices, audit: AuditSink | None = None
+) -> PluginManager:
     """A manager configured from ``settings`` (not loaded yet)."""
     return PluginManager(
         services,
@@ -64,6 +111,10 @@ def manager_for(settings: Settings, services: HostServices) -> PluginManager:
         budgets=call_budgets(settings),
         failure_threshold=settings.plugin_host.max_consecutive_failures,
         allow=allow_list(),
+        limits=runner_limits(settings),
+        audit=audit,
+        forbidden=[settings.data_dir, settings.recordings_dir],
+        recordings_dir=settings.recordings_dir,
     )
 
 
@@ -81,32 +132,34 @@ def caller_of(request: web.Request) -> Principal | None:
 class PluginHost:
     """Owns the plug-in manager, its dispatchers and the frame sampler of one server."""
 
-    def __init__(self, server: VmsServer) -> None:
-        self._server = server
-        self.services = ServerHostServices(server)
-        self.manager = manager_for(server.settings, self.services)
+    def __init__(self, parts: PluginHostParts) -> None:
+        self._parts = parts
+        settings = parts.settings()
+        self.services = ServerHostServices(parts)
+        self.manager = manager_for(settings, self.services, audit_sink(parts.audit))
+        self.manager.on_change = self._subscriptions_changed
         self.services.manager = self.manager
+        self.services.cameras_listeners.append(self._cameras_changed)
         self.http = PluginHttp(
             self.manager,
             self._audit_refusal,
             principal_of=caller_of,
-            max_body_bytes=server.settings.plugin_host.max_body_bytes,
+            max_body_bytes=settings.plugin_host.max_body_bytes,
         )
         self.frames = FrameDispatcher(self.manager)
         self.audio = AudioDispatcher(self.manager)
-        self.sampler = FrameSampler(
-            server.live, self.frames, self.audio, self.services.list_cameras
-        )
+        self.sampler = FrameSampler(parts.live, self.frames, self.audio, self.services.list_cameras)
         self._started = False
-        server.events.subscribe("plugins", self._on_event)
-        server.cameras.subscribe(self._on_camera_change)
-        if server.recording is not None:
-            server.recording.segment_listeners.append(self.segment_closed)
+        self._status_task: asyncio.Task[None] | None = None
+        parts.events.subscribe("plugins", self._on_event)
+        parts.cameras.subscribe(self._on_camera_change)
+        if parts.segment_listeners is not None:
+            parts.segment_listeners.append(self.segment_closed)
 
     async def _audit_refusal(
         self, plugin: str, request: web.Request, status: int, reason: str
     ) -> None:
-        await self._server.audit.record(
+        await self._parts.audit.record(
             "plugin.request_refused",
             target=f"{plugin} {request.method} {request.path}",
             success=False,
@@ -117,13 +170,24 @@ class PluginHost:
     async def start(self) -> None:
         """Load, configure and start every plug-in, then start feeding them."""
         await self.services.refresh_cameras()
+        self.manager.cameras_changed(self.services.list_cameras())
         await self.manager.load()
         await self.manager.start()
         await self._start_feeds()
         self._started = True
+        self._status_task = asyncio.create_task(self._write_status(), name="vms-plugin-status")
         for status in self.manager.list():
             if status.state not in ("running", "disabled"):
                 log.warning("plug-in %s is %s: %s", status.name, status.state, status.reason)
+
+    async def _write_status(self) -> None:
+        """Keep the live state file current (every few seconds: CPU and memory move)."""
+        path = status_path(self._parts.settings())
+        while True:
+            rows = [s.as_dict() for s in self.manager.list()]
+            data = json.dumps({"pid": os.getpid(), "plugins": rows}, default=str)
+            await asyncio.to_thread(_write_private, path, data)
+            await asyncio.sleep(STATUS_SECONDS)
 
     async def _start_feeds(self) -> None:
         self.frames.start()
@@ -135,21 +199,37 @@ class PluginHost:
         await self.frames.stop()
         await self.audio.stop()
 
+    async def _subscriptions_changed(self) -> None:
+        """A plug-in was restarted: its lanes and taps follow its new subscriptions."""
+        if not self._started:
+            return
+        await self.frames.restart()
+        await self.audio.restart()
+        await self.sampler.refresh()
+
     async def stop(self) -> None:
-        """Stop feeding plug-ins, then shut them down."""
+        """Stop feeding plug-ins, then shut them down (each within its budget)."""
         self._started = False
+        if self._status_task is not None:
+            self._status_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._status_task
+        with contextlib.suppress(FileNotFoundError):
+            status_path(self._parts.settings()).unlink()
         await self._stop_feeds()
         await self.manager.stop()
 
     async def reload(self, settings: Settings) -> None:
         """Apply new ``[plugins]`` / ``[plugin_host]`` settings: a fresh start of every
-        plug-in (health counters reset, so an unhealthy plug-in gets another chance)."""
+        plug-in (health and restart counters reset, so a quarantined plug-in gets another
+        chance)."""
         await self._stop_feeds()
         self.http.max_body_bytes = settings.plugin_host.max_body_bytes
         self.manager.config = dict(settings.plugins)
         self.manager.folders = list(settings.plugin_dirs)
         self.manager.budgets = call_budgets(settings)
         self.manager.failure_threshold = settings.plugin_host.max_consecutive_failures
+        self.manager.limits = runner_limits(settings)
         self.manager.allow = allow_list()
         await self.manager.reload()
         await self._start_feeds()
@@ -158,6 +238,9 @@ class PluginHost:
     # -- feeds from the server ---------------------------------------------------------------
     async def _on_event(self, event: Event) -> None:
         self.manager.dispatch_event(event)
+
+    def _cameras_changed(self, cameras: Sequence[Camera]) -> None:
+        self.manager.cameras_changed(cameras)
 
     async def _on_camera_change(self, change: CameraChange) -> None:
         if self._started:  # a subscription to "every camera" covers a new one at once
@@ -180,3 +263,12 @@ class PluginHost:
                     notification.title,
                     result.detail,
                 )
+
+
+def _write_private(path: Path, data: str) -> None:
+    """Write ``data`` to ``path`` readable by the server's user only, atomically."""
+    temporary = path.with_suffix(".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(data)
+    os.replace(temporary, path)

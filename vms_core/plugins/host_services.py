@@ -1,14 +1,13 @@
-"""The server's implementation of ``HostServices``: what ``PluginContext`` calls land on.
+"""The server's implementation of ``HostServices``: what plug-ins' requests land on.
 
-Cameras are kept in memory (``list_cameras`` is called from plug-in worker threads and
-must not touch the database); the copy is refreshed when the camera registry changes or
-a ``camera.*`` state event goes by. Everything else forwards to the server's services.
+Cameras are kept in memory (refreshed when the camera registry changes or a ``camera.*``
+state event goes by). Everything else forwards to the narrow server parts.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,31 +19,35 @@ from vms_core.bookmarks import BookmarkRequest
 from vms_core.cameras import CameraChange, sdk_camera
 from vms_core.cameras.snapshot import SnapshotError
 from vms_core.db.models import PluginState as PluginStateRow
+from vms_core.plugins.parts import PluginHostParts
 from vms_core.timeutil import from_us, to_us
 
 if TYPE_CHECKING:
     from vms_core.plugins.manager import PluginManager
-    from vms_core.server import VmsServer
 
 log = logging.getLogger("vms.plugins")
 
-PtzHook = Callable[[str, str], Awaitable[None]]
-
 
 class ServerHostServices:
-    """``HostServices`` on top of a running :class:`~vms_core.server.VmsServer`."""
+    """``HostServices`` on top of the server's parts."""
 
-    def __init__(self, server: VmsServer) -> None:
-        self._server = server
+    def __init__(self, parts: PluginHostParts) -> None:
+        self._parts = parts
         self._cameras: list[Camera] = []
         self.manager: PluginManager | None = None  # set once the manager exists
-        server.cameras.subscribe(self._on_camera_change)
-        server.events.subscribe("plugin-cameras", self._on_event)
+        self.cameras_listeners: list[Callable[[Sequence[Camera]], None]] = []
+        parts.cameras.subscribe(self._on_camera_change)
+        parts.events.subscribe("plugin-cameras", self._on_event)
 
     async def refresh_cameras(self) -> None:
-        """Reload the in-memory camera list from the catalog."""
-        rows = await self._server.cameras.visible()
-        self._cameras = [sdk_camera(c) for c in sorted(rows, key=lambda c: c.id)]
+        """Reload the in-memory camera list from the catalog, and tell the plug-ins."""
+        rows = await self._parts.cameras.visible()
+        cameras = [sdk_camera(c) for c in sorted(rows, key=lambda c: c.id)]
+        if cameras == self._cameras:
+            return
+        self._cameras = cameras
+        for listener in self.cameras_listeners:
+            listener(cameras)
 
     async def _on_camera_change(self, change: CameraChange) -> None:
         await self._refresh_camera(change.camera_id)
@@ -58,26 +61,31 @@ class ServerHostServices:
     async def _refresh_camera(self, camera_id: int) -> None:
         """Reload one camera, not all: a state change of one camera reloaded every camera
         with its streams (issue #16: 64 cameras, a reload per event, plug-ins or not)."""
-        row = await self._server.cameras.get(camera_id)
+        row = await self._parts.cameras.get(camera_id)
         cameras = [c for c in self._cameras if c.id != str(camera_id)]
         if row is not None:
             cameras.append(sdk_camera(row))
-        self._cameras = sorted(cameras, key=lambda c: int(c.id))
+        cameras.sort(key=lambda c: int(c.id))
+        if cameras == self._cameras:
+            return
+        self._cameras = cameras
+        for listener in self.cameras_listeners:
+            listener(cameras)
 
     # -- HostServices ------------------------------------------------------------------------
     @property
     def data_dir(self) -> Path:
-        return self._server.settings.data_dir
+        return self._parts.settings().data_dir
 
     @property
     def public_base_url(self) -> str:
-        return self._server.settings.server.public_url or self._server.url
+        return self._parts.public_url()
 
     def list_cameras(self) -> Sequence[Camera]:
         return self._cameras
 
     async def publish_event(self, event: Event) -> Event:
-        return await self._server.events.publish(event)
+        return await self._parts.events.publish(event)
 
     async def create_bookmark(
         self,
@@ -87,19 +95,21 @@ class ServerHostServices:
         reason: str,
         lock: bool,
         created_by: str,
+        event_id: str | None = None,
     ) -> Bookmark:
         ids = []
         for camera_id in camera_ids:
             if not str(camera_id).isdigit():
                 raise ValueError(f"no camera {camera_id!r}")
             ids.append(int(camera_id))
-        rows = await self._server.bookmarks.create(
+        rows = await self._parts.bookmarks.create(
             BookmarkRequest(
                 camera_ids=ids,
                 start_us=to_us(start),
                 end_us=to_us(end),
                 reason=reason,
                 lock=lock,
+                event_uid=event_id,
                 created_by=created_by,
             )
         )
@@ -111,6 +121,7 @@ class ServerHostServices:
             end=from_us(rows[0].end_us),
             reason=reason,
             locked=lock,
+            event_id=event_id,
         )
 
     async def snapshot(self, camera_id: str) -> bytes | None:
@@ -118,7 +129,7 @@ class ServerHostServices:
         if not str(camera_id).isdigit():
             return None
         try:
-            return await self._server.camera_manager.snapshots.jpeg(int(camera_id))
+            return await self._parts.snapshots.jpeg(int(camera_id))
         except SnapshotError as err:
             log.info("no snapshot of camera %s: %s", camera_id, err.message)
             return None
@@ -135,20 +146,17 @@ class ServerHostServices:
             )
 
     async def ptz_goto_preset(self, camera_id: str, preset: str) -> None:
-        mover: PtzHook | None = getattr(self._server, "ptz_goto_preset", None)
-        if mover is None:
-            raise ValueError(f"camera {camera_id} has no PTZ")
-        await mover(camera_id, preset)
+        await self._parts.ptz_goto_preset(camera_id, preset)
 
     async def kv_load(self, plugin: str) -> Mapping[str, Any]:
-        async with self._server.db.session() as session:
+        async with self._parts.db.session() as session:
             rows = await session.scalars(
                 select(PluginStateRow).where(PluginStateRow.plugin == plugin)
             )
             return {row.key: row.value for row in rows}
 
     async def kv_set(self, plugin: str, key: str, value: Any) -> None:
-        async with self._server.db.session() as session:
+        async with self._parts.db.session() as session:
             row = await session.get(PluginStateRow, (plugin, key))
             if row is None:
                 session.add(PluginStateRow(plugin=plugin, key=key, value=value))
@@ -156,7 +164,7 @@ class ServerHostServices:
                 row.value = value
 
     async def kv_delete(self, plugin: str, key: str) -> None:
-        async with self._server.db.session() as session:
+        async with self._parts.db.session() as session:
             await session.execute(
                 delete(PluginStateRow).where(
                     PluginStateRow.plugin == plugin, PluginStateRow.key == key

@@ -22,9 +22,9 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from vms_sdk import HttpError, HttpRequest, Principal, Route, parse_json
+from vms_sdk.routing import find_route, refusal
 
-from vms_core.plugins.isolation import PluginCallError
-from vms_core.plugins.manager import PluginManager, PluginState
+from vms_core.plugins.manager import PluginCallError, PluginManager, PluginState
 
 PREFIX = "/api/plugins/"
 # The catch-all: aiohttp matches any depth below the plug-in's name; the API table (auth,
@@ -79,16 +79,8 @@ class PluginHttp:
         name, _, tail = rest.partition("/")
         record = self._manager.get(name)
         routes = record.routes if record is not None else []
-        sub_path = "/" + tail
-        path_known = False
-        for route in routes:
-            if route.match_path(sub_path) is None:
-                continue
-            path_known = True
-            params = route.match(method, sub_path)
-            if params is not None:
-                return name, route, params, True
-        return name, None, {}, path_known
+        match = find_route(routes, method, "/" + tail)
+        return name, match.route, match.params, match.path_known
 
     def is_public(self, method: str, path: str) -> bool:
         """Whether the route at ``method`` ``path`` was declared ``public=True``."""
@@ -99,10 +91,17 @@ class PluginHttp:
         """aiohttp handler for everything under ``/api/plugins/``."""
         name, route, params, path_known = self.find(request.method, request.path)
         record = self._manager.get(name)
+        if record is not None and record.state in (
+            PluginState.RESTARTING,
+            PluginState.QUARANTINED,
+        ):
+            return error_response(
+                503, "plugin_unavailable", f"plug-in {name!r} is {record.state}: {record.reason}"
+            )
         if record is None or record.state is not PluginState.RUNNING:
             return error_response(404, "not_found", f"no running plug-in named {name!r}")
         if not record.callable:
-            return error_response(503, "plugin_unavailable", f"plug-in {name!r} is unhealthy")
+            return error_response(503, "plugin_unavailable", f"plug-in {name!r} is not answering")
         if route is None:
             if path_known:
                 return error_response(
@@ -112,23 +111,19 @@ class PluginHttp:
         caller = None
         if not route.public and self._principal_of is not None:
             caller = self._principal_of(request)
-        if not route.admits(caller):
-            if caller is None:
-                return error_response(401, "unauthorized", "this needs a logged-in user")
-            return error_response(
-                403,
-                "forbidden",
-                f"this needs the {route.role} role; {caller.username} is {caller.role}",
-            )
+        refused = refusal(route, caller)
+        if refused is not None:
+            error = refused.decoded_json()["error"]
+            return error_response(refused.status, error["code"], error["message"])
         try:
             body = await self._read_body(request)
             sdk_request = HttpRequest(
                 method=request.method,
-                path="/" + request.match_info.get("tail", ""),
-                query={k: request.query[k] for k in request.query},
-                headers={k: v for k, v in request.headers.items()},
+                path=_text("/" + request.match_info.get("tail", "")),
+                query={_text(k): _text(request.query[k]) for k in request.query},
+                headers={_text(k): _text(v) for k, v in request.headers.items()},
                 body=body,
-                params=params,
+                params={k: _text(v) for k, v in params.items()},
                 principal=caller,
             )
             response = await self._manager.handle_request(name, route, sdk_request)
@@ -138,8 +133,6 @@ class PluginHttp:
             if exc.timed_out:
                 return error_response(504, "plugin_timeout", f"plug-in {name!r} did not answer")
             return error_response(500, "plugin_error", f"plug-in {name!r} failed (see log)")
-        except TypeError as exc:
-            return error_response(500, "plugin_error", str(exc))
         body, content_type = response.payload()
         if route.public and 400 <= response.status < 500:
             await self._audit_refusal(name, request, response.status, _reason(body))
@@ -188,6 +181,12 @@ class PluginHttp:
             await self._on_refused(name, request, status, reason)
         except Exception:
             log.exception("could not audit a refused request to plug-in %s", name)
+
+
+def _text(value: str) -> str:
+    """Valid UTF-8 text for the plug-in: bytes aiohttp could not decode (kept as surrogate
+    escapes) become U+FFFD, so they can cross to the runner."""
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _is_json(content_type: str) -> bool:

@@ -43,8 +43,10 @@ class HostServices(Protocol):
         reason: str,
         lock: bool,
         created_by: str,
+        event_id: str | None = None,
     ) -> Bookmark:
-        """Create a bookmark; ``created_by`` is ``"plugin:<name>"`` for the audit trail."""
+        """Create a bookmark; ``created_by`` is ``"plugin:<name>"`` for the audit trail;
+        ``event_id`` links it to the event it is about."""
         ...
 
     async def snapshot(self, camera_id: str) -> bytes | None:

@@ -7,11 +7,26 @@ import time as _time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from vms_sdk import Detection, Event, Frame, PluginContext, Severity
+from vms_sdk import (
+    API_VERSION,
+    Detection,
+    Event,
+    Frame,
+    FrameSubscription,
+    HttpRequest,
+    HttpResponse,
+    PluginInfo,
+    Route,
+    Severity,
+    hookimpl,
+)
+from vms_sdk.plugin import Plugin
 
 from vms_plugin_analytics.motion import MotionChange, MotionDetector
 from vms_plugin_analytics.people import Intrusion, PeopleDetector, PeopleRules
 from vms_plugin_analytics.settings import AnalyticsSettings, CameraRules
+
+VERSION = "0.2.0"
 
 _CPU_WINDOW = timedelta(seconds=60)
 
@@ -45,13 +60,43 @@ class CameraState:
         }
 
 
-class AnalyticsService:
-    def __init__(self, ctx: PluginContext, settings: AnalyticsSettings) -> None:
-        self.ctx = ctx
-        self.settings = settings
+class AnalyticsPlugin(Plugin[AnalyticsSettings]):
+    """The plug-in object: its hooks, and each camera's detectors between frames."""
+
+    info = PluginInfo(
+        "analytics",
+        VERSION,
+        API_VERSION,
+        "Motion, people, restricted zones",
+        requests=("frames", "events"),
+    )
+    settings_type = AnalyticsSettings
+
+    def __init__(self) -> None:
+        super().__init__()
         self._people = PeopleDetector()
         self._cameras: dict[str, CameraState] = {}
         self._lock = threading.Lock()
+
+    @hookimpl
+    def vms_frame_subscriptions(self) -> list[FrameSubscription]:
+        s = self.settings
+        cameras = None if s.all_cameras else tuple(s.cameras)
+        return [FrameSubscription(cameras, s.fps, s.stream, "bgr24")]
+
+    @hookimpl
+    def vms_analyze_frame(self, frame: Frame) -> None:
+        # Plain function: runs in the plug-in's worker thread, never on the event loop.
+        self.analyze(frame)
+
+    @hookimpl
+    def vms_routes(self) -> list[Route]:
+        return [Route("GET", "/health", self._health_route)]
+
+    def _health_route(self, request: HttpRequest) -> HttpResponse:
+        who = request.require_role("viewer")
+        cameras = self.health()
+        return HttpResponse(json={"cameras": {c: cameras[c] for c in cameras if who.can_see(c)}})
 
     def analyze(self, frame: Frame) -> None:
         state = self._camera(frame.camera_id)

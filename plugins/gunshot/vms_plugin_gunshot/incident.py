@@ -112,6 +112,7 @@ async def open_incident(
                 report.time + timedelta(seconds=settings.bookmark_after_s),
                 f"gunshot {report.alert_id or report.key}: {describe_place(report)}",
                 lock=True,
+                event=event,  # operators see the evidence linked to the incident
             )
             bookmarked = True
         except Exception:

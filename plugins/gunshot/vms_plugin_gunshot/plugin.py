@@ -1,9 +1,9 @@
-"""``GunshotPlugin``: the plug-in's state between hook calls.
+"""``GunshotPlugin``: the plug-in object; its hooks and its state between calls.
 
-One instance lives from ``vms_startup`` to ``vms_shutdown``. Webhook requests and incident
-work run on the event loop; audio analysis runs in worker threads (at most two at once),
-so the per-camera detectors sit behind a lock and hand incidents to the loop with
-``ctx.submit``.
+The host makes one instance per runner (the entry point names the class). Webhook
+requests and incident work run on the event loop; audio analysis runs in worker threads
+(at most two at once), so the per-camera detectors sit behind a lock and hand incidents
+to the loop with ``ctx.submit``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,17 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any
 
-from vms_sdk import AudioChunk, HttpRequest, HttpResponse, PluginContext
+from vms_sdk import (
+    API_VERSION,
+    AudioChunk,
+    AudioSubscription,
+    HttpRequest,
+    HttpResponse,
+    PluginInfo,
+    Route,
+    hookimpl,
+)
+from vms_sdk.plugin import Plugin
 
 from vms_plugin_gunshot.detector import TransientDetector
 from vms_plugin_gunshot.incident import (
@@ -33,12 +43,25 @@ ALERTS_KEY = "alerts"  # kv: alert id -> {"event": id, "at": unix seconds}
 SIGNATURES_KEY = "signatures"  # kv: used signature -> unix seconds it may be forgotten
 ALERT_MEMORY_S = 7 * 24 * 3600  # an alert id re-sent within a week is the same incident
 MAX_ALERTS_REMEMBERED = 5000
+AUDIO_RATE = 16000
+VERSION = "0.2.0"
+# An incident: its event, locked evidence on nearby cameras, PTZ presets turned to it,
+# notifications; alerts arrive on a public (signed) webhook and from microphones.
+REQUESTS = ("events", "bookmarks", "evidence_locks", "ptz", "notify", "audio", "public_routes")
 
 
-class GunshotPlugin:
-    def __init__(self, ctx: PluginContext, settings: GunshotSettings) -> None:
-        self.ctx = ctx
-        self.settings = settings
+class GunshotPlugin(Plugin[GunshotSettings]):
+    info = PluginInfo(
+        "gunshot",
+        VERSION,
+        API_VERSION,
+        "Gunshot alerts: detection webhook and microphones",
+        requests=REQUESTS,
+    )
+    settings_type = GunshotSettings
+
+    def __init__(self) -> None:
+        super().__init__()
         self.refused: Counter[str] = Counter()
         self.incidents = 0
         self.audio_hits = 0
@@ -47,6 +70,31 @@ class GunshotPlugin:
         self._detectors: dict[str, TransientDetector] = {}
         self._audio_last: dict[str, tuple[float, str]] = {}  # camera -> (time, incident key)
         self._lock = threading.Lock()
+
+    # ----------------------------------------------------------------- hooks
+
+    async def start(self) -> None:
+        if self.settings.secret is None:
+            self.ctx.logger.warning("no secret set: the alert webhook refuses every request")
+
+    @hookimpl
+    def vms_routes(self) -> list[Route]:
+        # public: the detection system cannot log in; the HMAC signature authenticates it.
+        return [
+            Route("POST", "/alerts", self.handle_alert, public=True),
+            # Refused webhook calls are security information: operators and admins only.
+            Route("GET", "/status", self.status, role="operator"),
+        ]
+
+    @hookimpl
+    def vms_audio_subscriptions(self) -> list[AudioSubscription]:
+        if not self.settings.audio_detection:
+            return []
+        return [AudioSubscription(self.settings.audio_cameras, AUDIO_RATE, chunk_seconds=0.5)]
+
+    @hookimpl
+    def vms_analyze_audio(self, chunk: AudioChunk) -> None:
+        self.analyze_audio(chunk)
 
     # ----------------------------------------------------------------- webhook
 

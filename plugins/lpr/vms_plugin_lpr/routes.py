@@ -9,7 +9,7 @@ import hashlib
 import hmac
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -17,8 +17,10 @@ from vms_sdk import BadRequest, HttpRequest, HttpResponse, NotFound, Route
 
 from vms_plugin_lpr.engine import Image
 from vms_plugin_lpr.plates import clean, plausible
-from vms_plugin_lpr.service import LprService
 from vms_plugin_lpr.store import StoredRead
+
+if TYPE_CHECKING:
+    from vms_plugin_lpr.service import LprPlugin
 
 MAX_RESULTS = 1000
 MAX_NAME_CHARS = 64  # hotlist names and read sources
@@ -33,7 +35,7 @@ def error(status: int, code: str, message: str) -> HttpResponse:
     return HttpResponse.error(status, code, message)
 
 
-def build_routes(service: Callable[[], LprService]) -> list[Route]:
+def build_routes(service: Callable[[], LprPlugin]) -> list[Route]:
     """The plug-in's routes; ``service`` returns the running service.
 
     Who may do what: every logged-in user may search reads and look at hotlists, but

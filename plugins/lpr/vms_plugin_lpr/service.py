@@ -1,4 +1,4 @@
-"""The running plug-in: frames in, reads stored, events out."""
+"""The plug-in object: frames in, reads stored, events out."""
 
 from __future__ import annotations
 
@@ -12,10 +12,22 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from vms_sdk import Event, Frame, Notification, PluginContext, Severity
+from vms_sdk import (
+    API_VERSION,
+    Event,
+    Frame,
+    FrameSubscription,
+    Notification,
+    PluginInfo,
+    Route,
+    Severity,
+    hookimpl,
+)
+from vms_sdk.plugin import Plugin
 
 from vms_plugin_lpr.engine import Image, MotionGate, PlateCandidate, PlateEngine
 from vms_plugin_lpr.plates import fold
+from vms_plugin_lpr.routes import build_routes
 from vms_plugin_lpr.settings import LprSettings, read_hotlist_csv
 from vms_plugin_lpr.store import ReadStore, StoredRead
 from vms_plugin_lpr.votes import CameraVotes, Decision
@@ -33,23 +45,61 @@ class CameraState:
     ocr_seconds: float = 0.0
 
 
-class LprService:
-    """Everything the hooks delegate to."""
+VERSION = "0.2.0"
 
-    def __init__(self, ctx: PluginContext, settings: LprSettings) -> None:
-        self.ctx = ctx
-        self.settings = settings
-        self.store = ReadStore(ctx.data_dir / "lpr.sqlite3")
-        self.crops = ctx.data_dir / "crops"
+
+class LprPlugin(Plugin[LprSettings]):
+    """The plug-in object: its hooks, the read store and each camera's votes."""
+
+    info = PluginInfo(
+        "lpr",
+        VERSION,
+        API_VERSION,
+        "Licence-plate recognition and search",
+        # Reads plates from frames and a signed webhook, publishes reads and hotlist hits,
+        # tells channels of hits.
+        requests=("frames", "events", "notify", "public_routes"),
+    )
+    settings_type = LprSettings
+    store: ReadStore  # from start()
+    crops: Path
+
+    def __init__(self) -> None:
+        super().__init__()
         self._cameras: dict[str, CameraState] = {}
         self._pushed: dict[str, CameraVotes] = {}
         self._lock = threading.Lock()
         self._engine: PlateEngine | None = None
-        for name, path in (settings.hotlists or {}).items():
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self._open)  # SQLite and the hotlist files: off the loop
+
+    def _open(self) -> None:
+        self.store = ReadStore(self.ctx.data_dir / "lpr.sqlite3")
+        self.crops = self.ctx.data_dir / "crops"
+        for name, path in (self.settings.hotlists or {}).items():
             self.store.replace_list_from_csv(name, read_hotlist_csv(Path(path)))
+
+    async def stop(self) -> None:
+        await asyncio.to_thread(self.close)
 
     def close(self) -> None:
         self.store.close()
+
+    @hookimpl
+    def vms_routes(self) -> list[Route]:
+        return build_routes(lambda: self)
+
+    @hookimpl
+    def vms_frame_subscriptions(self) -> list[FrameSubscription]:
+        s = self.settings
+        return [FrameSubscription(s.cameras, s.fps, s.stream, "bgr24")]
+
+    @hookimpl
+    def vms_analyze_frame(self, frame: Frame) -> None:
+        # A plain function: the host runs it in the plug-in's worker thread, so OCR never
+        # blocks the event loop.
+        self.analyze(frame)
 
     @property
     def engine(self) -> PlateEngine:

@@ -3,107 +3,45 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Literal
 
-from vms_sdk import ConfigError
+from pydantic import AfterValidator, Field
+from vms_sdk.settings import CameraRef, Number, PluginSettings, Whole
 
 from vms_plugin_lpr.plates import clean
 
-_KNOWN = {
-    "cameras",
-    "fps",
-    "stream",
-    "min_agree",
-    "min_score",
-    "vote_window_s",
-    "merge_window_s",
-    "motion_min_fraction",
-    "ocr_threads",
-    "hotlists",
-    "webhook_secret",
-    "notify_channels",
-}
+
+def _hotlist(path: str) -> str:
+    if not Path(path).is_file():
+        raise ValueError(f"no such file: {path}")
+    return path
 
 
-@dataclass(frozen=True, slots=True)
-class LprSettings:
+HotlistFile = Annotated[str, AfterValidator(_hotlist)]
+
+
+class LprSettings(PluginSettings):
     """What the operator can tune. Defaults suit a 640x360 sub stream."""
 
-    cameras: tuple[str, ...] | None = None  # None: every camera
+    cameras: tuple[CameraRef, ...] | None = None  # None: every camera
     # Frames analysed per second. 3 leaves room for three agreeing reads within ~2.5 s of
     # a plate coming into view, so hotlist hits reach operators within 3 s.
-    fps: float = 3.0
-    stream: str = "sub"
-    min_agree: int = 3  # frames that must read the same text before it is reported
-    min_score: float = 0.8  # recogniser confidence a frame's text needs to count
-    vote_window_s: float = 10.0
-    merge_window_s: float = 60.0  # sightings of one plate this close are one read
-    motion_min_fraction: float = 0.002
-    ocr_threads: int = 1
-    hotlists: Mapping[str, str] | None = None  # list name -> CSV path
-    webhook_secret: str | None = None
-    notify_channels: tuple[str, ...] = ()  # channels told of hits directly, plate included
-
-    @classmethod
-    def parse(cls, raw: Mapping[str, Any]) -> LprSettings:
-        for key in raw:
-            if key not in _KNOWN:
-                raise ConfigError(key, f"unknown setting; known: {', '.join(sorted(_KNOWN))}")
-        values = dict(raw)
-        cameras = values.get("cameras")
-        if cameras is not None:
-            if not isinstance(cameras, list) or not all(isinstance(c, str | int) for c in cameras):
-                raise ConfigError("cameras", "a list of camera ids")
-            values["cameras"] = tuple(str(c) for c in cameras)
-        _number(values, "fps", 0.1, 30)
-        _number(values, "min_score", 0.0, 1.0)
-        _number(values, "vote_window_s", 1, 600)
-        _number(values, "merge_window_s", 0, 86400)
-        _number(values, "motion_min_fraction", 0.0, 0.5)
-        _integer(values, "min_agree", 1, 20)
-        _integer(values, "ocr_threads", 1, 16)
-        if values.get("stream", "sub") not in ("sub", "main"):
-            raise ConfigError("stream", "'sub' or 'main'")
-        hotlists = values.get("hotlists")
-        if hotlists is not None:
-            if not isinstance(hotlists, Mapping) or not all(
-                isinstance(v, str) for v in hotlists.values()
-            ):
-                raise ConfigError("hotlists", "a table of list name = CSV file path")
-            for name, path in hotlists.items():
-                if not Path(path).is_file():
-                    raise ConfigError(f"hotlists.{name}", f"no such file: {path}")
-            values["hotlists"] = dict(hotlists)
-        channels = values.get("notify_channels", [])
-        if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
-            raise ConfigError("notify_channels", "a list of channel names")
-        values["notify_channels"] = tuple(channels)
-        secret = values.get("webhook_secret")
-        if secret is not None and (not isinstance(secret, str) or len(secret) < 16):
-            raise ConfigError("webhook_secret", "a shared secret of at least 16 characters")
-        return cls(**values)
-
-
-def _number(values: dict[str, Any], key: str, low: float, high: float) -> None:
-    if key in values:
-        value = values[key]
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not low <= value <= high
-        ):
-            raise ConfigError(key, f"a number from {low} to {high}")
-        values[key] = float(value)
-
-
-def _integer(values: dict[str, Any], key: str, low: int, high: int) -> None:
-    if key in values:
-        value = values[key]
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ConfigError(key, f"a whole number from {low} to {high}")
+    fps: Annotated[Number, Field(ge=0.1, le=30)] = 3.0
+    stream: Literal["sub", "main"] = "sub"
+    # Frames that must read the same text before it is reported.
+    min_agree: Annotated[Whole, Field(ge=1, le=20)] = 3
+    # Recogniser confidence a frame's text needs to count.
+    min_score: Annotated[Number, Field(ge=0, le=1)] = 0.8
+    vote_window_s: Annotated[Number, Field(ge=1, le=600)] = 10.0
+    # Sightings of one plate this close are one read.
+    merge_window_s: Annotated[Number, Field(ge=0, le=86400)] = 60.0
+    motion_min_fraction: Annotated[Number, Field(ge=0, le=0.5)] = 0.002
+    ocr_threads: Annotated[Whole, Field(ge=1, le=16)] = 1
+    hotlists: dict[str, HotlistFile] | None = None  # list name -> CSV path
+    webhook_secret: Annotated[str, Field(min_length=16)] | None = None
+    # Channels told of hits directly, plate included.
+    notify_channels: tuple[str, ...] = ()
 
 
 def read_hotlist_csv(path: Path) -> list[tuple[str, str]]:

@@ -1,7 +1,8 @@
-"""``NotifyChatPlugin``: the configured channels and what they share.
+"""``NotifyChatPlugin``: the plug-in object, its configured channels and what they share.
 
-Lives from ``vms_startup`` to ``vms_shutdown``; everything runs on the event loop
-(``vms_notify`` and the routes are ``async``), so no locks are needed.
+The host makes one instance per runner (the entry point names the class). Everything
+runs on the event loop (``vms_notify`` and the routes are ``async``), so no locks are
+needed.
 """
 
 from __future__ import annotations
@@ -11,7 +12,17 @@ import dataclasses
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from vms_sdk import DeliveryResult, HttpRequest, HttpResponse, Notification, PluginContext
+from vms_sdk import (
+    API_VERSION,
+    DeliveryResult,
+    HttpRequest,
+    HttpResponse,
+    Notification,
+    PluginInfo,
+    Route,
+    hookimpl,
+)
+from vms_sdk.plugin import Plugin
 
 from vms_plugin_notify_chat.channel import Channel
 from vms_plugin_notify_chat.message import Message, build_message, web_base
@@ -23,10 +34,33 @@ _SNAPSHOT_SHARE_S = 60.0  # channels notified about the same thing share one pic
 Picture = tuple[bytes | None, str | None]
 
 
-class NotifyChatPlugin:
-    def __init__(self, ctx: PluginContext, settings: NotifySettings) -> None:
-        self.ctx = ctx
-        self.settings = settings
+VERSION = "0.2.0"
+
+
+class NotifyChatPlugin(Plugin[NotifySettings]):
+    info = PluginInfo(
+        "notify_chat",
+        VERSION,
+        API_VERSION,
+        "Alerts to chat (Slack, Teams, ...) and e-mail",
+        # A channel that fetches camera pictures, serves them to chat services on a public
+        # route with random names, and talks to chat and mail servers.
+        requests=("channel", "snapshots", "public_routes", "network"),
+    )
+    settings_type = NotifySettings
+    web: str  # from start()
+    snapshots: SnapshotStore
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.channels: dict[str, Channel] = {}
+        self._pictures: dict[tuple[str, str], tuple[float, asyncio.Task[Picture]]] = {}
+        # Our own thread for snapshot files: the loop's shared default executor may be
+        # busy with the host's work, and an alert must not wait for it.
+        self._io = ThreadPoolExecutor(1, thread_name_prefix="notify_chat-io")
+
+    async def start(self) -> None:
+        ctx, settings = self.ctx, self.settings
         self.web = web_base(ctx, settings.web_url)
         self.snapshots = SnapshotStore(
             ctx.data_dir / "snapshots", ctx.public_url, settings.snapshot_keep_hours
@@ -35,10 +69,21 @@ class NotifyChatPlugin:
             name: Channel(cs, sender_for(cs), self.prepare, ctx.logger)
             for name, cs in settings.channels.items()
         }
-        self._pictures: dict[tuple[str, str], tuple[float, asyncio.Task[Picture]]] = {}
-        # Our own thread for snapshot files: the loop's shared default executor may be
-        # busy with the host's work, and an alert must not wait for it.
-        self._io = ThreadPoolExecutor(1, thread_name_prefix="notify_chat-io")
+        if not self.channels:
+            ctx.logger.info("no channels configured")
+
+    @hookimpl
+    def vms_routes(self) -> list[Route]:
+        return [
+            # Delivery errors name the chat services: operators and admins only.
+            Route("GET", "/status", self.status_route, role="operator"),
+            # public: chat services fetch the picture without logging in; names are random.
+            Route("GET", "/snapshots/{name}", self.snapshot_route, public=True),
+        ]
+
+    @hookimpl
+    async def vms_notify(self, notification: Notification) -> DeliveryResult | None:
+        return await self.notify(notification)
 
     async def notify(self, notification: Notification) -> DeliveryResult | None:
         channel = self.channels.get(notification.channel)

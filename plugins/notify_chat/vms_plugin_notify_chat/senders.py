@@ -73,8 +73,10 @@ class HttpSender:
         if self._session is None:
             timeout = aiohttp.ClientTimeout(total=self._channel.timeout_s)
             self._session = aiohttp.ClientSession(timeout=timeout)
+        url = self._channel.url
+        assert url is not None  # checked with the settings: chat channels have a URL
         try:
-            async with self._session.post(self._channel.url, data=body, headers=headers) as resp:
+            async with self._session.post(url, data=body, headers=headers) as resp:
                 text = (await resp.text(errors="replace"))[:200]
                 if 200 <= resp.status < 300:
                     return Outcome(True, detail=f"HTTP {resp.status}")

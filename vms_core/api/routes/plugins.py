@@ -22,9 +22,31 @@ HEALTH_SCHEMA = {
         "calls": {"type": "integer"},
         "errors": {"type": "integer"},
         "timeouts": {"type": "integer"},
+        "busy": {"type": "integer", "description": "calls refused: all its threads were busy"},
         "consecutive_failures": {"type": "integer"},
         "last_error": {"type": ["string", "null"]},
         "last_error_at": {"type": ["string", "null"], "format": "date-time"},
+        "restarts": {"type": "integer", "description": "times its runner was restarted"},
+        "restarts_in_a_row": {"type": "integer"},
+        "last_restart_reason": {"type": ["string", "null"]},
+        "pid": {"type": "integer", "description": "its runner process"},
+        "cpu_seconds": {"type": "number", "description": "CPU time of its runner"},
+        "rss_bytes": {"type": "integer", "description": "resident memory of its runner"},
+        "threads": {"type": "integer"},
+        "sandbox": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "how its runner is confined (user, Landlock, limits)",
+        },
+    },
+}
+PERMISSIONS_SCHEMA = {
+    "type": "object",
+    "description": "capabilities the plug-in requests (its manifest) and the operator grants",
+    "properties": {
+        "requested": {"type": "array", "items": {"type": "string"}},
+        "granted": {"type": "array", "items": {"type": "string"}},
+        "missing": {"type": "array", "items": {"type": "string"}},
     },
 }
 PLUGIN_SCHEMA = {
@@ -42,14 +64,20 @@ PLUGIN_SCHEMA = {
                 "refused",
                 "loaded",
                 "running",
-                "unhealthy",
+                "restarting",
+                "quarantined",
                 "failed",
                 "stopping",
                 "stopped",
             ],
         },
-        "reason": {"type": "string", "description": "why it is refused or failed"},
+        "reason": {
+            "type": "string",
+            "description": "why it is refused, failed, restarting or quarantined",
+        },
         "health": HEALTH_SCHEMA,
+        "permissions": PERMISSIONS_SCHEMA,
+        "warnings": {"type": "array", "items": {"type": "string"}},
         "dropped_messages": {"type": "integer"},
         "frames": {
             "type": "object",
@@ -63,7 +91,8 @@ def register(api: ApiRegistry) -> None:
     @api.route(
         "GET",
         "/api/plugins",
-        summary="Every plug-in found: version, source, state, health counters, last error",
+        summary="Every plug-in found: version, source, state and why, health counters, its "
+        "runner's CPU, memory and restarts, requested and granted capabilities",
         tag="plugins",
         role="admin",
         response={"type": "array", "items": api.schema("Plugin", PLUGIN_SCHEMA)},

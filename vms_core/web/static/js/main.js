@@ -7,6 +7,7 @@ import { gridPage } from "./grid.js";
 import { incidentPage } from "./incident.js";
 import { loginPage } from "./login.js";
 import { planPage } from "./plan.js";
+import { pluginsPage } from "./plugins.js";
 import { cameraList } from "./sidebar.js";
 import { startStore, state, stopStore } from "./store.js";
 import { clear, fmtClock, fmtDate, h } from "./util.js";
@@ -21,6 +22,7 @@ const ROUTES = [
   [/^#\/incident\/(.+)$/, (root, m) => incidentPage(root, { id: decodeURIComponent(m[1]) })],
   [/^#\/plan$/, (root) => planPage(root)],
   [/^#\/events$/, (root) => eventsPage(root)],
+  [/^#\/plugins$/, (root) => pluginsPage(root)],
   [/^#\/(grid)?$/, (root) => gridPage(root)],
 ];
 
@@ -69,6 +71,7 @@ function showShell(me) {
     h("a", { href: "#/grid" }, "Video wall"),
     h("a", { href: "#/plan" }, "Plan"),
     h("a", { href: "#/events" }, "Events"),
+    me.role === "admin" ? h("a", { href: "#/plugins" }, "Plug-ins") : null,
   );
   app.append(
     h(

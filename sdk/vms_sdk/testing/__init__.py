@@ -14,21 +14,28 @@ look at what it did::
             await host.emit_event(Event(type="gunshot.detected", lat=40.0, lon=-75.0))
             assert host.bookmarks[0].camera_ids == ("c1",)
 
-Like the server, plain hooks run in a worker thread and ``async`` hooks on the event
-loop, and a route is called with a :class:`~vms_sdk.types.Principal` (pass your own to
-:meth:`PluginTestHost.request` to test what a viewer limited to some cameras gets);
-unlike the server, an exception in a hook (other than an ``HttpError`` a route raises
-as its answer) is raised into your test, and a hook that runs longer than
-``call_timeout`` seconds fails the test with ``TimeoutError``.
-Events the plug-in publishes are recorded in :attr:`PluginTestHost.events`; they are
-not fed back to its own ``vms_on_event`` (the server does feed them back).
+The test host applies the server's own calling policy (:mod:`vms_sdk.policy`, the same
+module the server's plug-in runner uses): each hook gets the server's budget for its
+kind (2 s for an event, 5 s for start-up and frames, ...), plain hooks run in at most
+two worker threads of the plug-in's own (a third call while both are busy is refused,
+as on the server), ``async`` hooks on the event loop, and ``stop()`` lets running calls
+finish (within the shutdown budget) before ``vms_shutdown``. Routes are matched by the
+server's matcher (:mod:`vms_sdk.routing`) and called with a
+:class:`~vms_sdk.types.Principal` (pass your own to :meth:`PluginTestHost.request`).
+Context calls outside what the plug-in's manifest requests (``PluginInfo.requests``) are
+refused with :class:`~vms_sdk.errors.NotGranted`, as a server would with that grant.
+
+Unlike the server, an exception in a hook (other than an ``HttpError`` a route raises as
+its answer) is raised into your test, a hook that overruns its budget fails the test with
+``TimeoutError``, and a busy refusal with :class:`~vms_sdk.policy.CallFailed`. Events the
+plug-in publishes are recorded in :attr:`PluginTestHost.events`; they are not fed back to
+its own ``vms_on_event`` (the server does feed them back).
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import inspect
 import json as _json
 import logging
 import os
@@ -43,12 +50,14 @@ from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-import pluggy
 
-from vms_sdk import hookspecs
-from vms_sdk.errors import HttpError
+from vms_sdk.errors import HttpError, NotGranted
 from vms_sdk.geo import NearbyCamera, cameras_near
 from vms_sdk.jsonbody import parse_json
+from vms_sdk.permissions import Grant
+from vms_sdk.policy import CallBudgets, CallFailed, HookCaller, budget_for
+from vms_sdk.routing import find_route, not_routed, refusal
+from vms_sdk.runtime import loading
 from vms_sdk.types import (
     AudioChunk,
     AudioSubscription,
@@ -129,12 +138,18 @@ def make_frame(
 class PluginTestHost:
     """An in-memory host for one plug-in; also the plug-in's ``PluginContext``.
 
-    :param plugin: the plug-in: a module or an object with ``@hookimpl`` functions.
+    :param plugin: the plug-in: a plug-in class (instantiated here, as the server does
+        for an entry point naming a class), an object, or a module with ``@hookimpl``
+        functions.
     :param config: the plug-in's settings, as its ``[plugins.<name>]`` table would be.
     :param cameras: the cameras the plug-in sees.
     :param public_url: the server's base URL.
-    :param call_timeout: seconds a hook may take before the test fails.
+    :param call_timeout: when given, every hook's budget in seconds instead of the
+        server's budgets (kept for tests written for SDK 1.1).
     :param data_dir: folder returned by ``ctx.data_dir`` (default: a new temporary one).
+    :param grants: capabilities granted (default: what the plug-in's manifest requests;
+        everything for a plug-in without a manifest).
+    :param budgets: the budgets per kind of call (default: the server's defaults).
 
     After ``start()`` (or entering ``async with``), inspect :attr:`events`,
     :attr:`bookmarks`, :attr:`notifications`, :attr:`ptz_moves`, :attr:`kv`,
@@ -149,17 +164,24 @@ class PluginTestHost:
         cameras: Iterable[Camera] = (),
         *,
         public_url: str = "http://vms.test/",
-        call_timeout: float = 5.0,
+        call_timeout: float | None = None,
         data_dir: str | os.PathLike[str] | None = None,
+        grants: Iterable[str] | None = None,
+        budgets: CallBudgets | None = None,
     ) -> None:
-        self._pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
-        self._pm.add_hookspecs(hookspecs)
-        self._pm.register(plugin)
+        self._pm = loading.new_pluggy()
+        self.plugin = loading.plugin_object(plugin)
+        self.warnings = loading.register(self._pm, self.plugin, "plugin-under-test")
         self._config: dict[str, Any] = dict(config or {})
         self._cameras: list[Camera] = list(cameras)
         self._base_url = public_url.rstrip("/") + "/"
-        self._call_timeout = call_timeout
+        if call_timeout is not None:
+            every = {f: call_timeout for f in vars(CallBudgets())}
+            budgets = CallBudgets(**every)
+        self.budgets = budgets or CallBudgets()
+        self._caller = HookCaller("plugin-under-test")
         self._data_dir = Path(data_dir) if data_dir is not None else None
+        self._grants = None if grants is None else Grant.of(grants)
         self._loop: asyncio.AbstractEventLoop | None = None
         self.info: PluginInfo | None = None
         self.events: list[Event] = []
@@ -174,16 +196,25 @@ class PluginTestHost:
         self._logger = logging.getLogger("vms.plugins.test")
         self._submitted: list[concurrent.futures.Future[Any]] = []
 
+    @property
+    def max_threads(self) -> int:
+        """Sync calls in flight at once (the server's :data:`~vms_sdk.policy.MAX_THREADS`)."""
+        return self._caller.max_threads
+
     # ----------------------------------------------------------------- lifecycle
 
     async def start(self) -> PluginTestHost:
         """Check the API version, configure, start, and collect routes/subscriptions."""
         self._loop = asyncio.get_running_loop()
-        info = await self._call_first("vms_plugin_info")
+        infos = await self._call_all("vms_plugin_info")
+        info = infos[0] if infos else None
         if not isinstance(info, PluginInfo):
             raise TypeError(f"vms_plugin_info must return PluginInfo, got {info!r}")
         check_api_compatible(info.api_version)
         self.info = info
+        self._caller.plugin = info.name
+        if self._grants is None and info.requests:
+            self._grants = Grant.of(info.requests)
         self._logger = logging.getLogger(f"vms.plugins.{info.name}")
         await self._call_all("vms_configure", config=dict(self._config))
         await self._call_all("vms_startup", ctx=self)
@@ -196,9 +227,15 @@ class PluginTestHost:
         ]
         return self
 
-    async def stop(self) -> None:
-        """Run ``vms_shutdown``."""
+    async def stop(self) -> list[str]:
+        """Let calls still running finish (within the shutdown budget), then run
+        ``vms_shutdown``, as the server does.
+
+        :return: the hooks still running when ``vms_shutdown`` was called.
+        """
+        still = await self._caller.wait_idle(self.budgets.shutdown)
         await self._call_all("vms_shutdown", ctx=self)
+        return still
 
     async def __aenter__(self) -> PluginTestHost:
         return await self.start()
@@ -216,6 +253,11 @@ class PluginTestHost:
     async def emit_event(self, event: Event) -> None:
         """Deliver ``event`` to the plug-in's ``vms_on_event``."""
         await self._call_all("vms_on_event", ctx=self, event=event)
+
+    async def set_cameras(self, cameras: Iterable[Camera]) -> None:
+        """Change the cameras and tell the plug-in (``vms_cameras_changed``)."""
+        self._cameras = list(cameras)
+        await self._call_all("vms_cameras_changed", ctx=self, cameras=list(self._cameras))
 
     async def feed_frame(self, frame: Frame) -> bool:
         """Deliver ``frame`` to ``vms_analyze_frame`` if a subscription covers it.
@@ -271,33 +313,32 @@ class PluginTestHost:
         if json is not None:
             body = _json.dumps(json).encode("utf-8")
             headers = {"content-type": "application/json", **(headers or {})}
-        path_matches = [r for r in self.routes if r.match_path(path) is not None]
-        for route in path_matches:
-            params = route.match(method, path)
-            if params is None:
-                continue
-            caller = None if route.public else (principal or TEST_ADMIN)
-            if not route.admits(caller):
-                assert caller is not None  # a non-public route always has one
-                return HttpResponse.error(
-                    403,
-                    "forbidden",
-                    f"this needs the {route.role} role; {caller.username} is {caller.role}",
-                )
-            req = HttpRequest(
-                method, path, dict(query or {}), dict(headers or {}), body, params, caller
+        match = find_route(self.routes, method, path)
+        route = match.route
+        if route is None:
+            return not_routed(match, method, path)
+        caller = None if route.public else (principal or TEST_ADMIN)
+        refused = refusal(route, caller)
+        if refused is not None:
+            return refused
+        req = HttpRequest(
+            method, path, dict(query or {}), dict(headers or {}), body, match.params, caller
+        )
+        try:
+            if _is_json(req.header("content-type")):
+                parse_json(body)
+            response = await self._run(
+                f"route {route.method} {route.path}",
+                route.handler,
+                self.budgets.http,
+                req,
+                answers=(HttpError,),
             )
-            try:
-                if _is_json(req.header("content-type")):
-                    parse_json(body)
-                response = await self._run(route.handler, req)
-            except HttpError as exc:
-                return HttpResponse.for_error(exc)
-            if not isinstance(response, HttpResponse):
-                raise TypeError(f"route handler must return HttpResponse, got {response!r}")
-            return response
-        code, status = ("method_not_allowed", 405) if path_matches else ("not_found", 404)
-        return HttpResponse(status, json={"error": {"code": code, "message": f"{method} {path}"}})
+        except HttpError as exc:
+            return HttpResponse.for_error(exc)
+        if not isinstance(response, HttpResponse):
+            raise TypeError(f"route handler must return HttpResponse, got {response!r}")
+        return response
 
     # ----------------------------------------------------------------- PluginContext
 
@@ -330,19 +371,32 @@ class PluginTestHost:
         return f"{self._base_url}api/plugins/{self.name}/"
 
     def list_cameras(self) -> Sequence[Camera]:
-        """The cameras given to the constructor."""
+        """The cameras given to the constructor (or :meth:`set_cameras`)."""
         return list(self._cameras)
 
     def get_camera(self, camera_id: str) -> Camera | None:
         """The camera with ``camera_id`` or ``None``."""
-        return next((c for c in self._cameras if c.id == camera_id), None)
+        return next((c for c in self._cameras if c.id == str(camera_id)), None)
+
+    def find_camera(self, name: str) -> Camera | None:
+        """The camera named ``name`` or ``None``."""
+        return next((c for c in self._cameras if c.name == name), None)
 
     def cameras_near(self, lat: float, lon: float, radius_m: float) -> list[NearbyCamera]:
         """See :func:`vms_sdk.geo.cameras_near`."""
         return cameras_near(self._cameras, lat, lon, radius_m)
 
+    def _need(self, capability: str, what: str) -> None:
+        if self._grants is not None and not self._grants.allows(capability):
+            raise NotGranted(self.name, capability, what)
+
     async def publish_event(self, event: Event) -> Event:
-        """Record the event in :attr:`events` (``source`` set to the plug-in's name)."""
+        """Record the event in :attr:`events` (``source`` set to the plug-in's name);
+        the same id again returns the first, as on the server."""
+        self._need("events", "publish events")
+        known = next((e for e in self.events if e.id == event.id), None)
+        if known is not None:
+            return known
         stored = replace(event, source=self.name)
         self.events.append(stored)
         return stored
@@ -354,22 +408,37 @@ class PluginTestHost:
         end: datetime,
         reason: str,
         lock: bool = False,
+        event: Event | None = None,
     ) -> Bookmark:
         """Record a bookmark in :attr:`bookmarks`."""
-        mark = Bookmark(uuid.uuid4().hex, tuple(camera_ids), start, end, reason, lock)
+        self._need("bookmarks", "bookmark recordings")
+        if lock:
+            self._need("evidence_locks", "lock recordings as evidence")
+        mark = Bookmark(
+            uuid.uuid4().hex,
+            tuple(camera_ids),
+            start,
+            end,
+            reason,
+            lock,
+            event.id if event is not None else None,
+        )
         self.bookmarks.append(mark)
         return mark
 
     async def snapshot(self, camera_id: str) -> bytes | None:
         """The bytes in :attr:`snapshots` for ``camera_id``, or ``None``."""
+        self._need("snapshots", "fetch camera pictures")
         return self.snapshots.get(camera_id)
 
     async def notify(self, notification: Notification) -> None:
         """Record the notification in :attr:`notifications`."""
+        self._need("notify", "send notifications")
         self.notifications.append(notification)
 
     async def ptz_goto_preset(self, camera_id: str, preset: str) -> None:
         """Record ``(camera_id, preset)`` in :attr:`ptz_moves`."""
+        self._need("ptz", "move PTZ cameras")
         self.ptz_moves.append((camera_id, preset))
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
@@ -394,27 +463,31 @@ class PluginTestHost:
 
     # ----------------------------------------------------------------- calling hooks
 
-    async def _run(self, function: Any, *args: Any, **kwargs: Any) -> Any:
-        # Same rule as the server: coroutine functions on the loop, plain ones in a thread.
-        if inspect.iscoroutinefunction(function):
-            result = function(*args, **kwargs)
-        else:
-            result = await asyncio.wait_for(
-                asyncio.to_thread(function, *args, **kwargs), self._call_timeout
-            )
-        if inspect.isawaitable(result):
-            result = await asyncio.wait_for(result, self._call_timeout)
-        return result
+    async def _run(
+        self,
+        hook: str,
+        function: Any,
+        budget: float,
+        *args: Any,
+        answers: tuple[type[BaseException], ...] = (),
+        **kwargs: Any,
+    ) -> Any:
+        # The server's policy; what it would count as a failure is raised into the test.
+        try:
+            return await self._caller.call(hook, function, budget, *args, answers=answers, **kwargs)
+        except CallFailed as failed:
+            if failed.kind == "timeout":
+                raise TimeoutError(str(failed)) from None
+            if failed.kind == "error" and failed.__cause__ is not None:
+                raise failed.__cause__ from None
+            raise
 
     async def _call_all(self, hook_name: str, **kwargs: Any) -> list[Any]:
         results: list[Any] = []
+        budget = budget_for(self.budgets, hook_name)
         for impl in getattr(self._pm.hook, hook_name).get_hookimpls():
             args = {k: v for k, v in kwargs.items() if k in impl.argnames}
-            result = await self._run(impl.function, **args)
+            result = await self._run(hook_name, impl.function, budget, **args)
             if result is not None:
                 results.append(result)
         return results
-
-    async def _call_first(self, hook_name: str) -> Any:
-        results = await self._call_all(hook_name)
-        return results[0] if results else None

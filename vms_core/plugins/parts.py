@@ -1,0 +1,72 @@
+"""The server services the plug-in host uses, each behind a narrow interface.
+
+The host never sees the server object: the server hands it these parts, and the host
+touches nothing else (cameras, events, bookmarks, snapshots, PTZ, the catalog for
+plug-in state, the audit log, live feeds for frames, and the settings).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from vms_sdk import Event, SegmentInfo
+
+from vms_core.bookmarks import BookmarkRequest
+from vms_core.cameras import CameraChange
+from vms_core.config import Settings
+from vms_core.db.engine import Database
+from vms_core.plugins.frames import FeedSource
+
+
+class CameraDirectory(Protocol):
+    async def visible(self) -> Sequence[Any]: ...
+
+    async def get(self, camera_id: int) -> Any | None: ...
+
+    def subscribe(self, listener: Callable[[CameraChange], Awaitable[None]]) -> None: ...
+
+
+class EventStream(Protocol):
+    async def publish(self, event: Event) -> Event: ...
+
+    def subscribe(self, name: str, listener: Callable[[Event], Awaitable[None]]) -> None: ...
+
+
+class BookmarkStore(Protocol):
+    async def create(self, req: BookmarkRequest, remote: str = "") -> list[Any]: ...
+
+
+class SnapshotSource(Protocol):
+    async def jpeg(self, camera_id: int) -> bytes: ...
+
+
+class AuditTrail(Protocol):
+    async def record(
+        self,
+        action: str,
+        *,
+        username: str = "",
+        target: str = "",
+        success: bool = True,
+        remote: str = "",
+        detail: dict[str, Any] | None = None,
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class PluginHostParts:
+    """What a server gives its plug-in host."""
+
+    settings: Callable[[], Settings]
+    public_url: Callable[[], str]
+    cameras: CameraDirectory
+    events: EventStream
+    bookmarks: BookmarkStore
+    snapshots: SnapshotSource
+    ptz_goto_preset: Callable[[str, str], Awaitable[None]]
+    db: Database
+    audit: AuditTrail
+    live: FeedSource
+    segment_listeners: list[Callable[[SegmentInfo], None]] | None
