@@ -218,12 +218,14 @@ def start_web(simulators: list[Simulator], make_server: Callable[..., Any]) -> C
         *,
         live: bool = True,
         recorded_minutes: float = 0,
+        recorded_from: list[str] | None = None,
         audio: str = "AAC",
     ) -> WebSetup:
         """``loop_seconds=60`` makes the burned-in clock show true seconds of the minute.
         ``live=False``: cameras without a simulator (for playback only; nothing answers
         their RTSP address). ``recorded_minutes``: each camera is lent that much of the
-        run's recorded site (tests/web/recordings.py), ending a minute or more ago.
+        run's recorded site (tests/web/recordings.py), ending a minute or more ago, from
+        ``recorded_from`` in turn (site camera names; default the steady ones).
         ``audio``: the simulated cameras' audio ("PCMU" plays live in a browser)."""
         sim: Simulator | None = None
         if live:
@@ -246,7 +248,7 @@ def start_web(simulators: list[Simulator], make_server: Callable[..., Any]) -> C
         running = await make_server(config + QUIET_PLUGINS, record=record)
         until = None
         if recorded_minutes:
-            until = await lend_recordings(running.server, recorded_minutes)
+            until = await lend_recordings(running.server, recorded_minutes, recorded_from)
         return WebSetup(running, sim, running.url, until)
 
     return start

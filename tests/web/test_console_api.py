@@ -11,9 +11,14 @@ import aiohttp
 import pytest
 
 from tests.conftest import RunningServer, bearer, fresh_pg_database
-from tests.recording.test_storage_api import CAMERAS, S, add_segment
+from tests.recording.test_storage_api import CAMERAS as CAMERA_CONFIG
+from tests.recording.test_storage_api import S, add_segment
+from tests.web.conftest import QUIET_PLUGINS
 from vms_core.bookmarks import BookmarkRequest
 from vms_core.timeutil import iso, now_us, parse_time
+
+# The plug-ins that decode cameras are not needed to answer these requests.
+CAMERAS = CAMERA_CONFIG + QUIET_PLUGINS
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

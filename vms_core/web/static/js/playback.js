@@ -107,6 +107,7 @@ export class PlaybackView {
     this.paused = false;
     this.reverse = null; // {at, loadedFrom, timer}: the reverse clock and what is loaded
     this.frameS = 0; // one frame interval, learnt from the pictures shown
+    this.shownMediaTime = null; // media time of the picture on screen
     this.fallbackFrameS = DEFAULT_FRAME_S;
     let previous = null;
     const tick = (_now, meta) => {
@@ -115,6 +116,7 @@ export class PlaybackView {
         if (step > 0.001 && step < 1 && (!this.frameS || step < this.frameS - 0.0005)) this.frameS = step;
       }
       previous = meta ? meta.mediaTime : null;
+      if (meta) this.shownMediaTime = meta.mediaTime;
       this.showTime();
       if (this.video.requestVideoFrameCallback) this.video.requestVideoFrameCallback(tick);
     };
@@ -317,7 +319,7 @@ export class PlaybackView {
   }
 
   /** One frame forward (+1) or back (-1); pauses first. */
-  step(direction) {
+  async step(direction) {
     if (this.startWall === null && !this.reverse) return;
     if (!this.paused) this.pause();
     if (this.reverse) {
@@ -325,14 +327,49 @@ export class PlaybackView {
       this.seekWall(this.reverse.at + direction * 500);
       return;
     }
-    const frame = this.frameS || this.fallbackFrameS;
-    const target = Math.max(0, this.video.currentTime + direction * frame);
-    const ranges = this.video.buffered;
-    if (ranges.length && (target < ranges.start(0) || target > ranges.end(ranges.length - 1))) {
-      this.load(mediaToWall(this.startWall, this.gaps, target * 1000));
-      return;
+    if (this.stepping) return; // one step at a time: a held key must not pile up seeks
+    this.stepping = true;
+    try {
+      // A picture shows from its timestamp to the next one's: just before the one on
+      // screen is the previous picture; the next starts one frame interval later (when
+      // that is not known yet, try further until the picture changes).
+      const from = this.shownMediaTime ?? this.video.currentTime;
+      const frame = this.frameS || this.fallbackFrameS;
+      for (let tries = 1; tries <= 10; tries++) {
+        const target = direction < 0 ? from - 0.001 * tries : from + frame * tries + 0.001;
+        const ranges = this.video.buffered;
+        if (target < 0 || !ranges.length || target < ranges.start(0) || target > ranges.end(ranges.length - 1)) {
+          if (target >= 0) this.load(mediaToWall(this.startWall, this.gaps, target * 1000));
+          return;
+        }
+        await this.presentAt(target);
+        if (this.shownMediaTime === null || Math.abs(this.shownMediaTime - from) > 0.0005) return;
+      }
+    } finally {
+      this.stepping = false;
     }
-    this.video.currentTime = target;
+  }
+
+  /** Seek to media time `t` and wait until its picture is on screen: the next presented
+   * frame, or (a seek to the picture already shown presents none) a moment after "seeked". */
+  presentAt(t) {
+    return new Promise((resolve) => {
+      let timer = setTimeout(resolve, 2000);
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      if (this.video.requestVideoFrameCallback) this.video.requestVideoFrameCallback(() => setTimeout(done, 0));
+      this.video.addEventListener(
+        "seeked",
+        () => {
+          clearTimeout(timer);
+          timer = setTimeout(resolve, 300);
+        },
+        { once: true },
+      );
+      this.video.currentTime = t;
+    });
   }
 
   /** Show `wallMs`: a seek inside what is loaded, else a new request. */

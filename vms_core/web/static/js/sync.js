@@ -52,11 +52,17 @@ export class SyncGroup {
 
   togglePause() {
     this.paused = !this.paused;
+    const at = this.wallTime();
     for (const m of this.members) {
-      if (this.paused) m.view.pause();
-      else m.view.resume();
+      if (!this.paused) {
+        m.view.resume();
+        continue;
+      }
+      m.view.pause();
+      // Every tile, the leader too, seeks to one moment: a paused video may still show the
+      // picture before its current time; a seek presents exactly the picture for it.
+      if (at !== null && m.view.wallTime() !== null) m.view.seekWall(at);
     }
-    this.align();
   }
 
   setRate(rate) {

@@ -19,6 +19,36 @@ export function snapshotCaption(camera, ms) {
   return `${camera}   ${fmtDateTime(ms)} ${utcOffset(ms)}   ${new Date(ms).toISOString()}`;
 }
 
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+function crc32(bytes) {
+  let c = 0xffffffff;
+  for (const b of bytes) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/** `png` with tEXt chunks (Latin-1 keyword and text) before its IEND: the caption stays
+ * readable by tools as well as by eye. */
+async function withText(png, entries) {
+  const bytes = new Uint8Array(await png.arrayBuffer());
+  const chunks = entries.map(([key, text]) => {
+    const data = new TextEncoder().encode(`${key}\0${text}`);
+    const chunk = new Uint8Array(12 + data.length);
+    const view = new DataView(chunk.buffer);
+    view.setUint32(0, data.length);
+    chunk.set([0x74, 0x45, 0x58, 0x74], 4); // "tEXt"
+    chunk.set(data, 8);
+    view.setUint32(8 + data.length, crc32(chunk.subarray(4, 8 + data.length)));
+    return chunk;
+  });
+  const end = bytes.length - 12; // IEND: length, type, CRC
+  return new Blob([bytes.subarray(0, end), ...chunks, bytes.subarray(end)], { type: "image/png" });
+}
+
 /** The picture on screen as a PNG with a caption band under it. */
 export function snapshotPng(video, caption) {
   const scale = Math.max(1, SNAPSHOT_MIN_WIDTH / video.videoWidth);
@@ -83,7 +113,12 @@ export function tileTools(view, { camera, timeOf, popOut = null }) {
     }
     const at = timeOf() ?? Date.now();
     try {
-      const png = await snapshotPng(video, snapshotCaption(cam.name, at));
+      const caption = snapshotCaption(cam.name, at);
+      const png = await withText(await snapshotPng(video, caption), [
+        ["Title", cam.name],
+        ["Creation Time", new Date(at).toISOString()],
+        ["Comment", caption],
+      ]);
       download(png, `${cam.name}-${stamp(at)}.png`);
     } catch (err) {
       toast(`Snapshot: ${err.message}`, "error");

@@ -201,7 +201,8 @@ export class Timeline {
     const d = this.data.density;
     if (inRow("density") && d) {
       const b = d.buckets.find((k) => k.start <= t && t < k.start + d.size);
-      if (b) return `${fmtClock(b.start)}: ${b.motion} motion, ${b.events} other events`;
+      const size = d.size < 120000 ? `${Math.round(d.size / 1000)} s` : `${Math.round(d.size / 60000)} min`;
+      if (b) return `${fmtClock(b.start)} (${size}): ${b.motion} motion, ${b.events} other events`;
     }
     if (inRow("recording")) {
       const gap = this.data.gaps.find((g) => g.start <= t && t < g.end);
@@ -312,7 +313,7 @@ export class Timeline {
       g.fillRect(x, 12, 1, HEIGHT - 12);
       const d = new Date(t);
       const midnight = d.getHours() === 0 && d.getMinutes() === 0 && d.getSeconds() === 0;
-      if (x < 90 || x > w - 40) continue; // under the pinned date, or cut at the right edge
+      if (x < 90 || x > w - 75) continue; // under the pinned date, or cut at the right edge
       const text = midnight || step >= 86400000 ? fmtDate(t) : fmtClock(t, step < 60000);
       const label = h("span", { class: `tick${midnight ? " midnight" : ""}` }, text);
       label.style.left = `${x + 3}px`;
