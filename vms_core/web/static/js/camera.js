@@ -83,7 +83,12 @@ export function cameraPage(root, { id, t }) {
   // main stream takes over when its first frame is decoded.
   const preview = new LiveView({ label: camera.name });
   preview.el.classList.add("preview");
-  const playback = new PlaybackView({ onTime: (ms) => timeline.setPlayhead(ms) });
+  const playback = new PlaybackView({
+    onTime: (ms) => {
+      timeline.setPlayhead(ms);
+      if (!selection) showRange(); // the minute around the picture follows the picture
+    },
+  });
   const liveTools = tileTools(live, { camera: () => camera, timeOf: () => Date.now() });
   const playbackTools = tileTools(playback, { camera: () => camera, timeOf: () => playback.wallTime() });
   const stage = h("div", { class: "stage" });
