@@ -44,9 +44,7 @@ function mergeRecordings(bodies) {
     else merged.push({ ...s });
   }
   const firsts = bodies.map((b) => b && b.first_recorded && Date.parse(b.first_recorded)).filter(Boolean);
-  const first = firsts.length ? Math.min(...firsts) : null;
-  const gaps = [];
-  return { spans: merged, gaps, first };
+  return { spans: merged, first: firsts.length ? Math.min(...firsts) : null };
 }
 
 export function gridPage(root, { t = null } = {}) {
@@ -254,6 +252,7 @@ export function gridPage(root, { t = null } = {}) {
     stopAll();
     clear(wallEl);
     for (const b of layoutButtons) b.classList.toggle("active", Number(b.dataset.layout) === wall.layout);
+    root.querySelector(".grid-page")?.setAttribute("data-mode", mode);
     modeButton.textContent = mode === "live" ? "Play back" : "Back to live";
     modeButton.title = mode === "live" ? "Play the wall's cameras back together (p)" : "Live view (l)";
     pagePart.hidden = Boolean(wall.tiles);
@@ -413,15 +412,12 @@ export function gridPage(root, { t = null } = {}) {
       playbackBar,
     ),
   );
-  const observer = new MutationObserver(() => root.querySelector(".grid-page")?.setAttribute("data-mode", mode));
-  observer.observe(wallEl, { childList: true });
   if (mode === "playback") timeline.setView(t - 1800e3, t + 600e3);
   loadViews();
   render();
   return () => {
     off();
     offKeys();
-    observer.disconnect();
     stopAll();
     group.destroy();
     timeline.destroy();
