@@ -240,8 +240,9 @@ class SavedView(Base):
     the admin who made it."""
 
     __tablename__ = "saved_views"
-    # Names are unique per owner; shared views' names are kept unique by the service.
-    __table_args__ = (UniqueConstraint("owner_id", "name"),)
+    # Names are unique per owner; shared views' names are kept unique by the service. A
+    # browser remembers the view it shows by id: a deleted view's id is not handed out again.
+    __table_args__ = (UniqueConstraint("owner_id", "name"), NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(64))
