@@ -184,19 +184,9 @@ def recorded_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     server of its own (tests.playback.recorded): cam-a, cam-b, north and south steady,
     cam-drop down for 3 s every 10 s. Shared by every test of the run that reads
     recordings (playback, export); tests must not change its recordings."""
-    from tests.playback.recorded import RecordingSite, SiteCamera
+    from tests.playback.recorded import SITE_CAMERAS, RecordingSite
 
-    site = RecordingSite(
-        tmp_path_factory.mktemp("site"),
-        [
-            SiteCamera("cam-a"),
-            SiteCamera("cam-b"),
-            SiteCamera("cam-drop", drop_every_s=10.0, down_s=3.0),
-            SiteCamera("north"),
-            SiteCamera("south"),
-        ],
-        seconds=SITE_HOURS * 3600,
-    )
+    site = RecordingSite(tmp_path_factory.mktemp("site"), SITE_CAMERAS, seconds=SITE_HOURS * 3600)
     site.start()
     try:
         yield site

@@ -51,6 +51,30 @@ class BookmarkRequest:
     created_by: str = ""
 
 
+TITLE_CHARS = 80
+
+
+def bookmark_kind(created_by: str) -> str:
+    """``automatic`` for bookmarks a plug-in or a rule made, ``operator`` for a person's."""
+    return "automatic" if created_by.startswith(("plugin:", "rule:")) else "operator"
+
+
+def bookmark_title(row: Bookmark) -> str:
+    """A line a person reads at a glance. An operator's reason is already one; a machine's
+    (``gunshot audio:2:2026-...: 41.76420,-72.67280``) becomes what made it and what it
+    is, and the reason stays the detail."""
+    what = "lock" if row.locked else "bookmark"
+    if row.created_by.startswith("plugin:"):
+        plugin = row.created_by.removeprefix("plugin:").replace("_", " ")
+        return f"{plugin.capitalize()} alert · automatic {what}"
+    if row.created_by.startswith("rule:"):
+        rule = row.created_by.removeprefix("rule:")
+        event_type = row.reason.rpartition(": ")[2] or rule
+        return f"{event_type.replace('.', ' ').replace('_', ' ').capitalize()} · rule {rule}"
+    line = row.reason.strip().splitlines()[0] if row.reason.strip() else "Bookmark"
+    return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1] + "…"
+
+
 def bookmark_json(row: Bookmark) -> dict[str, Any]:
     return {
         "id": row.id,
@@ -58,6 +82,8 @@ def bookmark_json(row: Bookmark) -> dict[str, Any]:
         "start": iso(row.start_us),
         "end": iso(row.end_us),
         "reason": row.reason,
+        "title": bookmark_title(row),
+        "kind": bookmark_kind(row.created_by),
         "locked": row.locked,
         "event_id": row.event_uid,
         "created_by": row.created_by,

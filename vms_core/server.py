@@ -26,6 +26,7 @@ from vms_core.config import ConfigError, Settings, load_config
 from vms_core.db import Database, upgrade_schema
 from vms_core.db.ids import skip_ids_through
 from vms_core.events import EventBus, RuleEngine
+from vms_core.events.density import EventDensity
 from vms_core.exports import ExportService
 from vms_core.live import LiveSources
 from vms_core.plugins.host import PluginHost
@@ -34,6 +35,7 @@ from vms_core.recording import RecordingService, url_with_credentials
 from vms_core.reload import ReloadReport, compare
 from vms_core.secrets import SecretBox
 from vms_core.storage import RetentionService
+from vms_core.views import ViewService
 from vms_core.webrtc import WebRtcService, webrtc_options
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,8 @@ class VmsServer:
         self.cameras = CameraService(self.db, self.secrets)
         self.bookmarks = BookmarkService(self.db, self.audit)
         self.events = EventBus(self.db)
+        self.event_density = EventDensity(self.db)
+        self.views = ViewService(self.db)
         self.rules = RuleEngine(
             lambda: self.settings.rules,
             self.bookmarks,

@@ -19,6 +19,7 @@ from vms_core.db.models import (
     Bookmark,
     Camera,
     Event,
+    SavedView,
     Segment,
     User,
 )
@@ -88,6 +89,7 @@ def test_every_table_with_referenced_ids_never_reuses_them(
         "users",
         "api_tokens",
         "audit_log",
+        "saved_views",
     }
     rows = {
         Camera: lambda i: Camera(name=f"c{i}", created_us=0, updated_us=0),
@@ -107,6 +109,9 @@ def test_every_table_with_referenced_ids_never_reuses_them(
             )
             rows[ApiToken] = lambda i: ApiToken(
                 user_id=user.id, name="t", token_hash=f"h{i}", prefix="p", created_us=0
+            )
+            rows[SavedView] = lambda i: SavedView(
+                name=f"v{i}", owner_id=user.id, layout=1, tiles=[None], created_us=0, updated_us=0
             )
             for model, make in rows.items():
                 first = make(1)

@@ -47,6 +47,79 @@ class SiteCamera:
     down_s: float = 3.0
 
 
+# The run's recorded site (the ``recorded_site`` fixture): cam-a, cam-b, north and south
+# steady, cam-drop down for 3 s every 10 s.
+SITE_CAMERAS = [
+    SiteCamera("cam-a"),
+    SiteCamera("cam-b"),
+    SiteCamera("cam-drop", drop_every_s=10.0, down_s=3.0),
+    SiteCamera("north"),
+    SiteCamera("south"),
+]
+
+
+def shared_recordings(
+    cameras: list[SiteCamera], seconds: float
+) -> tuple[Path, dict[str, list[dict[str, Any]]]]:
+    """The recordings of ``cameras`` for ``seconds`` up to a minute boundary at least a
+    minute before they were built: built once per test run (whichever worker asks first)
+    and shared read-only. Returns their folder and, per camera, its segments' catalog rows
+    (path, codec, start_us, end_us, bytes)."""
+    spec = json.dumps([asdict(c) for c in cameras] + [seconds, SEGMENT_SECONDS])
+    folder = shared_run_dir() / f"recorded-site-{hashlib.sha256(spec.encode()).hexdigest()[:12]}"
+    index = folder / "segments.json"
+    with run_lock(folder.name):
+        if not index.exists():
+            end = (time.time() // 60 - 1) * 60
+            built = _record_all(cameras, folder / "recordings", end - seconds, end)
+            rows = {
+                name: [
+                    {
+                        "path": str(r.path),
+                        "codec": r.codec,
+                        "start_us": to_us(r.start),
+                        "end_us": to_us(r.end) if r.end is not None else None,
+                        "bytes": r.size,
+                    }
+                    for r in records
+                ]
+                for name, records in built.items()
+            }
+            tmp = index.with_suffix(".tmp")
+            tmp.write_text(json.dumps(rows))
+            tmp.replace(index)
+    return folder / "recordings", json.loads(index.read_text())
+
+
+def _record_all(
+    cameras: list[SiteCamera], recordings: Path, begin: float, end: float
+) -> dict[str, list[SegmentRecord]]:
+    built = {}
+    for index, cam in enumerate(cameras):
+        config = small_camera(
+            index + 1,
+            name=cam.name,
+            ptz=False,
+            show_name=False,
+            main=MAIN,
+            scene={"loop_seconds": 60},
+        )
+        outages: list[Outage] = []
+        if cam.drop_every_s is not None:
+            outages = periodic_outages(begin, end, cam.drop_every_s, cam.down_s)
+        loop = camera_loop(config, shared_loop_cache())
+        built[cam.name] = record(
+            loop,
+            cam.name,
+            recordings,
+            begin,
+            end,
+            segment_seconds=SEGMENT_SECONDS,
+            outages=outages,
+        )
+    return built
+
+
 class RecordingSite:
     """Simulated cameras (60 s loop: the burned-in clock shows the wall-clock seconds)
     recorded for ``seconds`` up to about a minute ago in ``SEGMENT_SECONDS`` segments, and a
@@ -73,37 +146,9 @@ class RecordingSite:
         return future.result(60)
 
     def start(self) -> None:
-        recordings, built = self._shared_recordings()
+        recordings, built = shared_recordings(self.cameras, self.seconds)
         self._thread.start()
         self.call(lambda: self._start(recordings, built))
-
-    def _shared_recordings(self) -> tuple[Path, dict[str, list[dict[str, Any]]]]:
-        spec = json.dumps([asdict(c) for c in self.cameras] + [self.seconds, SEGMENT_SECONDS])
-        folder = (
-            shared_run_dir() / f"recorded-site-{hashlib.sha256(spec.encode()).hexdigest()[:12]}"
-        )
-        index = folder / "segments.json"
-        with run_lock(folder.name):
-            if not index.exists():
-                end = (time.time() // 60 - 1) * 60  # a minute boundary at least a minute ago
-                built = self._record_all(folder / "recordings", end - self.seconds, end)
-                rows = {
-                    name: [
-                        {
-                            "path": str(r.path),
-                            "codec": r.codec,
-                            "start_us": to_us(r.start),
-                            "end_us": to_us(r.end) if r.end is not None else None,
-                            "bytes": r.size,
-                        }
-                        for r in records
-                    ]
-                    for name, records in built.items()
-                }
-                tmp = index.with_suffix(".tmp")
-                tmp.write_text(json.dumps(rows))
-                tmp.replace(index)
-        return folder / "recordings", json.loads(index.read_text())
 
     async def _start(self, recordings: Path, built: dict[str, list[dict[str, Any]]]) -> None:
         text = BASE_CONFIG.replace('"recordings"', json.dumps(str(recordings)))
@@ -129,34 +174,6 @@ class RecordingSite:
                 for cam, rows in built.items()
                 for row in rows
             )
-
-    def _record_all(
-        self, recordings: Path, begin: float, end: float
-    ) -> dict[str, list[SegmentRecord]]:
-        built = {}
-        for index, cam in enumerate(self.cameras):
-            config = small_camera(
-                index + 1,
-                name=cam.name,
-                ptz=False,
-                show_name=False,
-                main=MAIN,
-                scene={"loop_seconds": 60},
-            )
-            outages: list[Outage] = []
-            if cam.drop_every_s is not None:
-                outages = periodic_outages(begin, end, cam.drop_every_s, cam.down_s)
-            loop = camera_loop(config, shared_loop_cache())
-            built[cam.name] = record(
-                loop,
-                cam.name,
-                recordings,
-                begin,
-                end,
-                segment_seconds=SEGMENT_SECONDS,
-                outages=outages,
-            )
-        return built
 
     def stop(self) -> None:
         async def stop() -> None:

@@ -24,13 +24,22 @@ from vms_core.timeutil import iso, parse_time
 
 
 async def fetch(
-    site: RecordingSite, token: str, camera: str, start_us: int, end_us: int | None, out: Path
+    site: RecordingSite,
+    token: str,
+    camera: str,
+    start_us: int,
+    end_us: int | None,
+    out: Path,
+    *,
+    keyframes: bool = False,
 ) -> tuple[int, dict[str, str]]:
     """GET playback.mp4 into ``out``: (status, headers). (Time to first byte: bench/playback.py.)"""
     camera_id = site.camera_ids.get(camera, 9999)
     params = {"start": iso(start_us) or ""}
     if end_us is not None:
         params["end"] = iso(end_us) or ""
+    if keyframes:
+        params["keyframes"] = "true"
     url = f"{site.url}/api/cameras/{camera_id}/playback.mp4"
     async with (
         aiohttp.ClientSession() as http,

@@ -6,11 +6,15 @@ from collections.abc import Callable
 from typing import Any
 
 import aiohttp
+import pytest
 from playwright.async_api import Browser, expect
 
 from tests.web.conftest import login, new_page
 
 
+@pytest.mark.allow_page_problems(
+    r"^http 401 POST /api/auth/login$", reason="a wrong password is what the test tries"
+)
 async def test_bad_login_shows_an_error_and_stays_on_the_form(
     start_web: Callable[..., Any], browser: Browser
 ) -> None:

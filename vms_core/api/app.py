@@ -9,6 +9,7 @@ from aiohttp import web
 from vms_core.api.auth import auth_middleware
 from vms_core.api.cors import CorsPolicy, cors_middleware
 from vms_core.api.errors import error_middleware
+from vms_core.api.keys import CAMERAS, EVENT_DENSITY, VIEWS
 from vms_core.api.registry import mount
 from vms_core.web import add_web_routes
 
@@ -29,6 +30,9 @@ def create_app(server: VmsServer) -> web.Application:
         middlewares=[cors_middleware(cors), error_middleware, auth_middleware(server)],
     )
     app[SERVER] = server
+    app[CAMERAS] = server.cameras
+    app[EVENT_DENSITY] = server.event_density
+    app[VIEWS] = server.views
     register_all(server.api)
     mount(server.api, app)
     add_web_routes(app)

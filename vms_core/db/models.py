@@ -234,6 +234,29 @@ class AuditEntry(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
+class SavedView(Base):
+    """A named video wall: a layout and the camera in each tile. A user's own view has an
+    owner; a shared one (made by an admin, offered to everyone) has none, so it outlives
+    the admin who made it."""
+
+    __tablename__ = "saved_views"
+    # Names are unique per owner; shared views' names are kept unique by the service. A
+    # browser remembers the view it shows by id: a deleted view's id is not handed out again.
+    __table_args__ = (UniqueConstraint("owner_id", "name"), NEVER_REUSED)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    layout: Mapped[int] = mapped_column(Integer)  # tiles: 1, 4, 9 or 16
+    # One entry per tile: a camera id, or null for an empty tile.
+    tiles: Mapped[list[int | None]] = mapped_column(JSON, default=list)
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+    created_us: Mapped[int] = mapped_column(BigInteger)
+    updated_us: Mapped[int] = mapped_column(BigInteger)
+
+
 class PluginState(Base):
     """The small key-value store each plug-in gets for its own state."""
 

@@ -9,6 +9,11 @@ so a packet's wall time is ``start_us + dts * time_base``. The output starts at 
 keyframe at or before the requested start, so its first frame is a picture a decoder can
 show, and ends before the first video frame at or after the requested end.
 
+Keyframes only (``keyframes_only=True``): every keyframe and nothing else, each lasting
+until the next one, no audio. Fast forward and reverse in a browser seek through it: a
+tenth of the bytes (at one keyframe in ten frames), and any position shows a whole picture
+without decoding a GOP first.
+
 Gaps between segments (the camera was down) are either skipped, so the media runs on
 without a pause (playback: browsers stall on a hole in the timeline), or kept as a hole in
 the timestamps, so media time is exactly wall time minus the start (export: the time line a
@@ -20,6 +25,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +122,8 @@ class _Writer:
         if audio is not None:
             self.audio = self.container.add_stream_from_template(audio)
         self.last_dts: dict[str, int] = {}
+        # Output media time (µs) just after the last picture of the range seen so far.
+        self.media_end_us: int | None = None
 
     def mux(self, packet: Any, kind: str, shift_ticks: int) -> bool:
         stream = self.video if kind == "video" else self.audio
@@ -136,8 +144,44 @@ class _Writer:
         self.container.mux(packet)
         return True
 
-    def close(self) -> None:
+    def close(self, end_us: int | None = None) -> None:
         self.container.close()
+
+
+class _KeyframeWriter(_Writer):
+    """Keyframes only, each held until the next arrives so that it lasts until then: the
+    output has no holes between pictures, which a browser would stall on."""
+
+    def __init__(self, output: Output, video: Any) -> None:
+        super().__init__(output, video, None)
+        self._held: tuple[Any, int, Fraction] | None = None  # packet, shift, output start
+
+    def mux(self, packet: Any, kind: str, shift_ticks: int) -> bool:
+        if kind != "video" or not packet.is_keyframe or packet.dts is None:
+            return False
+        media = (packet.dts + shift_ticks) * packet.time_base
+        if self._held is not None and media <= self._held[2]:
+            return False  # back in time (overlapping segments): dropped, as _Writer does
+        self._release(media)
+        self._held = (packet, shift_ticks, media)
+        return True
+
+    def _release(self, until: Fraction) -> None:
+        if self._held is None:
+            return
+        packet, shift_ticks, media = self._held
+        self._held = None
+        packet.duration = max(1, round((until - media) / packet.time_base))
+        super().mux(packet, "video", shift_ticks)
+
+    def close(self, end_us: int | None = None) -> None:
+        """``end_us``: media time (µs) just after the range's last picture, where the last
+        keyframe ends."""
+        if self._held is not None:
+            media = self._held[2]
+            until = Fraction(end_us, 1_000_000) if end_us is not None else media
+            self._release(max(until, media + self._held[0].time_base))
+        super().close()
 
 
 def remux_range(
@@ -147,10 +191,12 @@ def remux_range(
     output: Output,
     *,
     keep_gaps: bool,
+    keyframes_only: bool = False,
     on_start: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> RemuxResult:
-    """Write [start_us, end_us) of ``segments`` (sorted by start) to ``output``.
+    """Write [start_us, end_us) of ``segments`` (sorted by start) to ``output``; with
+    ``keyframes_only``, its keyframes only (no audio).
 
     ``on_start(wall_us)`` is called with the wall time of the first picture before the
     output is opened; nothing is written (and the result's ``start_us`` is None) when the
@@ -181,14 +227,16 @@ def remux_range(
                         result.skipped.append(f"{segment.path.name}: no video track")
                         continue
                     video_in = source.streams.video[0]
-                    audio_in = next(
-                        (
-                            s
-                            for s in source.streams.audio
-                            if s.codec_context.name in MP4_AUDIO_CODECS
-                        ),
-                        None,
-                    )
+                    audio_in = None
+                    if not keyframes_only:
+                        audio_in = next(
+                            (
+                                s
+                                for s in source.streams.audio
+                                if s.codec_context.name in MP4_AUDIO_CODECS
+                            ),
+                            None,
+                        )
                     if params is not None and _Params(video_in).key != params.key:
                         result.stopped_early = (
                             f"the picture changed from {params.describe()} to "
@@ -214,7 +262,11 @@ def remux_range(
                             result.start_us = begin.wall_us
                             if on_start is not None:
                                 on_start(begin.wall_us)
-                            writer = _Writer(output, video_in, audio_in)
+                            writer = (
+                                _KeyframeWriter(output, video_in)
+                                if keyframes_only
+                                else _Writer(output, video_in, audio_in)
+                            )
                             params = _Params(video_in)
                             result.has_audio = audio_in is not None
                             ctx = video_in.codec_context
@@ -251,7 +303,7 @@ def remux_range(
                         break
     finally:
         if writer is not None:
-            writer.close()
+            writer.close(writer.media_end_us)
     return result
 
 
@@ -327,8 +379,14 @@ def _write(
     media_start_us: int,
 ) -> None:
     written = writer.mux(packet, kind, state.shift_ticks(packet, skipped_us, media_start_us))
-    if written and kind == "video":
+    if kind != "video":
+        return
+    if written:
         result.video_frames += 1
+    # A keyframe-only output leaves the other pictures out, but its keyframes last over
+    # them: the range ends where the full output would.
+    if written or isinstance(writer, _KeyframeWriter):
         end = state.video_end_us()
         if end is not None:
             result.end_us = end
+            writer.media_end_us = end - media_start_us - skipped_us

@@ -41,7 +41,13 @@ class _QueueSink:
 
 class PlaybackStream:
     def __init__(
-        self, segments: list[SourceSegment], start_us: int, end_us: int, *, keep_gaps: bool
+        self,
+        segments: list[SourceSegment],
+        start_us: int,
+        end_us: int,
+        *,
+        keep_gaps: bool,
+        keyframes_only: bool = False,
     ) -> None:
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[bytes | _End] = asyncio.Queue(_QUEUE_CHUNKS)
@@ -50,7 +56,7 @@ class PlaybackStream:
         self.result: RemuxResult | None = None
         self._thread = threading.Thread(
             target=self._run,
-            args=(segments, start_us, end_us, keep_gaps),
+            args=(segments, start_us, end_us, keep_gaps, keyframes_only),
             name="playback-remux",
             daemon=True,
         )
@@ -58,7 +64,12 @@ class PlaybackStream:
 
     # -- the remux thread --------------------------------------------------------------------
     def _run(
-        self, segments: list[SourceSegment], start_us: int, end_us: int, keep_gaps: bool
+        self,
+        segments: list[SourceSegment],
+        start_us: int,
+        end_us: int,
+        keep_gaps: bool,
+        keyframes_only: bool,
     ) -> None:
         result: RemuxResult | None = None
         error: BaseException | None = None
@@ -69,6 +80,7 @@ class PlaybackStream:
                 end_us,
                 Output(_QueueSink(self), "mp4", dict(FRAGMENTED)),
                 keep_gaps=keep_gaps,
+                keyframes_only=keyframes_only,
                 on_start=self._on_start,
             )
         except PlaybackCancelled:

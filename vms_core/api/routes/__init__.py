@@ -17,7 +17,9 @@ from vms_core.api.routes import (
     recordings,
     storage,
     system,
+    timeline,
     users,
+    views,
     webrtc,
 )
 
@@ -32,3 +34,5 @@ def register_all(api: ApiRegistry) -> None:
     exports.register(api)
     webrtc.register(api)
     discovery.register(api)
+    timeline.register(api)
+    views.register(api)

@@ -45,6 +45,15 @@ def register(api: ApiRegistry) -> None:
                 "start": {"type": "string"},
                 "end": {"type": "string"},
                 "reason": {"type": "string"},
+                "title": {
+                    "type": "string",
+                    "description": "a short human-readable line; the reason is the detail",
+                },
+                "kind": {
+                    "type": "string",
+                    "enum": ["operator", "automatic"],
+                    "description": "automatic: made by a plug-in or a rule",
+                },
                 "locked": {"type": "boolean"},
                 "event_id": {"type": ["string", "null"]},
                 "created_by": {"type": "string"},

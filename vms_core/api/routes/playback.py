@@ -10,8 +10,8 @@ from aiohttp import web
 from vms_core.api.app import server_of
 from vms_core.api.auth import principal, remote
 from vms_core.api.errors import ApiError
-from vms_core.api.params import path_int, query_time
-from vms_core.api.registry import ID_PATH, ApiRegistry, time_param
+from vms_core.api.params import path_int, query_bool, query_time
+from vms_core.api.registry import ID_PATH, ApiRegistry, Param, time_param
 from vms_core.playback import PlaybackStream, gaps_between, segments_in_range
 from vms_core.timeutil import iso, now_us
 
@@ -34,6 +34,13 @@ def register(api: ApiRegistry) -> None:
             ID_PATH,
             time_param("start", required=True),
             time_param("end", "default: now (what is recorded so far)"),
+            Param(
+                "keyframes",
+                schema={"type": "boolean"},
+                description="true: keyframes only, each lasting until the next, no audio "
+                "(fast forward and reverse: a fraction of the bytes, and every position "
+                "is a whole picture). Times and gaps are as for the full stream.",
+            ),
         ),
         response={"type": "string", "format": "binary"},
         content_type="video/mp4",
@@ -49,6 +56,7 @@ def register(api: ApiRegistry) -> None:
         if start is None:
             raise ApiError(400, "query parameter start: required")
         end = query_time(request, "end") or now_us()
+        keyframes = query_bool(request, "keyframes") or False
         if end <= start:
             raise ApiError(400, "query parameter end: must be after start")
         segments = await segments_in_range(
@@ -58,7 +66,7 @@ def register(api: ApiRegistry) -> None:
             raise ApiError(
                 404, f"no recording of camera {camera_id} from {iso(start)} to {iso(end)}"
             )
-        stream = PlaybackStream(segments, start, end, keep_gaps=False)
+        stream = PlaybackStream(segments, start, end, keep_gaps=False, keyframes_only=keyframes)
         try:
             first = await stream.started()
             if first is None:
@@ -83,7 +91,7 @@ def register(api: ApiRegistry) -> None:
                 username=who.username,
                 target=f"camera:{camera_id}",
                 remote=remote(request),
-                detail={"start": iso(first), "end": iso(end)},
+                detail={"start": iso(first), "end": iso(end), "keyframes": keyframes},
             )
             response = web.StreamResponse(headers=headers)
             await response.prepare(request)

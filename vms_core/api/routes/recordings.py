@@ -1,5 +1,8 @@
 """What is recorded of a camera: spans and gaps for a timeline, segments on request.
 
+A gap before the camera's first recording is ``kind: before_first`` (not recorded yet, or
+deleted by retention); every other gap is ``kind: gap`` (the recording stopped).
+
 A camera the caller may not see answers 404, like one that does not exist.
 """
 
@@ -17,6 +20,7 @@ from vms_core.api.params import path_int, query_bool, query_int, query_time
 from vms_core.api.registry import ID_PATH, ApiRegistry, Param, time_param
 from vms_core.db.models import Segment
 from vms_core.limits import TIME_MIN_US
+from vms_core.storage.catalog import first_recording_us
 from vms_core.storage.timeline import Piece, spans_and_gaps
 from vms_core.timeutil import iso, now_us
 
@@ -26,12 +30,22 @@ MAX_SEGMENTS = 10_000
 
 
 def register(api: ApiRegistry) -> None:
-    interval = {
+    times: dict[str, Any] = {
+        "start": {"type": "string"},
+        "end": {"type": "string"},
+        "seconds": {"type": "number"},
+    }
+    interval = {"type": "object", "properties": times}
+    gap = {
         "type": "object",
         "properties": {
-            "start": {"type": "string"},
-            "end": {"type": "string"},
-            "seconds": {"type": "number"},
+            **times,
+            "kind": {
+                "type": "string",
+                "enum": ["gap", "before_first"],
+                "description": "before_first: before the camera's first recording kept "
+                "(not recorded yet, or deleted by retention)",
+            },
         },
     }
     schema = api.schema(
@@ -43,8 +57,9 @@ def register(api: ApiRegistry) -> None:
                 "start": {"type": "string"},
                 "end": {"type": "string"},
                 "recorded_seconds": {"type": "number"},
+                "first_recorded": {"type": ["string", "null"]},
                 "spans": {"type": "array", "items": interval},
-                "gaps": {"type": "array", "items": interval},
+                "gaps": {"type": "array", "items": gap},
                 "segments": {"type": "array", "items": {"type": "object"}},
                 "truncated": {"type": "boolean"},
             },
@@ -123,11 +138,13 @@ def register(api: ApiRegistry) -> None:
                     }
                 )
         spans, gaps = spans_and_gaps(pieces, start, min(end, now), join_us)
+        first = await first_recording_us(server.db, camera_id)
         body: dict[str, Any] = {
             "camera_id": camera_id,
             "start": iso(start),
             "end": iso(end),
             "recorded_seconds": round(sum(s.end_us - s.start_us for s in spans) / 1e6, 3),
+            "first_recorded": iso(first) if first is not None else None,
             "spans": [
                 {
                     "start": iso(s.start_us),
@@ -139,7 +156,12 @@ def register(api: ApiRegistry) -> None:
                 for s in spans
             ],
             "gaps": [
-                {"start": iso(a), "end": iso(b), "seconds": round((b - a) / 1e6, 3)}
+                {
+                    "start": iso(a),
+                    "end": iso(b),
+                    "seconds": round((b - a) / 1e6, 3),
+                    "kind": "before_first" if first is None or b <= first else "gap",
+                }
                 for a, b in gaps
             ],
         }

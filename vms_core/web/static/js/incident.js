@@ -4,7 +4,7 @@
 import { api } from "./api.js";
 import { LiveView } from "./live.js";
 import { PlaybackView } from "./playback.js";
-import { eventPosition, planSvg } from "./plan.js";
+import { eventPosition, fitLabels, planSvg } from "./plan.js";
 import { state, streamFor } from "./store.js";
 import { fmtDateTime, h, metresBetween } from "./util.js";
 
@@ -59,6 +59,7 @@ export function incidentPage(root, { id }) {
           h("div", { class: "pair" }, live.el, past.el),
         );
       });
+      const plan = planSvg({ focus: event, onCamera: (c) => (location.hash = `#/camera/${c.id}`) });
       body.append(
         h(
           "header",
@@ -71,9 +72,10 @@ export function incidentPage(root, { id }) {
           "div",
           { class: "incident-grid" },
           h("div", { class: "incident-cameras" }, rows.length ? rows : h("div", { class: "empty" }, "No cameras")),
-          h("div", { class: "incident-plan" }, planSvg({ focus: event, onCamera: (c) => (location.hash = `#/camera/${c.id}`) }), h("pre", { class: "event-data" }, JSON.stringify(event.data || {}, null, 2))),
+          h("div", { class: "incident-plan" }, plan, h("pre", { class: "event-data" }, JSON.stringify(event.data || {}, null, 2))),
         ),
       );
+      fitLabels(plan);
     })
     .catch((err) => body.replaceChildren(h("div", { class: "empty" }, err.message)));
   return () => {

@@ -76,11 +76,15 @@ export class LiveView {
       let session;
       this.controller = new AbortController();
       try {
+        // The server sends video and audio as separate streams: both go in one
+        // MediaStream, so the tile plays the camera's sound (muted until asked).
+        const media = new MediaStream();
         session = await openWhep(this.camera.id, this.stream, {
           signal: this.controller.signal,
           onTrack: (ev) => {
-            if (ev.track.kind !== "video") return;
-            this.video.srcObject = ev.streams[0] || new MediaStream([ev.track]);
+            media.addTrack(ev.track);
+            if (ev.track.kind === "audio") this.el.dataset.audio = "yes";
+            if (this.video.srcObject !== media) this.video.srcObject = media;
           },
         });
       } catch (err) {
@@ -145,6 +149,7 @@ export class LiveView {
     if (this.session) this.session.close();
     this.session = null;
     this.video.srcObject = null;
+    delete this.el.dataset.audio;
     this.setState("idle", "");
   }
 }

@@ -8,6 +8,8 @@ import { incidentPage } from "./incident.js";
 import { loginPage } from "./login.js";
 import { planPage } from "./plan.js";
 import { pluginsPage } from "./plugins.js";
+import { popoutPage } from "./popout.js";
+import { shortcuts, toggleHelp } from "./shortcuts.js";
 import { cameraList } from "./sidebar.js";
 import { startStore, state, stopStore } from "./store.js";
 import { clear, fmtClock, fmtDate, h } from "./util.js";
@@ -23,14 +25,21 @@ const ROUTES = [
   [/^#\/plan$/, (root) => planPage(root)],
   [/^#\/events$/, (root) => eventsPage(root)],
   [/^#\/plugins$/, (root) => pluginsPage(root)],
-  [/^#\/(grid)?$/, (root) => gridPage(root)],
+  [/^#\/(?:grid)?(?:\?t=(\d+))?$/, (root, m) => gridPage(root, { t: m[1] ? Number(m[1]) : null })],
 ];
+// A tile popped out of the wall: its own window, without the shell.
+const POPOUT = /^#\/tile\/(\d+)(?:\?t=(\d+))?$/;
 
 function route() {
   if (!main) return;
   unmount();
   clear(main);
   const hash = location.hash || "#/";
+  const popout = hash.match(POPOUT);
+  if (popout) {
+    unmount = popoutPage(main, { id: Number(popout[1]), t: popout[2] });
+    return;
+  }
   for (const a of document.querySelectorAll(".nav a")) a.classList.toggle("active", hash.startsWith(a.getAttribute("href")));
   for (const [pattern, page] of ROUTES) {
     const m = hash.match(pattern);
@@ -65,6 +74,12 @@ function showShell(me) {
   unmount();
   clear(app);
   main = h("main", { class: "content" });
+  if (POPOUT.test(location.hash)) {
+    app.classList.add("popout-window");
+    app.append(main);
+    route();
+    return;
+  }
   const nav = h(
     "nav",
     { class: "nav" },
@@ -81,6 +96,7 @@ function showShell(me) {
       nav,
       h("span", { class: "spacer" }),
       clock(),
+      h("button", { type: "button", class: "small help-button", title: "Keyboard shortcuts (?)", onclick: () => toggleHelp() }, "?"),
       h("span", { class: "user" }, `${me.username} · ${me.role}`),
       h("button", { type: "button", class: "small", onclick: logout }, "Sign out"),
     ),
@@ -102,6 +118,12 @@ async function showLogin() {
 }
 
 window.addEventListener("hashchange", route);
+shortcuts("Anywhere", [
+  { keys: ["?"], label: "This list", run: () => toggleHelp() },
+  { keys: ["w"], label: "Video wall", run: () => (location.hash = "#/grid") },
+  { keys: ["n"], label: "Plan (map)", run: () => (location.hash = "#/plan") },
+  { keys: ["e"], label: "Events", run: () => (location.hash = "#/events") },
+]);
 window.addEventListener("vms:unauthorized", () => {
   if (main) showLogin();
 });

@@ -118,6 +118,37 @@ export function planSvg({ focus = null, events = state.events.slice(0, 150), onC
   return svg;
 }
 
+/**
+ * Keep camera labels inside the plan: a label that would run past the right edge goes on
+ * the camera's left, one still too long starts at the left edge. Labels are measured, so
+ * this runs once the plan is in the page (fonts differ: the incident page's are larger).
+ */
+export function fitLabels(svg) {
+  for (const label of svg.querySelectorAll(".plan-camera text")) {
+    const dot = label.parentNode.querySelector("circle");
+    const cx = Number(dot.getAttribute("cx"));
+    const box = label.getBBox();
+    if (box.x + box.width <= W - 4) continue;
+    if (cx - 13 - box.width >= 4) {
+      label.setAttribute("text-anchor", "end");
+      label.setAttribute("x", String(cx - 13));
+    } else {
+      label.setAttribute("x", String(Math.max(4, W - 4 - box.width)));
+      label.setAttribute("y", String(Number(dot.getAttribute("cy")) + 24));
+    }
+  }
+  for (const label of svg.querySelectorAll(".plan-camera text, .plan-incident text")) {
+    const box = label.getBBox();
+    if (box.y < 2) label.setAttribute("y", String(Number(label.getAttribute("y")) + 2 - box.y));
+    if (box.y + box.height > H - 2) label.setAttribute("y", String(Number(label.getAttribute("y")) - (box.y + box.height - H + 2)));
+    if (label.closest(".plan-incident") && box.x + box.width > W - 4) {
+      label.setAttribute("text-anchor", "end");
+      label.setAttribute("x", String(Number(label.getAttribute("x")) - 60));
+    }
+  }
+  return svg;
+}
+
 function hash(text) {
   let v = 0;
   for (const ch of String(text)) v = (v * 31 + ch.charCodeAt(0)) % 6283;
@@ -131,13 +162,14 @@ export function planPage(root) {
     { class: "legend" },
     Object.entries(SEV).map(([name, color]) => h("span", { class: `legend-item sev-${name}`, dataset: { color } }, name)),
   );
-  const render = () =>
-    clear(holder).append(
-      planSvg({
-        onCamera: (cam) => (location.hash = `#/camera/${cam.id}`),
-        onEvent: (e) => (location.hash = `#/incident/${encodeURIComponent(e.id)}`),
-      }),
-    );
+  const render = () => {
+    const svg = planSvg({
+      onCamera: (cam) => (location.hash = `#/camera/${cam.id}`),
+      onEvent: (e) => (location.hash = `#/incident/${encodeURIComponent(e.id)}`),
+    });
+    clear(holder).append(svg);
+    fitLabels(svg);
+  };
   const offs = [on("cameras", render), on("event", render)];
   root.append(h("div", { class: "plan-page" }, h("header", { class: "page-head" }, h("h2", {}, "Plan"), legend), holder));
   render();

@@ -1,7 +1,10 @@
-// The camera list with each camera's health, kept current by the store.
+// The camera list with each camera's health, kept current by the store. A camera can be
+// dragged onto a tile of the video wall.
 
 import { health, on, state } from "./store.js";
 import { clear, fmtAgo, h } from "./util.js";
+
+export const CAMERA_TYPE = "application/x-vms-camera";
 
 export function cameraList() {
   const filter = h("input", { type: "search", placeholder: "Filter cameras", class: "filter" });
@@ -23,7 +26,15 @@ export function cameraList() {
           { dataset: { camera: camera.id, state: camera.state } },
           h(
             "a",
-            { href: `#/camera/${camera.id}`, title: camera.state_reason || status.label },
+            {
+              href: `#/camera/${camera.id}`,
+              title: camera.state_reason || status.label,
+              draggable: "true",
+              ondragstart: (ev) => {
+                ev.dataTransfer.setData(CAMERA_TYPE, String(camera.id));
+                ev.dataTransfer.effectAllowed = "copyLink";
+              },
+            },
             h("span", { class: `dot ${status.cls}` }),
             h("span", { class: "name" }, camera.name),
             camera.has_ptz ? h("span", { class: "tag" }, "PTZ") : null,

@@ -87,7 +87,9 @@ export function stopStore() {
 }
 
 export const HEALTH = {
-  streaming: { label: "Live", cls: "ok" },
+  // "Online", not "Live": the camera page shows it beside "Playback" too.
+  streaming: { label: "Online", cls: "ok" },
+  online: { label: "Online", cls: "ok" },
   recording: { label: "Recording", cls: "ok" },
   connecting: { label: "Connecting", cls: "warn" },
   idle: { label: "Idle", cls: "idle" },

@@ -105,3 +105,45 @@ export function debounce(fn, ms) {
 }
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A date and time an operator types: "2026-12-06 19:31[:38]" (local time, "T" or a space
+ * between), or ISO 8601 with a zone ("…Z", "…+01:00"). Milliseconds, or null.
+ */
+export function parseTyped(text) {
+  const value = String(text || "").trim();
+  if (!value) return null;
+  if (/^\d{10,13}$/.test(value)) return value.length > 10 ? Number(value) : Number(value) * 1000;
+  const local = value.match(/^(\d{4})-(\d{2})-(\d{2})[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?$/);
+  if (local) {
+    const [, y, mo, d, hh, mm, ss = "0", ms = "0"] = local;
+    const t = new Date(+y, +mo - 1, +d, +hh, +mm, +ss, +ms.padEnd(3, "0")).getTime();
+    return Number.isNaN(t) ? null : t;
+  }
+  if (/(Z|[+-]\d{2}:?\d{2})$/.test(value)) {
+    const t = Date.parse(value);
+    return Number.isNaN(t) ? null : t;
+  }
+  return null;
+}
+
+/** "2026-12-06 19:31:38.400" in local time, for a clock that steps by frames. */
+export function fmtPrecise(ms) {
+  return `${fmtDateTime(ms)}.${pad(Math.floor(((ms % 1000) + 1000) % 1000), 3)}`;
+}
+
+/** Save `blob` as a file named `name` (the browser's download). */
+export function download(blob, name) {
+  const url = URL.createObjectURL(blob);
+  const a = h("a", { href: url, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}
+
+/** True when a key press is typing into a field, not a shortcut. */
+export function typing(ev) {
+  const t = ev.target;
+  return t instanceof HTMLElement && (t.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(t.tagName));
+}
