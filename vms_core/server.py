@@ -12,6 +12,7 @@ from aiohttp import web
 from vms_sdk import Camera as SdkCamera
 
 from vms_core import __version__
+from vms_core.alarms import AlarmService, CameraPictures
 from vms_core.api.accounts import ensure_first_admin
 from vms_core.api.app import create_app
 from vms_core.api.registry import ApiRegistry
@@ -22,10 +23,12 @@ from vms_core.audit import AuditLog
 from vms_core.bookmarks import BookmarkService
 from vms_core.cameras import CameraService, sdk_camera
 from vms_core.cameras.manager import CameraManager
+from vms_core.cameras.snapshot import SnapshotError
 from vms_core.config import ConfigError, Settings, load_config
 from vms_core.db import Database, upgrade_schema
 from vms_core.db.ids import skip_ids_through
 from vms_core.events import EventBus, RuleEngine
+from vms_core.events.search import EventSearch
 from vms_core.exports import ExportService
 from vms_core.live import LiveSources
 from vms_core.plugins.host import PluginHost
@@ -37,6 +40,9 @@ from vms_core.webrtc import WebRtcService, webrtc_options
 
 log = logging.getLogger(__name__)
 
+DAY_US = 86_400_000_000
+MINUTE_US = 60_000_000
+
 # How often writes kept off the request path (token last-used times, sessions and audit
 # entries the catalog refused) are written.
 DEFERRED_WRITE_SECONDS = 60.0
@@ -44,9 +50,17 @@ DEFERRED_WRITE_SECONDS = 60.0
 
 class VmsServer:
     def __init__(
-        self, settings: Settings, config_path: Path | None = None, *, record: bool = True
+        self,
+        settings: Settings,
+        config_path: Path | None = None,
+        *,
+        record: bool = True,
+        demo: bool = False,
     ) -> None:
+        """``demo``: run as `vms demo` (its automatic locks last ``[demo]
+        automatic_lock_minutes``)."""
         self.settings = settings
+        self.demo = demo
         self.config_path = config_path
         self.version = __version__
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -58,8 +72,9 @@ class VmsServer:
         self.login_throttle = LoginThrottle()
         self._deferred_writer: asyncio.Task[None] | None = None
         self.cameras = CameraService(self.db, self.secrets)
-        self.bookmarks = BookmarkService(self.db, self.audit)
+        self.bookmarks = BookmarkService(self.db, self.audit, self._automatic_lock_us)
         self.events = EventBus(self.db)
+        self.event_search = EventSearch(self.db)
         self.rules = RuleEngine(
             lambda: self.settings.rules,
             self.bookmarks,
@@ -68,6 +83,15 @@ class VmsServer:
             ptz_goto=self.ptz_goto_preset,
         )
         self.events.subscribe("rules", self.rules.on_event)
+        self.alarms = AlarmService(
+            self.db,
+            self.audit,
+            self.events,
+            lambda: self.settings.alarms,
+            CameraPictures(self.db, settings.recordings_dir, self._live_picture),
+            settings.data_dir / "thumbnails",
+        )
+        self.events.subscribe("alarms", self.alarms.on_event)
         self.recording: RecordingService | None = None
         if record:
             self.recording = RecordingService(
@@ -78,7 +102,11 @@ class VmsServer:
                 settings.storage.segment_seconds,
             )
         self.retention = RetentionService(
-            self.db, lambda: self.settings.retention, settings.recordings_dir, settings.data_dir
+            self.db,
+            lambda: self.settings.retention,
+            settings.recordings_dir,
+            settings.data_dir,
+            before_pass=self.bookmarks.expire_locks,
         )
         if self.recording is not None:
             self.recording.closed_listeners.append(self.retention.segment_closed)
@@ -154,6 +182,19 @@ class VmsServer:
         unknown camera or preset or a camera without PTZ."""
         await self.camera_manager.ptz.goto_preset(camera_id, preset)
 
+    def _automatic_lock_us(self) -> int | None:
+        if self.demo:
+            return int(self.settings.demo.automatic_lock_minutes * MINUTE_US)
+        days = self.settings.evidence.automatic_lock_days
+        return int(days * DAY_US) if days > 0 else None
+
+    async def _live_picture(self, camera_id: int) -> bytes | None:
+        try:
+            return await self.camera_manager.snapshots.jpeg(camera_id)
+        except SnapshotError as err:
+            log.info("no live picture of camera %d: %s", camera_id, err.message)
+            return None
+
     async def sdk_cameras(self) -> list[SdkCamera]:
         return [sdk_camera(c) for c in await self.cameras.visible()]
 
@@ -169,6 +210,7 @@ class VmsServer:
 
     async def stop(self) -> None:
         self.events.close_live()
+        await self.alarms.stop()  # thumbnails use the live feeds stopped below
         await self.plugins.stop()
         await self.camera_manager.stop()
         await self.webrtc.stop()

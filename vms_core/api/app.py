@@ -9,6 +9,7 @@ from aiohttp import web
 from vms_core.api.auth import auth_middleware
 from vms_core.api.cors import CorsPolicy, cors_middleware
 from vms_core.api.errors import error_middleware
+from vms_core.api.keys import ALARMS, EVENT_SEARCH, EXPORTS
 from vms_core.api.registry import mount
 from vms_core.web import add_web_routes
 
@@ -29,6 +30,9 @@ def create_app(server: VmsServer) -> web.Application:
         middlewares=[cors_middleware(cors), error_middleware, auth_middleware(server)],
     )
     app[SERVER] = server
+    app[ALARMS] = server.alarms
+    app[EVENT_SEARCH] = server.event_search
+    app[EXPORTS] = server.exports
     register_all(server.api)
     mount(server.api, app)
     add_web_routes(app)

@@ -101,6 +101,7 @@ class ServerHostServices:
                 reason=reason,
                 lock=lock,
                 created_by=created_by,
+                automatic=True,  # a plug-in's lock may expire; a person's never does
             )
         )
         # One catalog row per camera; the SDK's bookmark covers them all.

@@ -23,7 +23,7 @@ import os
 import shutil
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -113,8 +113,12 @@ class RetentionService:
         settings: Callable[[], RetentionSettings],
         recordings: Path,
         data_dir: Path,
+        before_pass: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
+        """``before_pass``: run at the start of every pass (the server ends expired
+        automatic locks there, so what they held can go in the same pass)."""
         self.db = db
+        self.before_pass = before_pass
         self.settings = settings  # read on every pass: [retention] applies on reload
         self.recordings = recordings
         self.data_dir = data_dir
@@ -271,6 +275,8 @@ class RetentionService:
         async with self._lock:
             started_us = now_us()
             clock = time.monotonic()
+            if self.before_pass is not None:
+                await self.before_pass()
             plan = await self.plan()
             deleted: list[SegmentRow] = []
             errors: list[str] = []
