@@ -19,6 +19,7 @@ from vms_core.commands import register_all
 from vms_core.config import ConfigError, Settings, load_config
 
 if TYPE_CHECKING:
+    from vms_core.api import accounts
     from vms_core.db import Database
 
 log = logging.getLogger("vms")
@@ -67,7 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="generate a random password and print it once",
     )
     add.add_argument(
-        "--cameras", default="", help="comma-separated camera names or ids the user may see"
+        "--cameras",
+        default="",
+        help="comma-separated camera names or ids the user may see (default: [users] "
+        "default_cameras in vms.toml)",
     )
     users_sub.add_parser("list", parents=[common], help="list users")
     passwd = users_sub.add_parser(
@@ -190,17 +194,54 @@ async def _users(args: argparse.Namespace, settings: Settings) -> int:
                     print(f"users add: --cameras: no camera {ref!r}", file=sys.stderr)
                     return 2
                 camera_ids.append(cam.id)
+            if args.cameras.strip():
+                grant = accounts.CameraGrant(False, tuple(camera_ids))
+            else:
+                grant = await accounts.default_grant(session, settings.users.default_cameras)
             try:
-                await accounts.create_user(session, args.username, password, args.role, camera_ids)
+                await accounts.create_user(
+                    session,
+                    args.username,
+                    password,
+                    args.role,
+                    list(grant.ids),
+                    all_cameras=grant.all,
+                )
             except accounts.AccountError as exc:
                 print(f"users add: {exc}", file=sys.stderr)
                 return 2
+            names = {
+                c.id: c.name
+                for c in await session.scalars(select(Camera).where(Camera.id.in_(grant.ids)))
+            }
         print(f"user {args.username} added with role {args.role}")
+        print(_what_the_user_sees(args.role, grant, names, from_default=not args.cameras.strip()))
         if generated:
             print(f"password (shown once): {password}")
         return 0
     finally:
         await db.close()
+
+
+def _what_the_user_sees(
+    role: str, grant: accounts.CameraGrant, names: dict[int, str], from_default: bool
+) -> str:
+    """One line saying which cameras a new user will see, and where that came from."""
+    source = " ([users] default_cameras in vms.toml; --cameras chooses others)"
+    if not from_default:
+        source = ""
+    if role == "admin":
+        return "sees every camera (admins always do)"
+    if grant.all:
+        return f"sees every camera, including cameras added later{source}"
+    shown = ", ".join(names.get(i, str(i)) for i in grant.ids)
+    missing = f"; not found, so not granted: {', '.join(grant.unknown)}" if grant.unknown else ""
+    if not grant.ids:
+        return (
+            f"sees no camera yet{source}{missing}: grant cameras with --cameras, on the "
+            "Users page, or with PATCH /api/users/{id}"
+        )
+    return f"sees {len(grant.ids)} camera(s): {shown}{source}{missing}"
 
 
 def _new_password(args: argparse.Namespace) -> tuple[str | None, bool]:

@@ -195,3 +195,93 @@ def test_users_add_and_list(tmp_path: Path) -> None:
 def test_version() -> None:
     out = subprocess.run([*VMS, "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.startswith("vms ")
+
+
+def _cameras_of(tmp_path: Path, username: str) -> frozenset[int] | None:
+    """The cameras ``username`` may see, as every request decides it (None: all)."""
+    import asyncio
+
+    from sqlalchemy import select
+
+    from vms_core.api import accounts
+    from vms_core.config import load_config
+    from vms_core.db import Database
+    from vms_core.db.models import User
+
+    async def look() -> frozenset[int] | None:
+        db = Database(load_config(tmp_path / "vms.toml").database_url)
+        try:
+            async with db.session() as session:
+                user = await session.scalar(select(User).where(User.username == username))
+                assert user is not None
+                return (await accounts.principal_for(session, user, "session")).camera_ids
+        finally:
+            await db.close()
+
+    return asyncio.run(look())
+
+
+@pytest.mark.parametrize(
+    ("users_table", "says", "sees_all", "sees"),
+    [
+        # The README's own example: `vms users add h19-alarms --role operator` made a user
+        # who saw no camera at all. The shipped default is every camera.
+        ("", "sees every camera, including cameras added later", True, set()),
+        ('[users]\ndefault_cameras = "none"\n', "sees no camera yet", False, set()),
+        (
+            '[users]\ndefault_cameras = ["lobby", "attic"]\n',
+            "sees 1 camera(s): lobby ([users] default_cameras in vms.toml; --cameras "
+            "chooses others); not found, so not granted: attic",
+            False,
+            {"lobby"},
+        ),
+    ],
+)
+def test_a_new_user_gets_the_configured_default_cameras_and_is_told(
+    tmp_path: Path, users_table: str, says: str, sees_all: bool, sees: set[str]
+) -> None:
+    config = tmp_path / "vms.toml"
+    config.write_text(
+        BASE_CONFIG + CAM.format(name="lobby") + CAM.format(name="dock") + users_table
+    )
+    cfg = ["--config", str(config)]
+    # The cameras enter the catalog when the server first starts.
+    proc = subprocess.Popen([*VMS, *cfg, "serve"], stdout=subprocess.PIPE, text=True, cwd=tmp_path)
+    assert proc.stdout is not None and "listening on" in proc.stdout.readline()
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=15)
+    add = subprocess.run(
+        [
+            *VMS,
+            *cfg,
+            "users",
+            "add",
+            "h19-alarms",
+            "--role",
+            "operator",
+            "--password",
+            "long-enough",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert add.returncode == 0, add.stderr
+    assert says in add.stdout
+    visible = _cameras_of(tmp_path, "h19-alarms")
+    if sees_all:
+        assert visible is None
+    else:
+        import sqlite3
+
+        with sqlite3.connect(tmp_path / "data" / "vms.db") as db:
+            names = dict(db.execute("SELECT id, name FROM cameras").fetchall())
+        assert visible is not None and {names[i] for i in visible} == sees
+    # --cameras still chooses exactly.
+    only = subprocess.run(
+        [*VMS, *cfg, "users", "add", "dock-only", "--password", "long-enough", "--cameras", "dock"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert only.returncode == 0 and "sees 1 camera(s): dock\n" in only.stdout
