@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from playwright.async_api import Browser, Page, Response, async_playwright
+from playwright.async_api import Browser, ConsoleMessage, Page, Response, async_playwright
 
 from tests.conftest import REPO, RunningServer
 from tests.loops import sim_config
@@ -87,8 +88,11 @@ async def simulators() -> AsyncIterator[list[Simulator]]:
 def start_web(simulators: list[Simulator], make_server: Callable[..., Any]) -> Callable[..., Any]:
     """Start `cameras` simulated cameras and a server that knows them."""
 
-    async def start(cameras: int = 2, record: bool = False, loop_seconds: int = 2) -> WebSetup:
-        """``loop_seconds=60`` makes the burned-in clock show true seconds of the minute."""
+    async def start(
+        cameras: int = 2, record: bool = False, loop_seconds: int = 2, extra: str = ""
+    ) -> WebSetup:
+        """``loop_seconds=60`` makes the burned-in clock show true seconds of the minute.
+        ``extra``: more vms.toml (a ``[plugins.<name>]`` table there replaces the quiet one)."""
         scene = {"loop_seconds": loop_seconds}
         sim = Simulator(
             sim_config(
@@ -99,7 +103,12 @@ def start_web(simulators: list[Simulator], make_server: Callable[..., Any]) -> C
         )
         await sim.start()
         simulators.append(sim)
-        running = await make_server(camera_config(sim) + QUIET_PLUGINS, record=record)
+        quiet = "".join(
+            f"\n[plugins.{name}]\nenabled = false\n"
+            for name in ("analytics", "lpr", "gunshot")
+            if f"[plugins.{name}]" not in extra
+        )
+        running = await make_server(camera_config(sim) + quiet + extra, record=record)
         return WebSetup(running, sim, running.url)
 
     return start
@@ -117,17 +126,62 @@ async def browser() -> AsyncIterator[Browser]:
             await chromium.close()
 
 
-def _log_failure(response: Response) -> None:
-    if response.status >= 400:
-        print(f"http {response.status} {response.request.method} {response.url}")
+@dataclass
+class BrowserProblems:
+    """Console errors, uncaught page errors and 4xx/5xx answers seen by every page a test
+    opens (``new_page``). Any of them fails the test, unless the test declared it
+    deliberate: ``browser_problems.allow(401, r"/api/auth/login$")``."""
+
+    seen: list[str] = field(default_factory=list)
+    allowed: list[tuple[int, re.Pattern[str]]] = field(
+        # The client asks "who am I?" on every load; 401 is the answer before sign-in.
+        default_factory=lambda: [(401, re.compile(r"/api/auth/me$"))]
+    )
+
+    def allow(self, status: int, url_pattern: str) -> None:
+        self.allowed.append((status, re.compile(url_pattern)))
+
+    def response(self, response: Response) -> None:
+        if response.status < 400:
+            return
+        line = f"http {response.status} {response.request.method} {response.url}"
+        print(line)
+        if not any(s == response.status and p.search(response.url) for s, p in self.allowed):
+            self.seen.append(line)
+
+    def console(self, message: ConsoleMessage) -> None:
+        print(f"console {message.type}: {message.text}")
+        # A failed request is also logged by Chromium; the response check judges it.
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            self.seen.append(f"console error: {message.text}")
+
+    def page_error(self, error: object) -> None:
+        print(f"page error: {error}")
+        self.seen.append(f"page error: {error}")
+
+
+_problems: BrowserProblems | None = None
+
+
+@pytest.fixture(autouse=True)
+def browser_problems() -> Iterator[BrowserProblems]:
+    """Fails the test (at teardown) on a problem a page reported that it did not allow."""
+    global _problems
+    _problems = BrowserProblems()
+    found = _problems
+    yield found
+    _problems = None
+    if found.seen:
+        pytest.fail("the browser reported problems:\n  " + "\n  ".join(found.seen))
 
 
 async def new_page(browser: Browser, width: int = 1920, height: int = 1080) -> Page:
     context = await browser.new_context(viewport={"width": width, "height": height})
     page = await context.new_page()
-    page.on("pageerror", lambda exc: print(f"page error: {exc}"))
-    page.on("console", lambda msg: print(f"console {msg.type}: {msg.text}"))
-    page.on("response", _log_failure)
+    problems = _problems or BrowserProblems()
+    page.on("pageerror", problems.page_error)
+    page.on("console", problems.console)
+    page.on("response", problems.response)
     return page
 
 
