@@ -65,7 +65,9 @@ export function gridPage(root) {
     for (const b of layoutButtons) b.classList.toggle("active", Number(b.dataset.layout) === layout);
     const all = cameras();
     if (!all.length) {
-      wall.append(h("div", { class: "empty" }, "No cameras yet. Add cameras in vms.toml or through the API."));
+      const admin = state.me && state.me.role === "admin";
+      // A user who sees no camera cannot add one: say whom to ask.
+      wall.append(h("div", { class: "empty" }, admin ? "No cameras yet. Add cameras on the Admin page (Cameras), in vms.toml, or through the API." : "No camera is shared with you yet. Ask an administrator to grant you cameras."));
       return;
     }
     if (enlarged !== null && all.some((c) => c.id === enlarged)) {

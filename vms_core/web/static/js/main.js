@@ -1,11 +1,16 @@
 // The app shell: login, top bar, camera list, events rail, and a hash router over pages.
 
+import { accountPage } from "./account.js";
+import { adminPage } from "./admin/page.js";
+import { alarmBadge, alarmsPage, startAlarms } from "./alarms.js";
 import { api } from "./api.js";
 import { cameraPage } from "./camera.js";
 import { eventsPage, eventsRail } from "./events.js";
+import { exportsPage } from "./exports.js";
 import { gridPage } from "./grid.js";
 import { incidentPage } from "./incident.js";
 import { loginPage } from "./login.js";
+import { lprPage } from "./lpr.js";
 import { planPage } from "./plan.js";
 import { cameraList } from "./sidebar.js";
 import { startStore, state, stopStore } from "./store.js";
@@ -21,6 +26,11 @@ const ROUTES = [
   [/^#\/incident\/(.+)$/, (root, m) => incidentPage(root, { id: decodeURIComponent(m[1]) })],
   [/^#\/plan$/, (root) => planPage(root)],
   [/^#\/events$/, (root) => eventsPage(root)],
+  [/^#\/alarms$/, (root) => alarmsPage(root)],
+  [/^#\/exports$/, (root) => exportsPage(root)],
+  [/^#\/lpr$/, (root) => lprPage(root)],
+  [/^#\/account$/, (root) => accountPage(root)],
+  [/^#\/admin(?:\/(\w+))?$/, (root, m) => adminPage(root, m[1])],
   [/^#\/(grid)?$/, (root) => gridPage(root)],
 ];
 
@@ -69,6 +79,10 @@ function showShell(me) {
     h("a", { href: "#/grid" }, "Video wall"),
     h("a", { href: "#/plan" }, "Plan"),
     h("a", { href: "#/events" }, "Events"),
+    h("a", { href: "#/alarms" }, "Alarms", alarmBadge()),
+    me.role === "viewer" ? null : h("a", { href: "#/exports" }, "Exports"),
+    h("a", { href: "#/lpr" }, "Plates"),
+    me.role === "admin" ? h("a", { href: "#/admin" }, "Admin") : null,
   );
   app.append(
     h(
@@ -78,7 +92,7 @@ function showShell(me) {
       nav,
       h("span", { class: "spacer" }),
       clock(),
-      h("span", { class: "user" }, `${me.username} · ${me.role}`),
+      h("a", { class: "user", href: "#/account", title: "My account: change my password" }, `${me.username} · ${me.role}`),
       h("button", { type: "button", class: "small", onclick: logout }, "Sign out"),
     ),
     h("div", { class: "body" }, cameraList(), main, eventsRail()),
@@ -94,6 +108,7 @@ async function showLogin() {
   clear(app);
   loginPage(app, async (me) => {
     await startStore();
+    await startAlarms();
     showShell(me);
   });
 }
@@ -107,6 +122,7 @@ async function boot() {
   try {
     const me = await api("/api/auth/me");
     await startStore();
+    await startAlarms();
     showShell(me);
   } catch {
     showLogin();

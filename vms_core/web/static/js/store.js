@@ -2,7 +2,7 @@
 
 import { api } from "./api.js";
 
-const listeners = { cameras: new Set(), event: new Set(), feed: new Set() };
+const listeners = { cameras: new Set(), event: new Set(), feed: new Set(), alarm: new Set() };
 
 export const state = {
   me: null,
@@ -75,6 +75,14 @@ export async function startStore() {
       console.warn("bad event message", err);
     }
   });
+  // A new alarm, or one acknowledged, assigned, noted or closed by anyone (alarms.js).
+  source.addEventListener("alarm", (msg) => {
+    try {
+      emit("alarm", JSON.parse(msg.data));
+    } catch (err) {
+      console.warn("bad alarm message", err);
+    }
+  });
 }
 
 export function stopStore() {
@@ -88,6 +96,7 @@ export function stopStore() {
 
 export const HEALTH = {
   streaming: { label: "Live", cls: "ok" },
+  online: { label: "Online", cls: "ok" },
   recording: { label: "Recording", cls: "ok" },
   connecting: { label: "Connecting", cls: "warn" },
   idle: { label: "Idle", cls: "idle" },
