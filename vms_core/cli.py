@@ -93,6 +93,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def first_start_box(url: str, password: str) -> str:
+    """The first admin password, framed so it stands out from the log around it."""
+    lines = [
+        f"Open {url} and sign in:",
+        "",
+        f"created user admin with password {password}",
+        "",
+        "It is shown only this once. Change it in the web client (your name, top right),",
+        "and add users there (Admin > Users) or with `vms users add`.",
+    ]
+    width = max(len(line) for line in lines)
+    rule = "+" + "-" * (width + 2) + "+"
+    return "\n".join([rule, *(f"| {line.ljust(width)} |" for line in lines), rule])
+
+
+# Libraries that report routine work at INFO (aioice: every ICE candidate pair of every
+# live view); their INFO lines are DEBUG noise for an operator reading the log.
+CHATTY_LOGGERS = ("aioice", "aiortc")
+
+
 def config_path(args: argparse.Namespace) -> Path:
     return Path(getattr(args, "config", None) or "vms.toml")
 
@@ -119,6 +139,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not args.verbose:
+        for name in CHATTY_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
         "serve": cmd_serve,
         "demo": cmd_demo,
@@ -349,11 +372,8 @@ async def run_until_signalled(
         await after_start()
     print(f"vms {server.version} listening on {server.url}", flush=True)
     if server.initial_admin_password:
-        print(
-            f"created user admin with password {server.initial_admin_password} "
-            "(shown once: change it, or add users with `vms users add`)",
-            flush=True,
-        )
+        # Last, and framed: a first start logs plenty before it is ready.
+        print(first_start_box(server.url, server.initial_admin_password), flush=True)
     await stop.wait()
     log.info("shutting down")
     if before_stop is not None:
