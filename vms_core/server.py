@@ -136,6 +136,7 @@ class VmsServer:
         await asyncio.to_thread(upgrade_schema, self.settings.database_url)
         async with self.db.session() as session:
             self.initial_admin_password = await ensure_first_admin(session)
+        await self.alarms.start()
         # Recordings stay on disk under a removed camera's id: no new camera may take it.
         on_disk = await asyncio.to_thread(highest_camera_dir, self.settings.recordings_dir)
         await skip_ids_through(self.db, "cameras", on_disk)

@@ -14,6 +14,7 @@ import aiohttp
 import numpy as np
 import pytest
 from PIL import Image
+from sqlalchemy import update
 
 from tests.conftest import bearer
 from tests.eventually import eventually
@@ -27,6 +28,7 @@ from tests.playback.recorded import (
 )
 from tests.simulator.conftest import small_camera
 from vms_core.alarms.thumbnails import bounded_jpeg
+from vms_core.db.models import Alarm
 from vms_core.simulator.media import read_clock_stripe
 from vms_core.simulator.simulator import Simulator
 from vms_core.timeutil import iso
@@ -314,3 +316,27 @@ def test_a_thumbnail_fits_its_bounds_whatever_the_camera_sends() -> None:
     assert len(jpeg) <= 16 * 1024
     with Image.open(io.BytesIO(jpeg)) as picture:
         assert picture.width <= 320
+
+
+async def test_a_picture_left_pending_by_a_stop_is_given_up_at_the_next_start(
+    make_server: Callable[..., Any], http: aiohttp.ClientSession
+) -> None:
+    running = await make_server(CAMERAS)
+    server = running.server
+    lobby = (await server.cameras.visible())[0].id
+    token = await running.token("ana", "operator", [lobby])
+    await _event(
+        http, running.url, token, type="gunshot.detected", camera_ids=[lobby], severity="high"
+    )
+    await server.events.drain()
+    await server.alarms.stop()  # as a stop does, before the picture is taken
+
+    async with server.db.session() as session:
+        await session.execute(update(Alarm).values(thumbnail="pending", thumbnail_note=""))
+    await server.alarms.start()  # what the next start does first
+    [alarm] = (await _queue(http, running.url, token))["alarms"]
+    assert alarm["thumbnail"] == {
+        "state": "none",
+        "note": "the server stopped before taking it",
+        "url": None,
+    }

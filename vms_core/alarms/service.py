@@ -31,7 +31,7 @@ from vms_core.config.settings import AlarmSettings
 from vms_core.db.engine import Database
 from vms_core.db.models import Alarm, AlarmNote, User
 from vms_core.db.models import Event as EventRow
-from vms_core.events.bus import SEVERITY_RANK, Broadcast, EventBus, event_json, row_to_event
+from vms_core.events.bus import SEVERITY_RANK, Broadcast, EventBus, event_json
 from vms_core.events.search import Cursor, visible_clause
 from vms_core.timeutil import iso, now_us
 
@@ -88,6 +88,16 @@ class AlarmService:
         self._stopped = False
 
     # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Alarms whose picture was being taken when the server last stopped get none (the
+        moment has passed for a live picture; an operator still sees the alarm)."""
+        async with self.db.session() as session:
+            await session.execute(
+                update(Alarm)
+                .where(Alarm.thumbnail == "pending")
+                .values(thumbnail="none", thumbnail_note="the server stopped before taking it")
+            )
+
     async def stop(self) -> None:
         """Cancel the thumbnails being taken; later alarms get none (the server stops)."""
         self._stopped = True
@@ -168,7 +178,7 @@ class AlarmService:
             notes = await self._notes(session, [a.id for a, _ in pairs])
         last = pairs[-1][0] if more and pairs else None
         return AlarmPage(
-            [alarm_json(a, e, notes.get(a.id, [])) for a, e in pairs],
+            [alarm_json(a, self._event(e), notes.get(a.id, [])) for a, e in pairs],
             Cursor(last.time_us, last.id) if last is not None else None,
         )
 
@@ -195,7 +205,27 @@ class AlarmService:
                 raise AlarmError(404, f"no alarm {alarm_id}")
             alarm, event = found
             notes = await self._notes(session, [alarm.id])
-        return alarm_json(alarm, event, notes.get(alarm.id, []))
+        return alarm_json(alarm, self._event(event), notes.get(alarm.id, []))
+
+    def _event(self, row: EventRow) -> dict[str, Any]:
+        """The alarm's event as the API shows it; a stored row that cannot be read back
+        (an older server's, a hand edit) still shows what it can."""
+        event = self.bus.readable(row)
+        if event is not None:
+            return event_json(event)
+        return {
+            "id": row.uid,
+            "type": row.type,
+            "kind": row.kind,
+            "label": row.type,
+            "time": iso(row.time_us),
+            "camera_ids": [],
+            "lat": None,
+            "lon": None,
+            "severity": row.severity,
+            "source": row.source,
+            "data": {},
+        }
 
     async def for_event(self, event_row_id: int) -> dict[str, Any] | None:
         """The alarm of an event the caller may already see, or ``None``."""
@@ -207,7 +237,7 @@ class AlarmService:
                 return None
             alarm, event = found
             notes = await self._notes(session, [alarm.id])
-        return alarm_json(alarm, event, notes.get(alarm.id, []))
+        return alarm_json(alarm, self._event(event), notes.get(alarm.id, []))
 
     def thumbnail_file(self, alarm_id: int) -> Path:
         return self.folder / f"{alarm_id}.jpg"
@@ -430,13 +460,13 @@ class AlarmService:
             await asyncio.to_thread(self.thumbnail_file(alarm_id).unlink, missing_ok=True)
 
 
-def alarm_json(alarm: Alarm, event: EventRow, notes: list[AlarmNote]) -> dict[str, Any]:
+def alarm_json(alarm: Alarm, event: dict[str, Any], notes: list[AlarmNote]) -> dict[str, Any]:
     return {
         "id": alarm.id,
         "state": alarm.state,
         "severity": alarm.severity,
         "time": iso(alarm.time_us),
-        "event": event_json(row_to_event(event)),
+        "event": event,
         "assignee": alarm.assignee,
         "acknowledged_by": alarm.acknowledged_by,
         "acknowledged": iso(alarm.acknowledged_us),
