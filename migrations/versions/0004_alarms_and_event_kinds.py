@@ -12,9 +12,10 @@ queue (``alarms``, ``alarm_notes``). Automatic evidence locks may expire
 (``bookmarks.lock_expires_us``). A user may see every camera, those added later too
 (``users.all_cameras``).
 
-New NOT NULL columns on existing tables carry a server default so that filled tables
-take them; every change here is an ADD COLUMN or an index, which SQLite does in place
-(no table rebuild).
+New NOT NULL columns on existing tables carry a server default (plain strings: an SQL
+expression would make SQLite rebuild the table) so that filled tables take them; every
+change here is an ADD COLUMN or an index, which SQLite does in place, keeping the tables'
+AUTOINCREMENT.
 """
 
 from collections.abc import Sequence
@@ -90,7 +91,9 @@ def upgrade() -> None:
 
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.add_column(
-            sa.Column("all_cameras", sa.Boolean(), nullable=False, server_default=sa.false())
+            # A plain string default: an expression (sa.false()) would make SQLite rebuild
+            # the table, and the rebuild would drop its AUTOINCREMENT (ids never reused).
+            sa.Column("all_cameras", sa.Boolean(), nullable=False, server_default="0")
         )
 
 

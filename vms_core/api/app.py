@@ -9,7 +9,7 @@ from aiohttp import web
 from vms_core.api.auth import auth_middleware
 from vms_core.api.cors import CorsPolicy, cors_middleware
 from vms_core.api.errors import error_middleware
-from vms_core.api.keys import ALARMS, EVENT_SEARCH, EXPORTS
+from vms_core.api.keys import ALARMS, EVENT_BUS, EVENT_SEARCH, EXPORTS
 from vms_core.api.registry import mount
 from vms_core.web import add_web_routes
 
@@ -31,6 +31,7 @@ def create_app(server: VmsServer) -> web.Application:
     )
     app[SERVER] = server
     app[ALARMS] = server.alarms
+    app[EVENT_BUS] = server.events
     app[EVENT_SEARCH] = server.event_search
     app[EXPORTS] = server.exports
     register_all(server.api)

@@ -10,9 +10,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from vms_core.alarms import AlarmService
+from vms_core.events.bus import EventBus
 from vms_core.events.search import EventSearch
 from vms_core.exports import ExportService
 
 ALARMS: web.AppKey[AlarmService] = web.AppKey("vms.alarms", AlarmService)
+EVENT_BUS: web.AppKey[EventBus] = web.AppKey("vms.event_bus", EventBus)
 EVENT_SEARCH: web.AppKey[EventSearch] = web.AppKey("vms.event_search", EventSearch)
 EXPORTS: web.AppKey[ExportService] = web.AppKey("vms.exports", ExportService)

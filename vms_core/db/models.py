@@ -131,7 +131,9 @@ class Event(Base):
     time_us: Mapped[int] = mapped_column(BigInteger)
     severity: Mapped[str] = mapped_column(String(16), default="info")
     # What sort of fact it is (vms_core.events.kinds): "motion", "system" or "detection".
-    kind: Mapped[str] = mapped_column(String(16), default="detection")
+    # A server default, not a Python one: inserts that do not name it work on older
+    # schemas too (the bus always names it).
+    kind: Mapped[str] = mapped_column(String(16), server_default="detection")
     source: Mapped[str] = mapped_column(String(128), default="")
     camera_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     lat: Mapped[float | None] = mapped_column(Float)
@@ -189,7 +191,7 @@ class User(Base):
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_us: Mapped[int] = mapped_column(BigInteger)
     # Sees every camera, those added later too (no camera_permissions rows needed).
-    all_cameras: Mapped[bool] = mapped_column(Boolean, default=False)
+    all_cameras: Mapped[bool] = mapped_column(Boolean, server_default="0")
 
 
 class CameraPermission(Base):

@@ -8,6 +8,7 @@ directly. Unlike an offset, a cursor stays exact while new events arrive at the 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,12 +19,17 @@ from vms_core.db.engine import Database
 from vms_core.db.models import Event as EventRow
 from vms_core.db.models import EventCamera
 from vms_core.events.kinds import EventKind
+from vms_core.limits import ID_MAX, TIME_MAX_US, TIME_MIN_US
 
 SEVERITIES = [s.value for s in Severity]
 
 
 class CursorError(ValueError):
     """A paging cursor that this server did not hand out."""
+
+
+# What a cursor looks like (the API documents it): "<time_us>_<row id>".
+CURSOR_PATTERN = r"^-?[0-9]{1,19}_[0-9]{1,19}$"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,13 +42,14 @@ class Cursor:
 
     @classmethod
     def parse(cls, text: str) -> Cursor:
+        """A cursor from its text. Values beyond the catalog's range are brought into it
+        (the page after them is the first one, or an empty one), so no cursor of the
+        documented form is refused, nor reaches the database out of range."""
+        if not re.fullmatch(CURSOR_PATTERN, text):
+            raise CursorError(f"expected a cursor from a previous page, got {text[:40]!r}")
         time_text, _, id_text = text.partition("_")
-        try:
-            return cls(int(time_text), int(id_text))
-        except ValueError:
-            raise CursorError(
-                f"expected a cursor from a previous page, got {text[:40]!r}"
-            ) from None
+        time_us = min(max(int(time_text), TIME_MIN_US - 1), TIME_MAX_US + 1)
+        return cls(time_us, min(int(id_text), ID_MAX))
 
 
 @dataclass(frozen=True, slots=True)

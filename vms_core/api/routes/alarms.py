@@ -14,21 +14,29 @@ from pydantic import Field
 
 from vms_core.alarms import Actor, AlarmError
 from vms_core.alarms.service import MAX_NOTE_CHARS, OPEN_STATES, STATES
+from vms_core.api import accounts
 from vms_core.api.auth import principal, remote
 from vms_core.api.bodies import Body, read_json, schema_of
 from vms_core.api.errors import ApiError
 from vms_core.api.keys import ALARMS
 from vms_core.api.params import path_int, query_int
-from vms_core.api.registry import ApiRegistry, Param
-from vms_core.events.search import Cursor, CursorError
+from vms_core.api.registry import ID_PATH, ApiRegistry, Param, limit_param
+from vms_core.api.routes.events import cursor_param
+from vms_core.events.search import CURSOR_PATTERN
+
+STATE_NAMES = "|".join(STATES)
+STATE_PATTERN = f"^(open|({STATE_NAMES})(,({STATE_NAMES}))*)$"
 
 
 class Assignment(Body):
-    assignee: str | None = Field(max_length=64, description="a username, or null to unassign")
+    assignee: str | None = Field(
+        pattern=accounts.USERNAME_PATTERN, description="a username, or null to unassign"
+    )
 
 
 class Note(Body):
-    text: str = Field(min_length=1, max_length=MAX_NOTE_CHARS)
+    # Some text besides spaces.
+    text: str = Field(min_length=1, max_length=MAX_NOTE_CHARS, pattern=r"\S")
 
 
 class Closing(Body):
@@ -50,24 +58,16 @@ def _failed(exc: AlarmError) -> ApiError:
 
 async def list_alarms(request: web.Request) -> web.Response:
     raw = request.query.get("state", "open")
-    states = OPEN_STATES if raw == "open" else tuple(filter(None, raw.split(",")))
-    unknown = [s for s in states if s not in STATES]
-    if unknown or not states:
+    states = OPEN_STATES if raw == "open" else tuple(raw.split(","))
+    if any(s not in STATES for s in states):
         raise ApiError(
             400,
             f"query parameter state: expected open or {', '.join(STATES)}, got {raw[:40]!r}",
         )
-    after = None
-    if request.query.get("after"):
-        try:
-            after = Cursor.parse(request.query["after"])
-        except CursorError as exc:
-            raise ApiError(400, f"query parameter after: {exc}") from None
     who = principal(request)
     alarms = request.app[ALARMS]
-    page = await alarms.page(
-        who.camera_ids, states, query_int(request, "limit", 100, 1, 500), after
-    )
+    limit = query_int(request, "limit", 100, 1, 500)
+    page = await alarms.page(who.camera_ids, states, limit, cursor_param(request))
     return web.json_response(
         {
             "alarms": page.alarms,
@@ -181,9 +181,17 @@ def register(api: ApiRegistry) -> None:
         "of open alarms by state",
         tag="alarms",
         params=(
-            Param("state", description="open (new and acknowledged), or a comma list of states"),
-            Param("after", description="the next cursor of the previous page"),
-            Param("limit", schema={"type": "integer", "minimum": 1, "maximum": 500}),
+            Param(
+                "state",
+                schema={"type": "string", "pattern": STATE_PATTERN},
+                description="open (new and acknowledged; the default), or a comma list of states",
+            ),
+            Param(
+                "after",
+                schema={"type": "string", "pattern": CURSOR_PATTERN},
+                description="the next cursor of the previous page",
+            ),
+            limit_param(100, 500),
         ),
         response={
             "type": "object",
@@ -198,11 +206,17 @@ def register(api: ApiRegistry) -> None:
         },
     )(list_alarms)
     api.route(
-        "GET", "/api/alarms/{id}", summary="One alarm with its notes", tag="alarms", response=schema
+        "GET",
+        "/api/alarms/{id}",
+        summary="One alarm with its notes",
+        tag="alarms",
+        params=(ID_PATH,),
+        response=schema,
     )(get_alarm)
     api.route(
         "POST",
         "/api/alarms/{id}/acknowledge",
+        params=(ID_PATH,),
         summary="Acknowledge a new alarm (I am on it)",
         tag="alarms",
         role="operator",
@@ -212,6 +226,7 @@ def register(api: ApiRegistry) -> None:
     api.route(
         "POST",
         "/api/alarms/{id}/assign",
+        params=(ID_PATH,),
         summary="Assign an open alarm to a user (null: nobody)",
         tag="alarms",
         role="operator",
@@ -222,6 +237,7 @@ def register(api: ApiRegistry) -> None:
     api.route(
         "POST",
         "/api/alarms/{id}/notes",
+        params=(ID_PATH,),
         summary="Add a note to an alarm",
         tag="alarms",
         role="operator",
@@ -233,6 +249,7 @@ def register(api: ApiRegistry) -> None:
     api.route(
         "POST",
         "/api/alarms/{id}/close",
+        params=(ID_PATH,),
         summary="Close an alarm, with an optional closing note",
         tag="alarms",
         role="operator",
@@ -243,6 +260,7 @@ def register(api: ApiRegistry) -> None:
     api.route(
         "GET",
         "/api/alarms/{id}/thumbnail.jpg",
+        params=(ID_PATH,),
         summary="The alarm's picture: its camera at the event time",
         tag="alarms",
         response={"type": "string", "format": "binary"},

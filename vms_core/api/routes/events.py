@@ -16,13 +16,13 @@ from vms_core.api.app import server_of
 from vms_core.api.auth import principal
 from vms_core.api.bodies import ApiTime, Body, Id, read_json, schema_of
 from vms_core.api.errors import ApiError
-from vms_core.api.keys import ALARMS, EVENT_SEARCH
-from vms_core.api.params import query_id, query_int, query_text, query_time
+from vms_core.api.keys import ALARMS, EVENT_BUS, EVENT_SEARCH
+from vms_core.api.params import is_storable, query_id, query_int, query_text, query_time
 from vms_core.api.registry import ApiRegistry, Param, id_param, limit_param, time_param
 from vms_core.events import event_json
-from vms_core.events.bus import Broadcast, row_to_event
+from vms_core.events.bus import Broadcast
 from vms_core.events.kinds import KINDS, EventKind
-from vms_core.events.search import Cursor, CursorError, EventFilter
+from vms_core.events.search import CURSOR_PATTERN, Cursor, CursorError, EventFilter
 
 EVENT_SCHEMA = {
     "type": "object",
@@ -72,19 +72,15 @@ def _near(request: web.Request) -> tuple[float, float, float] | None:
     return lat, lon, radius
 
 
-def _camera_param(request: web.Request) -> int | None:
-    camera = request.query.get("camera")
-    if camera is None or camera == "":
-        return None
-    if not camera.isdigit():
-        raise ApiError(400, f"query parameter camera: expected a camera id, got {camera!r}")
-    return int(camera)
+SEVERITIES = [s.value for s in Severity]
+KINDS_PATTERN = f"^(({'|'.join(KINDS)})(,({'|'.join(KINDS)}))*)?$"
+MAX_UID_CHARS = 64  # as stored (events.uid)
 
 
 def _kinds_param(request: web.Request) -> tuple[EventKind, ...]:
     raw = request.query.get("kind") or ""
     kinds: list[EventKind] = []
-    for part in filter(None, (p.strip() for p in raw.split(","))):
+    for part in raw.split(",") if raw else []:
         if part not in KINDS:
             raise ApiError(
                 400, f"query parameter kind: expected {', '.join(KINDS)}, got {part[:40]!r}"
@@ -94,7 +90,7 @@ def _kinds_param(request: web.Request) -> tuple[EventKind, ...]:
 
 
 def _severity_param(request: web.Request) -> str | None:
-    raw = request.query.get("severity") or None
+    raw = request.query.get("severity")
     if raw is not None and raw not in SEVERITIES:
         raise ApiError(
             400, f"query parameter severity: expected {', '.join(SEVERITIES)}, got {raw[:40]!r}"
@@ -102,18 +98,23 @@ def _severity_param(request: web.Request) -> str | None:
     return raw
 
 
+def cursor_param(request: web.Request) -> Cursor | None:
+    """The ``after`` query parameter: where the previous page ended."""
+    raw = request.query.get("after")
+    if raw is None:
+        return None
+    try:
+        return Cursor.parse(raw)
+    except CursorError as exc:
+        raise ApiError(400, f"query parameter after: {exc}") from None
+
+
 async def search_events(request: web.Request) -> web.Response:
     """The events page: the catalog searched server-side, a page at a time."""
     who = principal(request)
-    after = None
-    if request.query.get("after"):
-        try:
-            after = Cursor.parse(request.query["after"])
-        except CursorError as exc:
-            raise ApiError(400, f"query parameter after: {exc}") from None
     found = EventFilter(
-        type_pattern=request.query.get("type") or None,
-        camera_id=_camera_param(request),
+        type_pattern=query_text(request, "type", 128),
+        camera_id=query_id(request, "camera"),
         min_severity=_severity_param(request),
         kinds=_kinds_param(request),
         since_us=query_time(request, "since"),
@@ -121,11 +122,13 @@ async def search_events(request: web.Request) -> web.Response:
         visible=who.camera_ids,
     )
     page = await request.app[EVENT_SEARCH].page(
-        found, query_int(request, "limit", 100, 1, 500), after
+        found, query_int(request, "limit", 100, 1, 500), cursor_param(request)
     )
+    bus = request.app[EVENT_BUS]
+    events = [e for e in map(bus.readable, page.rows) if e is not None]
     return web.json_response(
         {
-            "events": [event_json(row_to_event(r)) for r in page.rows],
+            "events": [event_json(e) for e in events],
             "next": page.next.text() if page.next is not None else None,
         }
     )
@@ -135,14 +138,15 @@ async def get_event(request: web.Request) -> web.Response:
     """One event by id, whatever its age, with its alarm if it has one."""
     who = principal(request)
     uid = request.match_info["id"]
-    row = await request.app[EVENT_SEARCH].by_uid(uid, who.camera_ids)
-    if row is None:
-        raise ApiError(404, f"no event {uid[:64]!r}")
+    # An id no event can have (too long, or text no column stores) is simply not found.
+    row, found = None, None
+    if len(uid) <= MAX_UID_CHARS and is_storable(uid):
+        row = await request.app[EVENT_SEARCH].by_uid(uid, who.camera_ids)
+        found = request.app[EVENT_BUS].readable(row) if row is not None else None
+    if row is None or found is None:
+        raise ApiError(404, f"no event {uid[:MAX_UID_CHARS]!r}")
     alarm = await request.app[ALARMS].for_event(row.id)
-    return web.json_response({**event_json(row_to_event(row)), "alarm": alarm})
-
-
-SEVERITIES = [s.value for s in Severity]
+    return web.json_response({**event_json(found), "alarm": alarm})
 
 
 def register(api: ApiRegistry) -> None:
@@ -277,18 +281,30 @@ def register(api: ApiRegistry) -> None:
             },
         },
         params=(
-            Param("type", description="exact type, or a prefix ending in *"),
-            Param("camera", schema={"type": "integer"}),
+            Param(
+                "type",
+                schema={"type": "string", "maxLength": 128},
+                description="exact type, or a prefix ending in *",
+            ),
+            id_param("camera", "events about this camera"),
             Param(
                 "severity",
                 schema={"type": "string", "enum": SEVERITIES},
                 description="this severity or higher",
             ),
-            Param("kind", description=f"comma-separated kinds to include: {', '.join(KINDS)}"),
-            Param("since"),
-            Param("until"),
-            Param("after", description="the next cursor of the previous page"),
-            Param("limit", schema={"type": "integer", "minimum": 1, "maximum": 500}),
+            Param(
+                "kind",
+                schema={"type": "string", "pattern": KINDS_PATTERN},
+                description=f"comma-separated kinds to include: {', '.join(KINDS)}",
+            ),
+            time_param("since"),
+            time_param("until"),
+            Param(
+                "after",
+                schema={"type": "string", "pattern": CURSOR_PATTERN},
+                description="the next cursor of the previous page",
+            ),
+            limit_param(100, 500),
         ),
     )(search_events)
     api.route(
@@ -296,5 +312,18 @@ def register(api: ApiRegistry) -> None:
         "/api/events/{id}",
         summary="One event by id, whatever its age, with its alarm (or null)",
         tag="events",
-        response={"allOf": [schema, {"type": "object", "properties": {"alarm": {}}}]},
+        params=(Param("id", where="path", schema={"type": "string"}, description="event id"),),
+        response={
+            "allOf": [
+                schema,
+                {
+                    "type": "object",
+                    "properties": {
+                        "alarm": {
+                            "oneOf": [{"$ref": "#/components/schemas/Alarm"}, {"type": "null"}]
+                        }
+                    },
+                },
+            ]
+        },
     )(get_event)
