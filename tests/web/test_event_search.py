@@ -143,4 +143,6 @@ async def test_an_old_incident_opens_by_id(
     await expect(alarm).to_have_attribute("data-state", "new")
     await alarm.locator("button.ack").click()
     await expect(alarm).to_have_attribute("data-state", "acknowledged")
+    live = page.locator(".incident-camera .video-box[data-state=live]")
+    await expect(live).to_have_count(2, timeout=60_000)  # hang guard: live in ~2 s
     await screenshot(page, "incident-with-alarm.png")
