@@ -41,6 +41,7 @@ STATES = ("new", "acknowledged", "closed")
 OPEN_STATES = ("new", "acknowledged")
 MAX_NOTE_CHARS = 2000
 MAX_NOTES = 200  # per alarm: a queue entry, not a chat room
+STOP_GRACE_S = 2.0
 
 
 class AlarmError(Exception):
@@ -99,12 +100,20 @@ class AlarmService:
             )
 
     async def stop(self) -> None:
-        """Cancel the thumbnails being taken; later alarms get none (the server stops)."""
+        """End the thumbnails being taken; later alarms get none (the server stops).
+
+        A picture task gets a moment to finish first: cancelled inside a catalog query, it
+        would leave the database driver to roll back under a second cancellation (which
+        SQLAlchemy logs as an error). What is still running after that waits on a camera
+        or a sleep, where cancelling is clean."""
         self._stopped = True
         tasks = list(self._tasks)
-        for task in tasks:
+        if not tasks:
+            return
+        _done, pending = await asyncio.wait(tasks, timeout=STOP_GRACE_S)
+        for task in pending:
             task.cancel()
-        for task in tasks:
+        for task in pending:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
