@@ -13,7 +13,10 @@ them the WARNINGs, the simulator's "loop player late" and aioice's lines): the a
 password must not drown in them.
 
     .venv/bin/python bench/first_start.py            # a fresh clone
-    .venv/bin/python bench/first_start.py --warm     # a second start (media cached)
+    .venv/bin/python bench/first_start.py --keep DIR           # a fresh start, kept in DIR
+    .venv/bin/python bench/first_start.py --keep DIR --warm    # then a second start there
+                                                               # (media cached; the admin
+                                                               # password is set beforehand)
 """
 
 from __future__ import annotations
@@ -85,6 +88,25 @@ def main() -> int:
     if not args.warm:
         shutil.rmtree(folder / "data", ignore_errors=True)
         shutil.rmtree(folder / "recordings", ignore_errors=True)
+    known_password = ""
+    if args.warm and (folder / "data" / "vms.db").exists():
+        # No password is printed after the first start: set one to sign in with.
+        known_password = "bench-first-start"
+        subprocess.run(
+            [
+                str(REPO / ".venv/bin/vms"),
+                "--config",
+                str(folder / "vms.toml"),
+                "users",
+                "passwd",
+                "admin",
+                "--password",
+                known_password,
+            ],
+            check=True,
+            capture_output=True,
+            cwd=folder,
+        )
     log_path = folder / "demo.log"
     started = time.monotonic()
     with log_path.open("w") as log:
@@ -104,6 +126,8 @@ def main() -> int:
             found = re.search(r"listening on (http://\S+)", line)
             if found:
                 url, at_url = found.group(1), time.monotonic()
+                if known_password:
+                    password, at_password = known_password, at_url
             found = re.search(r"created user admin with password (\S+)", line)
             if found:
                 password, at_password = found.group(1), time.monotonic()
