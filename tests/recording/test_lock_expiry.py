@@ -155,3 +155,25 @@ async def test_the_demos_automatic_locks_last_minutes(
     [mark] = await _bookmarks(http, running.url, admin)
     lasts = parse_time(mark["lock_expires"]) - parse_time(mark["created"])
     assert abs(lasts - 5 * 60 * S) < S
+
+
+async def test_retention_still_frees_when_ending_locks_fails(
+    make_server: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a full disk the catalog may refuse the update that ends expired locks; the pass
+    that frees the disk must run all the same."""
+    from sqlalchemy.exc import OperationalError
+
+    monkeypatch.setattr(retention, "DIR_QUIET_SECONDS", 0.0)
+    running = await make_server(CAMERA + QUIET)
+    server: VmsServer = running.server
+    base = now_us() - 3600 * S
+    files = [await add_segment(server, "front", base + i * 10 * S, 10, 1000) for i in range(5)]
+
+    async def refused() -> None:
+        raise OperationalError("UPDATE bookmarks ...", {}, Exception("database or disk is full"))
+
+    server.retention.before_pass = refused
+    run = await server.retention.run_once()
+    assert run.segments_deleted == 2
+    assert [f.exists() for f in files] == [False, False, True, True, True]

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import and_, delete, exists, func, select
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from vms_core.config.settings import RetentionSettings
 from vms_core.db.engine import Database
@@ -276,7 +276,11 @@ class RetentionService:
             started_us = now_us()
             clock = time.monotonic()
             if self.before_pass is not None:
-                await self.before_pass()
+                try:
+                    await self.before_pass()
+                except SQLAlchemyError as exc:
+                    # A full disk may refuse the catalog write; the pass must still run.
+                    log.warning("retention: the step before the pass failed: %s", exc)
             plan = await self.plan()
             deleted: list[SegmentRow] = []
             errors: list[str] = []
