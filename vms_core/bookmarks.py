@@ -11,14 +11,21 @@ incident still unfolding. Without that bound one lock over all time (0001..9999)
 future recording of a camera too, and retention could never free it again. The bound is
 checked wherever a lock is set (the API, rules, plug-ins), also when an existing bookmark is
 locked later.
+
+Automatic locks (a rule's, a plug-in's: a gunshot locks the nearby cameras) expire after
+``[evidence] automatic_lock_days`` unless a person locks the bookmark again; otherwise a
+busy detector would, in time, lock every recording and retention could free nothing.
+``expire_locks`` ends them (retention calls it before each pass); the bookmark stays,
+unlocked, with its ``lock_expires`` time as the record of why.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from vms_core.audit import AuditLog
 from vms_core.db.engine import Database
@@ -49,6 +56,8 @@ class BookmarkRequest:
     lock: bool = False
     event_uid: str | None = None
     created_by: str = ""
+    # Taken by a rule or plug-in rather than a person: the lock may expire.
+    automatic: bool = False
 
 
 TITLE_CHARS = 80
@@ -88,13 +97,22 @@ def bookmark_json(row: Bookmark) -> dict[str, Any]:
         "event_id": row.event_uid,
         "created_by": row.created_by,
         "created": iso(row.created_us),
+        "lock_expires": iso(row.lock_expires_us),
     }
 
 
 class BookmarkService:
-    def __init__(self, db: Database, audit: AuditLog) -> None:
+    def __init__(
+        self,
+        db: Database,
+        audit: AuditLog,
+        automatic_lock_us: Callable[[], int | None] = lambda: None,
+    ) -> None:
+        """``automatic_lock_us``: how long an automatic lock holds (None: until
+        unlocked); read at each lock, so a configuration reload applies."""
         self.db = db
         self.audit = audit
+        self.automatic_lock_us = automatic_lock_us
 
     async def create(self, req: BookmarkRequest, remote: str = "") -> list[Bookmark]:
         problems = []
@@ -121,6 +139,8 @@ class BookmarkService:
             unknown = sorted(set(req.camera_ids) - known)
             if unknown:
                 raise BookmarkError(f"cameras: no camera {', '.join(map(str, unknown))}")
+            lasts = self.automatic_lock_us() if req.lock and req.automatic else None
+            expires = None if lasts is None else now_us() + lasts
             rows = [
                 Bookmark(
                     camera_id=cid,
@@ -131,6 +151,7 @@ class BookmarkService:
                     event_uid=req.event_uid,
                     created_by=req.created_by,
                     created_us=now_us(),
+                    lock_expires_us=expires,
                 )
                 for cid in sorted(set(req.camera_ids))
             ]
@@ -147,6 +168,7 @@ class BookmarkService:
                     "start": iso(req.start_us),
                     "end": iso(req.end_us),
                     "reason": req.reason,
+                    **({"expires": iso(expires)} if expires is not None else {}),
                 },
             )
         return rows
@@ -162,10 +184,14 @@ class BookmarkService:
             row = await session.get(Bookmark, bookmark_id)
             if row is None:
                 return None
-            changed = row.locked != locked
-            if changed and locked:
+            if locked and not row.locked:
                 check_lock_reach(row.end_us, now_us())
+            # A person locking an automatic lock makes it theirs: it no longer expires.
+            confirmed = locked and row.locked and row.lock_expires_us is not None
+            changed = row.locked != locked or confirmed
             row.locked = locked
+            if locked:
+                row.lock_expires_us = None
         if changed:
             await self.audit.record(
                 "evidence.lock" if locked else "evidence.unlock",
@@ -199,6 +225,30 @@ class BookmarkService:
             query = query.where(Bookmark.locked == locked)
         async with self.db.session() as session:
             return list(await session.scalars(query))
+
+    async def expire_locks(self) -> int:
+        """Unlock the automatic locks whose time has come; returns how many."""
+        now = now_us()
+        async with self.db.session() as session:
+            result = await session.execute(
+                update(Bookmark)
+                .where(
+                    Bookmark.locked.is_(True),
+                    Bookmark.lock_expires_us.is_not(None),
+                    Bookmark.lock_expires_us <= now,
+                )
+                .values(locked=False)
+                .returning(Bookmark.id, Bookmark.camera_id)
+            )
+            ended = list(result)
+        if ended:
+            await self.audit.record(
+                "evidence.lock_expired",
+                username="system",
+                target=",".join(str(i) for i, _ in ended[:200]),
+                detail={"bookmarks": len(ended), "cameras": sorted({c for _, c in ended})},
+            )
+        return len(ended)
 
     async def locked_ranges(self, camera_id: int) -> list[tuple[int, int]]:
         """Locked ranges of a camera, for retention."""

@@ -19,6 +19,7 @@ from vms_core.commands import register_all
 from vms_core.config import ConfigError, Settings, load_config
 
 if TYPE_CHECKING:
+    from vms_core.api import accounts
     from vms_core.db import Database
 
 log = logging.getLogger("vms")
@@ -67,7 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="generate a random password and print it once",
     )
     add.add_argument(
-        "--cameras", default="", help="comma-separated camera names or ids the user may see"
+        "--cameras",
+        default="",
+        help="comma-separated camera names or ids the user may see (default: [users] "
+        "default_cameras in vms.toml)",
     )
     users_sub.add_parser("list", parents=[common], help="list users")
     passwd = users_sub.add_parser(
@@ -87,6 +91,26 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("args", nargs=argparse.REMAINDER)
     parser.set_defaults(_handlers=register_all(sub, common))
     return parser
+
+
+def first_start_box(url: str, password: str) -> str:
+    """The first admin password, framed so it stands out from the log around it."""
+    lines = [
+        f"Open {url} and sign in:",
+        "",
+        f"created user admin with password {password}",
+        "",
+        "It is shown only this once. Change it in the web client (your name, top right),",
+        "and add users there (Admin > Users) or with `vms users add`.",
+    ]
+    width = max(len(line) for line in lines)
+    rule = "+" + "-" * (width + 2) + "+"
+    return "\n".join([rule, *(f"| {line.ljust(width)} |" for line in lines), rule])
+
+
+# Libraries that report routine work at INFO (aioice: every ICE candidate pair of every
+# live view); their INFO lines are DEBUG noise for an operator reading the log.
+CHATTY_LOGGERS = ("aioice", "aiortc")
 
 
 def config_path(args: argparse.Namespace) -> Path:
@@ -115,6 +139,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not args.verbose:
+        for name in CHATTY_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
         "serve": cmd_serve,
         "demo": cmd_demo,
@@ -190,17 +217,54 @@ async def _users(args: argparse.Namespace, settings: Settings) -> int:
                     print(f"users add: --cameras: no camera {ref!r}", file=sys.stderr)
                     return 2
                 camera_ids.append(cam.id)
+            if args.cameras.strip():
+                grant = accounts.CameraGrant(False, tuple(camera_ids))
+            else:
+                grant = await accounts.default_grant(session, settings.users.default_cameras)
             try:
-                await accounts.create_user(session, args.username, password, args.role, camera_ids)
+                await accounts.create_user(
+                    session,
+                    args.username,
+                    password,
+                    args.role,
+                    list(grant.ids),
+                    all_cameras=grant.all,
+                )
             except accounts.AccountError as exc:
                 print(f"users add: {exc}", file=sys.stderr)
                 return 2
+            names = {
+                c.id: c.name
+                for c in await session.scalars(select(Camera).where(Camera.id.in_(grant.ids)))
+            }
         print(f"user {args.username} added with role {args.role}")
+        print(_what_the_user_sees(args.role, grant, names, from_default=not args.cameras.strip()))
         if generated:
             print(f"password (shown once): {password}")
         return 0
     finally:
         await db.close()
+
+
+def _what_the_user_sees(
+    role: str, grant: accounts.CameraGrant, names: dict[int, str], from_default: bool
+) -> str:
+    """One line saying which cameras a new user will see, and where that came from."""
+    source = " ([users] default_cameras in vms.toml; --cameras chooses others)"
+    if not from_default:
+        source = ""
+    if role == "admin":
+        return "sees every camera (admins always do)"
+    if grant.all:
+        return f"sees every camera, including cameras added later{source}"
+    shown = ", ".join(names.get(i, str(i)) for i in grant.ids)
+    missing = f"; not found, so not granted: {', '.join(grant.unknown)}" if grant.unknown else ""
+    if not grant.ids:
+        return (
+            f"sees no camera yet{source}{missing}: grant cameras with --cameras, on the "
+            "Users page, or with PATCH /api/users/{id}"
+        )
+    return f"sees {len(grant.ids)} camera(s): {shown}{source}{missing}"
 
 
 def _new_password(args: argparse.Namespace) -> tuple[str | None, bool]:
@@ -308,11 +372,8 @@ async def run_until_signalled(
         await after_start()
     print(f"vms {server.version} listening on {server.url}", flush=True)
     if server.initial_admin_password:
-        print(
-            f"created user admin with password {server.initial_admin_password} "
-            "(shown once: change it, or add users with `vms users add`)",
-            flush=True,
-        )
+        # Last, and framed: a first start logs plenty before it is ready.
+        print(first_start_box(server.url, server.initial_admin_password), flush=True)
     await stop.wait()
     log.info("shutting down")
     if before_stop is not None:

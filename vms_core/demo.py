@@ -1,13 +1,25 @@
 """`vms demo`: the server with simulated cameras already added and recording, so a new user
-sees live video at once. Cameras are placed around downtown Hartford, CT for the map."""
+sees live video at once. Cameras are placed around downtown Hartford, CT for the map.
+
+First start: the simulated cameras' video is encoded once (about a minute of CPU for four
+720p cameras) and cached in ``<data_dir>/simulator-cache``. Nothing waits for all of it:
+the simulator publishes each camera's sub stream (640x360, a few seconds to encode) first,
+then the main streams, in a low-priority thread. A camera enters the catalog as soon as
+its sub stream plays, so the video wall shows it, and records from when its main stream
+is ready too. The address and the first admin password are printed once the first camera
+plays.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from pathlib import Path
 
 from vms_core.cameras import CameraService
 from vms_core.config import CameraSettings, Settings
+from vms_core.simulator.camera import SimulatedCameraInfo
 from vms_core.simulator.config import CameraConfig, SimulatorConfig, VideoProfileConfig
 from vms_core.simulator.simulator import Simulator
 
@@ -62,33 +74,97 @@ def simulator_config(settings: Settings) -> SimulatorConfig:
     )
 
 
-async def add_simulated_cameras(simulator: Simulator, cameras: CameraService) -> None:
-    existing = {c.name: c for c in await cameras.visible()}
-    for info in simulator.cameras:
-        cfg = CameraSettings(
-            name=info.name,
-            onvif_url=info.onvif_url,
-            rtsp_url=info.rtsp_main_url,
-            sub_rtsp_url=info.rtsp_sub_url,
-            username=info.username,
-            password=info.password,
-            lat=info.lat,
-            lon=info.lon,
-            heading=next(
-                (c.heading for c in simulator.config.cameras if c.name == info.name), None
-            ),
-            fov=90.0,
-        )
+def camera_settings(
+    simulator: Simulator, info: SimulatedCameraInfo, record: bool
+) -> CameraSettings:
+    return CameraSettings(
+        name=info.name,
+        onvif_url=info.onvif_url,
+        rtsp_url=info.rtsp_main_url,
+        sub_rtsp_url=info.rtsp_sub_url,
+        username=info.username,
+        password=info.password,
+        lat=info.lat,
+        lon=info.lon,
+        heading=next((c.heading for c in simulator.config.cameras if c.name == info.name), None),
+        fov=90.0,
+        record=record,
+    )
+
+
+class DemoCameras:
+    """Adds each simulated camera once its sub stream plays; lets it record once its main
+    stream is ready too."""
+
+    def __init__(self, simulator: Simulator, cameras: CameraService) -> None:
+        self.simulator = simulator
+        self.cameras = cameras
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        """Start bringing every camera in; return when the first one is in the catalog
+        (or could not be)."""
+        existing = {c.name for c in await self.cameras.visible()}
+        first_in = asyncio.Event()
+        self._tasks = [
+            asyncio.create_task(
+                self._bring_in(info, info.name in existing, first_in if index == 0 else None),
+                name=f"demo-camera-{info.name}",
+            )
+            for index, info in enumerate(self.simulator.cameras)
+        ]
+        await first_in.wait()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _bring_in(
+        self, info: SimulatedCameraInfo, known: bool, added: asyncio.Event | None
+    ) -> None:
+        """``added`` is set once the camera is in the catalog, or has failed."""
+        try:
+            await self._add(info, known, added or asyncio.Event())
+        finally:
+            if added is not None:
+                added.set()
+
+    async def _add(self, info: SimulatedCameraInfo, known: bool, added: asyncio.Event) -> None:
+        try:
+            await self.simulator.stream_ready(info.name, "sub")
+        except Exception as exc:
+            log.error("demo camera %s: no video: %s", info.name, exc)
+            return
+        # A camera from an earlier run records at once (its media is cached: its main
+        # stream follows in a second); a new one once its main stream is encoded.
+        recording = known or self.simulator.is_ready(info.name, "main")
+        cfg = camera_settings(self.simulator, info, record=recording)
+        existing = {c.name: c for c in await self.cameras.visible()}
         if info.name in existing:
-            await cameras.update(existing[info.name].id, cfg)
+            camera_id = existing[info.name].id
+            await self.cameras.update(camera_id, cfg)
         else:
-            await cameras.add(
+            camera = await self.cameras.add(
                 cfg,
                 source="demo",
                 has_ptz=info.ptz,
                 manufacturer=info.manufacturer,
                 model=info.model,
             )
+            camera_id = camera.id
+        added.set()
+        if recording:
+            return
+        try:
+            await self.simulator.stream_ready(info.name, "main")
+        except Exception as exc:
+            log.error("demo camera %s: no main stream, so no recording: %s", info.name, exc)
+            return
+        await self.cameras.update(camera_id, camera_settings(self.simulator, info, record=True))
+        log.debug("demo camera %s: recording", info.name)
 
 
 async def run_demo(settings: Settings, config_path: Path | None) -> int:
@@ -97,21 +173,21 @@ async def run_demo(settings: Settings, config_path: Path | None) -> int:
 
     simulator = Simulator(simulator_config(settings))
     print(
-        f"starting {settings.demo.cameras} simulated cameras (the first start encodes "
-        "their video, which takes a minute; later starts reuse it)...",
+        f"starting {settings.demo.cameras} simulated cameras (a first start encodes their "
+        "video: small streams first, the rest in the background; later starts reuse it)...",
         flush=True,
     )
     try:
-        await simulator.start()
+        await simulator.start(media_in_background=True)
     except OSError as exc:
         print(f"vms demo: cannot start the simulated cameras: {exc}", flush=True)
         return 1
-    server = VmsServer(settings, config_path)
-
-    async def after_start() -> None:
-        await add_simulated_cameras(simulator, server.cameras)
-
+    server = VmsServer(settings, config_path, demo=True)
+    cameras = DemoCameras(simulator, server.cameras)
     try:
-        return await run_until_signalled(server, after_start=after_start)
+        return await run_until_signalled(
+            server, before_stop=cameras.stop, after_start=cameras.start
+        )
     finally:
+        await cameras.stop()
         await simulator.stop()

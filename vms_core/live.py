@@ -83,6 +83,11 @@ class LiveFeed:
         self._sources._release(self)
 
 
+class LiveStopped(RuntimeError):
+    """The server is stopping: no new live feed opens (a request already in flight when the
+    stop began gets this, and answers 503)."""
+
+
 class LiveSources:
     """Ref-counted, on-demand in-process feeds, keyed by camera and stream role."""
 
@@ -111,7 +116,7 @@ class LiveSources:
         ``LookupError`` for an unknown camera or a camera without that stream.
         """
         if self._closed:
-            raise RuntimeError("live sources are stopped")
+            raise LiveStopped("live sources are stopped")
         async with self._lock:
             url = await self._resolve_url(camera_id, stream)
             if url is None and stream == "sub":

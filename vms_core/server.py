@@ -12,6 +12,7 @@ from aiohttp import web
 from vms_sdk import Camera as SdkCamera
 
 from vms_core import __version__
+from vms_core.alarms import AlarmService, CameraPictures
 from vms_core.api.accounts import ensure_first_admin
 from vms_core.api.app import create_app
 from vms_core.api.registry import ApiRegistry
@@ -22,11 +23,13 @@ from vms_core.audit import AuditLog
 from vms_core.bookmarks import BookmarkService
 from vms_core.cameras import CameraService, sdk_camera
 from vms_core.cameras.manager import CameraManager
+from vms_core.cameras.snapshot import SnapshotError
 from vms_core.config import ConfigError, Settings, load_config
 from vms_core.db import Database, upgrade_schema
 from vms_core.db.ids import skip_ids_through
 from vms_core.events import EventBus, RuleEngine
 from vms_core.events.density import EventDensity
+from vms_core.events.search import EventSearch
 from vms_core.exports import ExportService
 from vms_core.live import LiveSources
 from vms_core.plugins.host import PluginHost
@@ -40,6 +43,9 @@ from vms_core.webrtc import WebRtcService, webrtc_options
 
 log = logging.getLogger(__name__)
 
+DAY_US = 86_400_000_000
+MINUTE_US = 60_000_000
+
 # How often writes kept off the request path (token last-used times, sessions and audit
 # entries the catalog refused) are written.
 DEFERRED_WRITE_SECONDS = 60.0
@@ -47,9 +53,17 @@ DEFERRED_WRITE_SECONDS = 60.0
 
 class VmsServer:
     def __init__(
-        self, settings: Settings, config_path: Path | None = None, *, record: bool = True
+        self,
+        settings: Settings,
+        config_path: Path | None = None,
+        *,
+        record: bool = True,
+        demo: bool = False,
     ) -> None:
+        """``demo``: run as `vms demo` (its automatic locks last ``[demo]
+        automatic_lock_minutes``)."""
         self.settings = settings
+        self.demo = demo
         self.config_path = config_path
         self.version = __version__
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -61,10 +75,11 @@ class VmsServer:
         self.login_throttle = LoginThrottle()
         self._deferred_writer: asyncio.Task[None] | None = None
         self.cameras = CameraService(self.db, self.secrets)
-        self.bookmarks = BookmarkService(self.db, self.audit)
+        self.bookmarks = BookmarkService(self.db, self.audit, self._automatic_lock_us)
         self.events = EventBus(self.db)
         self.event_density = EventDensity(self.db)
         self.views = ViewService(self.db)
+        self.event_search = EventSearch(self.db)
         self.rules = RuleEngine(
             lambda: self.settings.rules,
             self.bookmarks,
@@ -73,6 +88,15 @@ class VmsServer:
             ptz_goto=self.ptz_goto_preset,
         )
         self.events.subscribe("rules", self.rules.on_event)
+        self.alarms = AlarmService(
+            self.db,
+            self.audit,
+            self.events,
+            lambda: self.settings.alarms,
+            CameraPictures(self.db, settings.recordings_dir, self._live_picture),
+            settings.data_dir / "thumbnails",
+        )
+        self.events.subscribe("alarms", self.alarms.on_event)
         self.recording: RecordingService | None = None
         if record:
             self.recording = RecordingService(
@@ -83,7 +107,11 @@ class VmsServer:
                 settings.storage.segment_seconds,
             )
         self.retention = RetentionService(
-            self.db, lambda: self.settings.retention, settings.recordings_dir, settings.data_dir
+            self.db,
+            lambda: self.settings.retention,
+            settings.recordings_dir,
+            settings.data_dir,
+            before_pass=self.bookmarks.expire_locks,
         )
         if self.recording is not None:
             self.recording.closed_listeners.append(self.retention.segment_closed)
@@ -129,6 +157,7 @@ class VmsServer:
         await asyncio.to_thread(upgrade_schema, self.settings.database_url)
         async with self.db.session() as session:
             self.initial_admin_password = await ensure_first_admin(session)
+        await self.alarms.start()
         # Recordings stay on disk under a removed camera's id: no new camera may take it.
         on_disk = await asyncio.to_thread(highest_camera_dir, self.settings.recordings_dir)
         await skip_ids_through(self.db, "cameras", on_disk)
@@ -175,6 +204,19 @@ class VmsServer:
         unknown camera or preset or a camera without PTZ."""
         await self.camera_manager.ptz.goto_preset(camera_id, preset)
 
+    def _automatic_lock_us(self) -> int | None:
+        if self.demo:
+            return int(self.settings.demo.automatic_lock_minutes * MINUTE_US)
+        days = self.settings.evidence.automatic_lock_days
+        return int(days * DAY_US) if days > 0 else None
+
+    async def _live_picture(self, camera_id: int) -> bytes | None:
+        try:
+            return await self.camera_manager.snapshots.jpeg(camera_id)
+        except SnapshotError as err:
+            log.info("no live picture of camera %d: %s", camera_id, err.message)
+            return None
+
     async def sdk_cameras(self) -> list[SdkCamera]:
         return [sdk_camera(c) for c in await self.cameras.visible()]
 
@@ -190,6 +232,7 @@ class VmsServer:
 
     async def stop(self) -> None:
         self.events.close_live()
+        await self.alarms.stop()  # thumbnails use the live feeds stopped below
         await self.plugins.stop()
         await self.camera_manager.stop()
         await self.webrtc.stop()

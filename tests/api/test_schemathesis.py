@@ -71,6 +71,7 @@ RULES_BEYOND_THE_SCHEMA = {
     ("GET", "/api/cameras/{id}/playback.mp4"): "end after start",
     ("GET", "/api/cameras/{id}/recordings"): "start before end, at most 366 days apart",
     ("GET", "/api/events"): "near is lat,lon,radius_m in range",
+    ("POST", "/api/alarms/{id}/assign"): "an assignee who exists and is enabled",
 }
 POSITIVE_STATUSES = ["2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx"]
 # A Server-Sent Events stream never ends, so it has no response to validate; its events are

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.auth.tinydisk import TinyDisk
+from tests.first_start import read_first_password
 
 VMS = [sys.executable, "-m", "vms_core.cli"]
 READS = ["/api/cameras", "/api/storage", "/api/auth/me", "/api/tokens", "/api/users"]
@@ -62,7 +63,7 @@ def serve(tmp_path: Path, tiny_disk: TinyDisk) -> Iterator[Serve]:
         assert "listening on http://" in line, (tmp_path / "server.log").read_text()
         password = None
         if len(procs) == 1:
-            password = proc.stdout.readline().split("password ", 1)[1].split(" ", 1)[0]
+            password = read_first_password(proc.stdout)
         return proc, line.rsplit(" ", 1)[1].strip(), password
 
     yield start

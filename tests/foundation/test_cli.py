@@ -4,6 +4,7 @@ users add/list, db upgrade."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import pytest
 
 from tests.conftest import BASE_CONFIG
 from tests.eventually import eventually_sync
+from tests.first_start import read_first_password
 
 VMS = [sys.executable, "-m", "vms_core.cli"]
 CAM = '[[cameras]]\nname = "{name}"\nrtsp_url = "rtsp://127.0.0.1:1/{name}"\n'
@@ -52,10 +54,7 @@ def serve(tmp_path: Path):
         line = proc.stdout.readline()
         assert "listening on http://127.0.0.1:" in line, (tmp_path / "server.log").read_text()
         url = line.rsplit(" ", 1)[1].strip()
-        admin_line = proc.stdout.readline()
-        assert "created user admin with password" in admin_line
-        password = admin_line.split("password ", 1)[1].split(" ", 1)[0]
-        return proc, url, password
+        return proc, url, read_first_password(proc.stdout)
 
     yield start
     for proc in procs:
@@ -195,3 +194,153 @@ def test_users_add_and_list(tmp_path: Path) -> None:
 def test_version() -> None:
     out = subprocess.run([*VMS, "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.startswith("vms ")
+
+
+def _cameras_of(tmp_path: Path, username: str) -> frozenset[int] | None:
+    """The cameras ``username`` may see, as every request decides it (None: all)."""
+    import asyncio
+
+    from sqlalchemy import select
+
+    from vms_core.api import accounts
+    from vms_core.config import load_config
+    from vms_core.db import Database
+    from vms_core.db.models import User
+
+    async def look() -> frozenset[int] | None:
+        db = Database(load_config(tmp_path / "vms.toml").database_url)
+        try:
+            async with db.session() as session:
+                user = await session.scalar(select(User).where(User.username == username))
+                assert user is not None
+                return (await accounts.principal_for(session, user, "session")).camera_ids
+        finally:
+            await db.close()
+
+    return asyncio.run(look())
+
+
+@pytest.mark.parametrize(
+    ("users_table", "says", "sees_all", "sees"),
+    [
+        # The README's own example: `vms users add h19-alarms --role operator` made a user
+        # who saw no camera at all. The shipped default is every camera.
+        ("", "sees every camera, including cameras added later", True, set()),
+        ('[users]\ndefault_cameras = "none"\n', "sees no camera yet", False, set()),
+        (
+            '[users]\ndefault_cameras = ["lobby", "attic"]\n',
+            "sees 1 camera(s): lobby ([users] default_cameras in vms.toml; --cameras "
+            "chooses others); not found, so not granted: attic",
+            False,
+            {"lobby"},
+        ),
+    ],
+)
+def test_a_new_user_gets_the_configured_default_cameras_and_is_told(
+    tmp_path: Path, users_table: str, says: str, sees_all: bool, sees: set[str]
+) -> None:
+    config = tmp_path / "vms.toml"
+    config.write_text(
+        BASE_CONFIG + CAM.format(name="lobby") + CAM.format(name="dock") + users_table
+    )
+    cfg = ["--config", str(config)]
+    # The cameras enter the catalog when the server first starts.
+    proc = subprocess.Popen([*VMS, *cfg, "serve"], stdout=subprocess.PIPE, text=True, cwd=tmp_path)
+    assert proc.stdout is not None and "listening on" in proc.stdout.readline()
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=15)
+    add = subprocess.run(
+        [
+            *VMS,
+            *cfg,
+            "users",
+            "add",
+            "h19-alarms",
+            "--role",
+            "operator",
+            "--password",
+            "long-enough",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert add.returncode == 0, add.stderr
+    assert says in add.stdout
+    visible = _cameras_of(tmp_path, "h19-alarms")
+    if sees_all:
+        assert visible is None
+    else:
+        import sqlite3
+
+        with sqlite3.connect(tmp_path / "data" / "vms.db") as db:
+            names = dict(db.execute("SELECT id, name FROM cameras").fetchall())
+        assert visible is not None and {names[i] for i in visible} == sees
+    # --cameras still chooses exactly.
+    only = subprocess.run(
+        [*VMS, *cfg, "users", "add", "dock-only", "--password", "long-enough", "--cameras", "dock"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert only.returncode == 0 and "sees 1 camera(s): dock\n" in only.stdout
+
+
+def test_demo_shows_a_camera_first_then_the_password_box_and_records_when_encoded(
+    tmp_path: Path,
+) -> None:
+    """A first `vms demo` printed its address after encoding every camera's video (94 s
+    on a fresh machine), then buried the admin password under hundreds of log lines.
+    Now the first camera's sub stream is all it waits for; the rest is encoded in the
+    background, and the password is framed, last."""
+    from tests.conftest import free_port
+
+    (tmp_path / "vms.toml").write_text(
+        BASE_CONFIG
+        + "[demo]\ncameras = 2\nmain_width = 320\nmain_height = 180\n"
+        + f"onvif_base_port = {free_port()}\nrtsp_port = {free_port()}\n"
+    )
+    log = (tmp_path / "demo.log").open("w")
+    proc = subprocess.Popen(
+        [*VMS, "--config", str(tmp_path / "vms.toml"), "demo"],
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "VMS_PLUGINS": ""},
+    )
+    try:
+        assert proc.stdout is not None
+        assert "simulated cameras" in proc.stdout.readline()
+        line = proc.stdout.readline()
+        assert "listening on http://127.0.0.1:" in line, (tmp_path / "demo.log").read_text()
+        url = line.rsplit(" ", 1)[1].strip()
+        password = read_first_password(proc.stdout)
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        login = urllib.request.Request(
+            url + "/api/auth/login",
+            data=json.dumps({"username": "admin", "password": password}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        opener.open(login, timeout=10).close()
+
+        def cameras() -> list[dict[str, Any]]:
+            with opener.open(url + "/api/cameras", timeout=10) as r:
+                return list(json.loads(r.read()))
+
+        # When the box is printed, the first camera is there to watch.
+        assert [c["name"] for c in cameras()] == ["demo-cam-1"]
+
+        def all_recording() -> list[dict[str, Any]]:
+            found = cameras()
+            assert len(found) == 2 and all(c["record"] for c in found), found
+            return found
+
+        # Hang guard: two small cameras encode in well under 30 s.
+        eventually_sync(all_recording, 120, 0.5, what="both demo cameras recording")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+        log.close()
+    text = (tmp_path / "demo.log").read_text()
+    assert "loop player" not in text and " aioice" not in text

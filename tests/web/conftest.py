@@ -52,9 +52,8 @@ PLACES = [(41.7658, -72.6734, 180.0), (41.7642, -72.6728, 0.0), (41.7665, -72.67
 
 # The analysing plug-ins decode every camera; these tests are about the browser, and the
 # machine has two cores.
-QUIET_PLUGINS = "".join(
-    f"\n[plugins.{name}]\nenabled = false\n" for name in ("analytics", "lpr", "gunshot")
-)
+QUIET_PLUGIN_NAMES = ("analytics", "lpr", "gunshot")
+QUIET_PLUGINS = "".join(f"\n[plugins.{name}]\nenabled = false\n" for name in QUIET_PLUGIN_NAMES)
 
 
 @dataclass
@@ -220,13 +219,15 @@ def start_web(simulators: list[Simulator], make_server: Callable[..., Any]) -> C
         recorded_minutes: float = 0,
         recorded_from: list[str] | None = None,
         audio: str = "AAC",
+        extra: str = "",
     ) -> WebSetup:
         """``loop_seconds=60`` makes the burned-in clock show true seconds of the minute.
         ``live=False``: cameras without a simulator (for playback only; nothing answers
         their RTSP address). ``recorded_minutes``: each camera is lent that much of the
         run's recorded site (tests/web/recordings.py), ending a minute or more ago, from
         ``recorded_from`` in turn (site camera names; default the steady ones).
-        ``audio``: the simulated cameras' audio ("PCMU" plays live in a browser)."""
+        ``audio``: the simulated cameras' audio ("PCMU" plays live in a browser).
+        ``extra``: more vms.toml (a ``[plugins.<name>]`` table there replaces the quiet one)."""
         sim: Simulator | None = None
         if live:
             scene = {"loop_seconds": loop_seconds}
@@ -245,7 +246,12 @@ def start_web(simulators: list[Simulator], make_server: Callable[..., Any]) -> C
             config = camera_config(sim)
         else:
             config = offline_cameras(cameras)
-        running = await make_server(config + QUIET_PLUGINS, record=record)
+        quiet = "".join(
+            f"\n[plugins.{name}]\nenabled = false\n"
+            for name in QUIET_PLUGIN_NAMES
+            if f"[plugins.{name}]" not in extra
+        )
+        running = await make_server(config + quiet + extra, record=record)
         until = None
         if recorded_minutes:
             until = await lend_recordings(running.server, recorded_minutes, recorded_from)

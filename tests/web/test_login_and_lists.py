@@ -57,14 +57,17 @@ async def test_login_shows_cameras_with_health_and_live_events(
     ):
         assert r.status == 201
     first = page.locator(".rail .event").first
-    await expect(first.locator(".ev-type")).to_have_text("gunshot.detected")
+    await expect(first).to_have_attribute("data-type", "gunshot.detected")
+    await expect(first.locator(".ev-type")).to_have_text("Gunshot")
     await expect(first.locator(".ev-where")).to_contain_text(cameras[0].name)
 
-    # The events page filters the same feed by type.
+    # The events page searches the catalog by type.
     await page.click(".nav >> text=Events")
-    await page.fill(".events-page .filter", "gunshot")
+    await page.fill(".event-search input[name=type]", "gunshot")
+    await page.click(".event-search button[type=submit]")
     await expect(page.locator(".events-page .event")).to_have_count(1)
-    await page.fill(".events-page .filter", "no-such-type")
+    await page.fill(".event-search input[name=type]", "no-such-type")
+    await page.click(".event-search button[type=submit]")
     await expect(page.locator(".events-page .event")).to_have_count(0)
 
     # Signing out ends the session: a reload shows the login form again.

@@ -17,7 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vms_core.api.registry import ROLE_RANK
-from vms_core.db.models import ApiToken, CameraPermission, User
+from vms_core.db.models import ApiToken, Camera, CameraPermission, User
 from vms_core.timeutil import now_us
 from vms_core.untrusted import oneline
 
@@ -98,13 +98,45 @@ async def ensure_another_admin(session: AsyncSession, user_id: int) -> None:
         raise AccountError("this is the only admin; make another user an admin first")
 
 
+@dataclass(frozen=True)
+class CameraGrant:
+    """The cameras a non-admin user sees: every one (``all``, including cameras added
+    later), or those in ``ids``. ``unknown`` names the configured default's cameras that
+    do not exist (yet), so the caller can say so."""
+
+    all: bool
+    ids: tuple[int, ...] = ()
+    unknown: tuple[str, ...] = ()
+
+
+async def default_grant(session: AsyncSession, default: str | list[str]) -> CameraGrant:
+    """What ``[users] default_cameras`` gives a new user who is granted nothing else."""
+    if default == "all":
+        return CameraGrant(True)
+    if default == "none":
+        return CameraGrant(False)
+    names = list(default)
+    found = {
+        c.name: c.id for c in await session.scalars(select(Camera).where(Camera.name.in_(names)))
+    }
+    return CameraGrant(
+        False,
+        tuple(sorted({found[n] for n in names if n in found})),
+        tuple(n for n in names if n not in found),
+    )
+
+
 async def create_user(
     session: AsyncSession,
     username: str,
     password: str,
     role: str,
     camera_ids: list[int] | None = None,
+    *,
+    all_cameras: bool = False,
 ) -> User:
+    """``all_cameras``: the user sees every camera, including those added later (an
+    admin always does)."""
     validate_new_user(username, password, role)
     existing = await session.scalar(select(User).where(User.username == username))
     if existing is not None:
@@ -115,6 +147,7 @@ async def create_user(
         role=role,
         disabled=False,
         created_us=now_us(),
+        all_cameras=all_cameras,
     )
     session.add(user)
     await session.flush()
@@ -133,7 +166,7 @@ async def set_camera_permissions(
 
 async def principal_for(session: AsyncSession, user: User, via: str) -> Principal:
     cameras: frozenset[int] | None = None
-    if user.role != "admin":
+    if user.role != "admin" and not user.all_cameras:
         rows = await session.scalars(
             select(CameraPermission.camera_id).where(CameraPermission.user_id == user.id)
         )

@@ -9,7 +9,15 @@ from aiohttp import web
 from vms_core.api.auth import auth_middleware
 from vms_core.api.cors import CorsPolicy, cors_middleware
 from vms_core.api.errors import error_middleware
-from vms_core.api.keys import CAMERAS, EVENT_DENSITY, VIEWS
+from vms_core.api.keys import (
+    ALARMS,
+    CAMERAS,
+    EVENT_BUS,
+    EVENT_DENSITY,
+    EVENT_SEARCH,
+    EXPORTS,
+    VIEWS,
+)
 from vms_core.api.registry import mount
 from vms_core.web import add_web_routes
 
@@ -33,6 +41,10 @@ def create_app(server: VmsServer) -> web.Application:
     app[CAMERAS] = server.cameras
     app[EVENT_DENSITY] = server.event_density
     app[VIEWS] = server.views
+    app[ALARMS] = server.alarms
+    app[EVENT_BUS] = server.events
+    app[EVENT_SEARCH] = server.event_search
+    app[EXPORTS] = server.exports
     register_all(server.api)
     mount(server.api, app)
     add_web_routes(app)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 CAMERA_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 PLUGIN_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+SeverityName = Literal["info", "low", "medium", "high", "critical"]
 
 
 class Section(BaseModel):
@@ -218,7 +219,7 @@ class RuleSettings(Section):
     name: str
     # Event type pattern, shell-style: "gunshot.*", "lpr.hotlist_hit".
     match: str
-    min_severity: Literal["info", "low", "medium", "high", "critical"] = "info"
+    min_severity: SeverityName = "info"
     actions: list[RuleAction] = Field(min_length=1)
 
 
@@ -233,6 +234,40 @@ class OnvifSettings(Section):
     events: bool = True
 
 
+class AlarmSettings(Section):
+    # Events at or above this severity enter the alarm queue.
+    min_severity: SeverityName = "high"
+    # A picture of the event's camera at the event's time, kept with each alarm.
+    thumbnails: bool = True
+    thumbnail_width: int = Field(default=320, ge=64, le=1280)
+    thumbnail_max_bytes: int = Field(default=48 * 1024, ge=4096, le=1024 * 1024)
+    # The newest this many thumbnails are kept (closed alarms' go first).
+    max_thumbnails: int = Field(default=20_000, ge=1)
+
+
+class UserSettings(Section):
+    """Defaults for new accounts (`vms users add`, POST /api/users)."""
+
+    # Cameras a new viewer or operator sees when none are named: "all" (every camera,
+    # those added later too), "none", or a list of camera names.
+    default_cameras: Literal["all", "none"] | list[str] = "all"
+
+    @field_validator("default_cameras")
+    @classmethod
+    def _names(cls, value: str | list[str]) -> str | list[str]:
+        if isinstance(value, list):
+            for name in value:
+                if not CAMERA_NAME_RE.match(name):
+                    raise ValueError(f'expected camera names, "all" or "none", got "{name}"')
+        return value
+
+
+class EvidenceSettings(Section):
+    # Locks taken automatically (by a rule or a plug-in, e.g. around a gunshot) end after
+    # this many days unless a person locks the bookmark again; 0: they never end.
+    automatic_lock_days: float = Field(default=30.0, ge=0)
+
+
 class DemoSettings(Section):
     cameras: int = Field(default=4, ge=1, le=64)
     # Fixed ports keep the simulated cameras' URLs the same from one run to the next.
@@ -241,6 +276,9 @@ class DemoSettings(Section):
     # Main stream of each simulated camera (the sub stream is 640x360).
     main_width: int = Field(default=1280, ge=160, le=3840, multiple_of=2)
     main_height: int = Field(default=720, ge=90, le=2160, multiple_of=2)
+    # The demo's automatic locks (a simulated gunshot every minute) end after this long,
+    # so a demo left running never locks all of its recordings.
+    automatic_lock_minutes: float = Field(default=30.0, gt=0)
 
 
 class WebRtcSettings(Section):
@@ -270,6 +308,9 @@ class Settings(Section):
     demo: DemoSettings = DemoSettings()
     onvif: OnvifSettings = OnvifSettings()
     webrtc: WebRtcSettings = WebRtcSettings()
+    alarms: AlarmSettings = AlarmSettings()
+    users: UserSettings = UserSettings()
+    evidence: EvidenceSettings = EvidenceSettings()
 
     # Set by the loader: the folder relative paths are resolved against.
     base_dir: Path = Field(default=Path("."), exclude=True)

@@ -117,8 +117,11 @@ class Segment(Base):
 class Event(Base):
     __tablename__ = "events"
     __table_args__ = (
-        Index("ix_events_time", "time_us"),
+        # Keyset paging walks (time_us, id) newest first; the others serve its filters.
+        Index("ix_events_time_id", "time_us", "id"),
         Index("ix_events_type_time", "type", "time_us"),
+        Index("ix_events_kind_time", "kind", "time_us"),
+        Index("ix_events_severity_time", "severity", "time_us"),
         NEVER_REUSED,
     )
 
@@ -127,6 +130,10 @@ class Event(Base):
     type: Mapped[str] = mapped_column(String(128))
     time_us: Mapped[int] = mapped_column(BigInteger)
     severity: Mapped[str] = mapped_column(String(16), default="info")
+    # What sort of fact it is (vms_core.events.kinds): "motion", "system" or "detection".
+    # A server default, not a Python one: inserts that do not name it work on older
+    # schemas too (the bus always names it).
+    kind: Mapped[str] = mapped_column(String(16), server_default="detection")
     source: Mapped[str] = mapped_column(String(128), default="")
     camera_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     lat: Mapped[float | None] = mapped_column(Float)
@@ -167,6 +174,9 @@ class Bookmark(Base):
     event_uid: Mapped[str | None] = mapped_column(String(64))
     created_by: Mapped[str] = mapped_column(String(128), default="")
     created_us: Mapped[int] = mapped_column(BigInteger)
+    # An automatic lock (a rule's, a plug-in's) ends at this time unless a person locks
+    # the bookmark again; NULL: the lock holds until someone unlocks it.
+    lock_expires_us: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class User(Base):
@@ -180,6 +190,8 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))  # admin | operator | viewer
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_us: Mapped[int] = mapped_column(BigInteger)
+    # Sees every camera, those added later too (no camera_permissions rows needed).
+    all_cameras: Mapped[bool] = mapped_column(Boolean, server_default="0")
 
 
 class CameraPermission(Base):
@@ -255,6 +267,53 @@ class SavedView(Base):
     created_by: Mapped[str] = mapped_column(String(64), default="")
     created_us: Mapped[int] = mapped_column(BigInteger)
     updated_us: Mapped[int] = mapped_column(BigInteger)
+
+
+class Alarm(Base):
+    """An event that needs a person: it waits in the alarm queue until someone closes it.
+
+    State goes ``new`` -> ``acknowledged`` -> ``closed`` (closing straight from ``new``
+    is allowed); every change is audited and sent to every operator's event stream.
+    """
+
+    __tablename__ = "alarms"
+    # Never reused: audit entries and thumbnail files are keyed by alarm id.
+    __table_args__ = (Index("ix_alarms_state_time", "state", "time_us", "id"), NEVER_REUSED)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    event_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("events.id", ondelete="CASCADE"),
+        unique=True,
+    )
+    time_us: Mapped[int] = mapped_column(BigInteger)  # the event's time
+    severity: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), default="new")
+    # A username (kept as text: the record outlives a deleted account).
+    assignee: Mapped[str | None] = mapped_column(String(64))
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64))
+    acknowledged_us: Mapped[int | None] = mapped_column(BigInteger)
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    closed_us: Mapped[int | None] = mapped_column(BigInteger)
+    created_us: Mapped[int] = mapped_column(BigInteger)
+    updated_us: Mapped[int] = mapped_column(BigInteger)
+    # "pending" | "ready" | "none" (no picture could be had; thumbnail_note says why).
+    thumbnail: Mapped[str] = mapped_column(String(16), default="pending")
+    thumbnail_note: Mapped[str] = mapped_column(String(256), default="")
+
+
+class AlarmNote(Base):
+    __tablename__ = "alarm_notes"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    alarm_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("alarms.id", ondelete="CASCADE"),
+        index=True,
+    )
+    time_us: Mapped[int] = mapped_column(BigInteger)
+    username: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
 
 
 class PluginState(Base):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -18,6 +18,8 @@ from vms_sdk import Event, Severity, haversine_m
 from vms_core.db.engine import Database
 from vms_core.db.models import Camera, EventCamera
 from vms_core.db.models import Event as EventRow
+from vms_core.events.kinds import kind_of, label_of
+from vms_core.events.search import visible_clause
 from vms_core.limits import ID_MAX, check_time
 from vms_core.timeutil import from_us, iso, to_us
 
@@ -27,10 +29,26 @@ Listener = Callable[[Event], Awaitable[None]]
 SEVERITY_RANK = {s.value: i for i, s in enumerate(Severity)}
 
 
+@dataclass(frozen=True, slots=True)
+class Broadcast:
+    """A change other than a new event, sent to the live streams: ``name`` is the SSE
+    event name (``"alarm"``), ``payload`` its JSON. Only callers who may see one of
+    ``camera_ids`` receive it (none: everyone)."""
+
+    name: str
+    payload: dict[str, Any]
+    camera_ids: frozenset[int] = frozenset()
+
+
+LiveItem = Event | Broadcast | None
+
+
 def event_json(event: Event) -> dict[str, Any]:
     return {
         "id": event.id,
         "type": event.type,
+        "kind": kind_of(event.type),
+        "label": label_of(event.type, event.source),
         "time": iso(to_us(event.time)),
         "camera_ids": [int(c) for c in event.camera_ids if str(c).isdigit()],
         "lat": event.lat,
@@ -61,29 +79,36 @@ class EventBus:
         # Stored rows that cannot be read back as events, each logged once.
         self._unreadable: set[str] = set()
         self._listeners: list[tuple[str, Listener]] = []
-        self._live: set[asyncio.Queue[Event | None]] = set()
+        self._live: set[asyncio.Queue[LiveItem]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
     def subscribe(self, name: str, listener: Listener) -> None:
         self._listeners.append((name, listener))
 
-    def live_queue(self, maxsize: int = 256) -> asyncio.Queue[Event | None]:
-        """A queue of every new event, for a live stream to a browser. Close with
-        ``drop_live``. A reader that falls behind loses the oldest events, never blocks.
-        ``None`` in the queue means the server is stopping."""
-        queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize)
+    def live_queue(self, maxsize: int = 256) -> asyncio.Queue[LiveItem]:
+        """A queue of every new event and broadcast change, for a live stream to a
+        browser. Close with ``drop_live``. A reader that falls behind loses the oldest
+        items, never blocks. ``None`` in the queue means the server is stopping."""
+        queue: asyncio.Queue[LiveItem] = asyncio.Queue(maxsize)
         self._live.add(queue)
         return queue
 
-    def drop_live(self, queue: asyncio.Queue[Event | None]) -> None:
+    def drop_live(self, queue: asyncio.Queue[LiveItem]) -> None:
         self._live.discard(queue)
 
     def close_live(self) -> None:
         """End every live stream (server stopping)."""
+        self._to_live(None)
+
+    def broadcast(self, change: Broadcast) -> None:
+        """Send a change to every live stream (alarm acknowledged, note added...)."""
+        self._to_live(change)
+
+    def _to_live(self, item: LiveItem) -> None:
         for queue in list(self._live):
             if queue.full():
                 queue.get_nowait()
-            queue.put_nowait(None)
+            queue.put_nowait(item)
 
     async def publish(self, event: Event) -> Event:
         """Store the event, then deliver it. Returns the stored event.
@@ -96,10 +121,7 @@ class EventBus:
         event, is_new = await self._store(event)
         if not is_new:
             return event
-        for queue in list(self._live):
-            if queue.full():
-                queue.get_nowait()
-            queue.put_nowait(event)
+        self._to_live(event)
         for name, listener in self._listeners:
             task = asyncio.ensure_future(self._deliver(name, listener, event))
             self._tasks.add(task)
@@ -126,7 +148,7 @@ class EventBus:
         async with self.db.session() as session:
             existing = await session.scalar(select(EventRow).where(EventRow.uid == event.id))
             if existing is not None:
-                stored = self._readable(existing)
+                stored = self.readable(existing)
                 return (stored if stored is not None else event), False
             # Rows for filtering only for cameras that exist: a publisher naming a camera
             # that is gone (or never was) keeps its event, not a broken foreign key.
@@ -136,6 +158,7 @@ class EventBus:
                 type=event.type,
                 time_us=to_us(event.time),
                 severity=str(event.severity),
+                kind=kind_of(event.type),
                 source=event.source,
                 camera_ids=camera_ids,
                 lat=event.lat,
@@ -149,7 +172,7 @@ class EventBus:
                     session.add(EventCamera(event_id=row.id, camera_id=camera_id))
         return event, True
 
-    def _readable(self, row: EventRow) -> Event | None:
+    def readable(self, row: EventRow) -> Event | None:
         """The stored event, or None (logged once per row) for a row an older server or a
         hand edit left that cannot be an event: skipped, so it never breaks a listing."""
         try:
@@ -190,13 +213,7 @@ class EventBus:
         if visible is not None:
             # In SQL, before the LIMIT: a filter applied afterwards would return fewer
             # events than asked for to a user who may not see every camera.
-            about_cameras = select(EventCamera.event_id).where(EventCamera.event_id == EventRow.id)
-            query = query.where(
-                ~about_cameras.exists()
-                | EventRow.id.in_(
-                    select(EventCamera.event_id).where(EventCamera.camera_id.in_(visible))
-                )
-            )
+            query = query.where(visible_clause(visible))
         if since_us is not None:
             query = query.where(EventRow.time_us >= since_us)
         if until_us is not None:
@@ -208,7 +225,7 @@ class EventBus:
             query = query.where(EventRow.lat.between(lat - dlat, lat + dlat))
         async with self.db.session() as session:
             rows = list(await session.scalars(query.limit(limit * 4 if near else limit)))
-        events = [e for e in map(self._readable, rows) if e is not None]
+        events = [e for e in map(self.readable, rows) if e is not None]
         if near is not None:
             lat, lon, radius = near
             events = [

@@ -106,6 +106,7 @@ class RuleEngine:
                     lock=action.lock,
                     event_uid=event.id,
                     created_by=f"rule:{rule.name}",
+                    automatic=True,
                 )
             )
         except BookmarkError as exc:

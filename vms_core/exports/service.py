@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import secrets
+import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -148,6 +149,24 @@ class ExportService:
 
     def get(self, job_id: str) -> ExportJob | None:
         return self._jobs.get(job_id)
+
+    async def delete(self, job_id: str, username: str, remote: str = "") -> None:
+        """Remove a finished or failed job and its package; ``ValueError`` while it is
+        queued or being built (its thread is writing the folder)."""
+        job = self._jobs.get(job_id)
+        if job is None:
+            raise KeyError(job_id)
+        if job.state in ("queued", "running"):
+            raise ValueError(f"export {job_id} is {job.state}; delete it when it is done")
+        del self._jobs[job_id]
+        await asyncio.to_thread(shutil.rmtree, self.root / job_id, True)
+        await self.audit.record(
+            "export.delete",
+            username=username,
+            target=f"export:{job_id}",
+            remote=remote,
+            detail={"cameras": [c for c, _ in job.cameras], "reason": job.reason},
+        )
 
     def jobs(self) -> list[ExportJob]:
         return sorted(self._jobs.values(), key=lambda j: j.created_us, reverse=True)

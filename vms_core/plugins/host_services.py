@@ -111,6 +111,7 @@ class ServerHostServices:
                 lock=lock,
                 event_uid=event_id,
                 created_by=created_by,
+                automatic=True,  # a plug-in's lock may expire; a person's never does
             )
         )
         # One catalog row per camera; the SDK's bookmark covers them all.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from concurrent.futures import Executor
 from pathlib import Path
 
 from vms_core.rtsp import Credentials, RtspServer
@@ -41,10 +42,16 @@ class CameraStreams:
 class RtspHost:
     """Owns the single RTSP server and publishes each camera's streams on it."""
 
-    def __init__(self, host: str, port: int = 0, cache_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int = 0,
+        cache_dir: Path | None = None,
+        executor: Executor | None = None,
+    ) -> None:
         self.server = RtspServer(host, port)
         # Encoding runs in worker threads (LoopStore); the loop only publishes.
-        self.store = LoopStore(cache_dir)
+        self.store = LoopStore(cache_dir, executor)
 
     @property
     def port(self) -> int:
@@ -59,17 +66,20 @@ class RtspHost:
     async def add_camera(self, camera: CameraConfig) -> CameraStreams:
         """Encode (or load) the camera's loops and start publishing them."""
         streams = CameraStreams()
-        credentials = rtsp_credentials(camera)
         for profile in PROFILE_TOKENS:
-            loop = await self.store.get(loop_spec(camera, profile))
-            stream = self.server.add_stream(
-                rtsp_path(camera.name, profile), track_infos(loop), credentials
-            )
-            player = LoopPlayer(loop, stream.publish)
-            player.start()
-            streams.players.append(player)
-            if camera.drop_every_s is not None:
-                dropper = StreamDropper(stream, camera.drop_every_s, camera.down_s)
-                dropper.start()
-                streams.droppers.append(dropper)
+            await self.add_profile(camera, profile, streams)
         return streams
+
+    async def add_profile(self, camera: CameraConfig, profile: str, streams: CameraStreams) -> None:
+        """Encode (or load) one of the camera's loops and start publishing it."""
+        loop = await self.store.get(loop_spec(camera, profile))
+        stream = self.server.add_stream(
+            rtsp_path(camera.name, profile), track_infos(loop), rtsp_credentials(camera)
+        )
+        player = LoopPlayer(loop, stream.publish)
+        player.start()
+        streams.players.append(player)
+        if camera.drop_every_s is not None:
+            dropper = StreamDropper(stream, camera.drop_every_s, camera.down_s)
+            dropper.start()
+            streams.droppers.append(dropper)

@@ -23,14 +23,14 @@ import os
 import shutil
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import and_, delete, exists, func, select
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from vms_core.config.settings import RetentionSettings
 from vms_core.db.engine import Database
@@ -113,8 +113,12 @@ class RetentionService:
         settings: Callable[[], RetentionSettings],
         recordings: Path,
         data_dir: Path,
+        before_pass: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
+        """``before_pass``: run at the start of every pass (the server ends expired
+        automatic locks there, so what they held can go in the same pass)."""
         self.db = db
+        self.before_pass = before_pass
         self.settings = settings  # read on every pass: [retention] applies on reload
         self.recordings = recordings
         self.data_dir = data_dir
@@ -271,6 +275,12 @@ class RetentionService:
         async with self._lock:
             started_us = now_us()
             clock = time.monotonic()
+            if self.before_pass is not None:
+                try:
+                    await self.before_pass()
+                except SQLAlchemyError as exc:
+                    # A full disk may refuse the catalog write; the pass must still run.
+                    log.warning("retention: the step before the pass failed: %s", exc)
             plan = await self.plan()
             deleted: list[SegmentRow] = []
             errors: list[str] = []

@@ -19,7 +19,7 @@ from aiortc import (
 )
 
 from vms_core.audit import AuditLog
-from vms_core.live import FeedKey, LiveFeed, LiveSources
+from vms_core.live import FeedKey, LiveFeed, LiveSources, LiveStopped
 from vms_core.webrtc.errors import WhepError
 from vms_core.webrtc.h264 import parameter_sets, profile_level_id
 from vms_core.webrtc.ice import LoopbackPolicy, set_loopback_policy
@@ -126,6 +126,10 @@ class WebRtcService:
         revocations = self._revoked.get(viewer.user_id)
         try:
             answer = await self._open(camera_id, stream, offer, viewer)
+        except LiveStopped:
+            # The server began stopping while this view was being set up.
+            self.quota.give_back(viewer.user_id)
+            raise WhepError(503, "the server is stopping") from None
         except BaseException:
             self.quota.give_back(viewer.user_id)
             raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from vms_core.api.registry import ApiRegistry
 from vms_core.api.routes import (
+    alarms,
     audit,
     auth,
     bookmarks,
@@ -25,7 +26,7 @@ from vms_core.api.routes import (
 
 
 def register_all(api: ApiRegistry) -> None:
-    for module in (system, auth, users, cameras, events, bookmarks, audit, config):
+    for module in (system, auth, users, cameras, events, alarms, bookmarks, audit, config):
         module.register(api)
     for module in (recordings, storage):
         module.register(api)

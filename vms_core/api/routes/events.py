@@ -16,9 +16,13 @@ from vms_core.api.app import server_of
 from vms_core.api.auth import principal
 from vms_core.api.bodies import ApiTime, Body, Id, read_json, schema_of
 from vms_core.api.errors import ApiError
-from vms_core.api.params import query_id, query_int, query_text, query_time
+from vms_core.api.keys import ALARMS, EVENT_BUS, EVENT_SEARCH
+from vms_core.api.params import is_storable, query_id, query_int, query_text, query_time
 from vms_core.api.registry import ApiRegistry, Param, id_param, limit_param, time_param
 from vms_core.events import event_json
+from vms_core.events.bus import Broadcast
+from vms_core.events.kinds import KINDS, EventKind
+from vms_core.events.search import CURSOR_PATTERN, Cursor, CursorError, EventFilter
 
 EVENT_SCHEMA = {
     "type": "object",
@@ -30,6 +34,8 @@ EVENT_SCHEMA = {
         "lat": {"type": ["number", "null"]},
         "lon": {"type": ["number", "null"]},
         "severity": {"type": "string", "enum": [s.value for s in Severity]},
+        "kind": {"type": "string", "enum": list(KINDS)},
+        "label": {"type": "string", "description": "a short name for people"},
         "source": {"type": "string"},
         "data": {"type": "object"},
     },
@@ -64,6 +70,83 @@ def _near(request: web.Request) -> tuple[float, float, float] | None:
     if not (-90 <= lat <= 90 and -180 <= lon <= 180 and 0 < radius <= MAX_RADIUS_M):
         raise ApiError(400, f"query parameter near: out of range: {raw[:80]!r}")
     return lat, lon, radius
+
+
+SEVERITIES = [s.value for s in Severity]
+KINDS_PATTERN = f"^(({'|'.join(KINDS)})(,({'|'.join(KINDS)}))*)?$"
+MAX_UID_CHARS = 64  # as stored (events.uid)
+
+
+def _kinds_param(request: web.Request) -> tuple[EventKind, ...]:
+    raw = request.query.get("kind") or ""
+    kinds: list[EventKind] = []
+    for part in raw.split(",") if raw else []:
+        if part not in KINDS:
+            raise ApiError(
+                400, f"query parameter kind: expected {', '.join(KINDS)}, got {part[:40]!r}"
+            )
+        kinds.append(part)
+    return tuple(kinds)
+
+
+def _severity_param(request: web.Request) -> str | None:
+    raw = request.query.get("severity")
+    if raw is not None and raw not in SEVERITIES:
+        raise ApiError(
+            400, f"query parameter severity: expected {', '.join(SEVERITIES)}, got {raw[:40]!r}"
+        )
+    return raw
+
+
+def cursor_param(request: web.Request) -> Cursor | None:
+    """The ``after`` query parameter: where the previous page ended."""
+    raw = request.query.get("after")
+    if raw is None:
+        return None
+    try:
+        return Cursor.parse(raw)
+    except CursorError as exc:
+        raise ApiError(400, f"query parameter after: {exc}") from None
+
+
+async def search_events(request: web.Request) -> web.Response:
+    """The events page: the catalog searched server-side, a page at a time."""
+    who = principal(request)
+    found = EventFilter(
+        type_pattern=query_text(request, "type", 128),
+        camera_id=query_id(request, "camera"),
+        min_severity=_severity_param(request),
+        kinds=_kinds_param(request),
+        since_us=query_time(request, "since"),
+        until_us=query_time(request, "until"),
+        visible=who.camera_ids,
+    )
+    page = await request.app[EVENT_SEARCH].page(
+        found, query_int(request, "limit", 100, 1, 500), cursor_param(request)
+    )
+    bus = request.app[EVENT_BUS]
+    events = [e for e in map(bus.readable, page.rows) if e is not None]
+    return web.json_response(
+        {
+            "events": [event_json(e) for e in events],
+            "next": page.next.text() if page.next is not None else None,
+        }
+    )
+
+
+async def get_event(request: web.Request) -> web.Response:
+    """One event by id, whatever its age, with its alarm if it has one."""
+    who = principal(request)
+    uid = request.match_info["id"]
+    # An id no event can have (too long, or text no column stores) is simply not found.
+    row, found = None, None
+    if len(uid) <= MAX_UID_CHARS and is_storable(uid):
+        row = await request.app[EVENT_SEARCH].by_uid(uid, who.camera_ids)
+        found = request.app[EVENT_BUS].readable(row) if row is not None else None
+    if row is None or found is None:
+        raise ApiError(404, f"no event {uid[:MAX_UID_CHARS]!r}")
+    alarm = await request.app[ALARMS].for_event(row.id)
+    return web.json_response({**event_json(found), "alarm": alarm})
 
 
 def register(api: ApiRegistry) -> None:
@@ -135,7 +218,7 @@ def register(api: ApiRegistry) -> None:
     @api.route(
         "GET",
         "/api/events/stream",
-        summary="New events as Server-Sent Events",
+        summary="New events as Server-Sent Events (event: event), and alarm changes (event: alarm)",
         tag="events",
         response={"type": "string"},
         content_type="text/event-stream",
@@ -158,6 +241,12 @@ def register(api: ApiRegistry) -> None:
                     continue
                 if event is None:
                     break
+                if isinstance(event, Broadcast):
+                    if event.camera_ids and not any(who.can_see(c) for c in event.camera_ids):
+                        continue
+                    data = json.dumps(event.payload)
+                    await response.write(f"event: {event.name}\ndata: {data}\n\n".encode())
+                    continue
                 if (
                     event.camera_ids
                     and who.camera_ids is not None
@@ -173,3 +262,68 @@ def register(api: ApiRegistry) -> None:
             with contextlib.suppress(Exception):
                 await response.write_eof()
         return response
+
+    # After /api/events/stream: the router tries resources in the order they are added.
+    api.route(
+        "GET",
+        "/api/events/search",
+        summary="Search the event catalog, newest first, a page at a time (keyset paging: "
+        "pass the answer's next as after)",
+        tag="events",
+        response={
+            "type": "object",
+            "properties": {
+                "events": {"type": "array", "items": schema},
+                "next": {
+                    "type": ["string", "null"],
+                    "description": "cursor of the next page; null on the last",
+                },
+            },
+        },
+        params=(
+            Param(
+                "type",
+                schema={"type": "string", "maxLength": 128},
+                description="exact type, or a prefix ending in *",
+            ),
+            id_param("camera", "events about this camera"),
+            Param(
+                "severity",
+                schema={"type": "string", "enum": SEVERITIES},
+                description="this severity or higher",
+            ),
+            Param(
+                "kind",
+                schema={"type": "string", "pattern": KINDS_PATTERN},
+                description=f"comma-separated kinds to include: {', '.join(KINDS)}",
+            ),
+            time_param("since"),
+            time_param("until"),
+            Param(
+                "after",
+                schema={"type": "string", "pattern": CURSOR_PATTERN},
+                description="the next cursor of the previous page",
+            ),
+            limit_param(100, 500),
+        ),
+    )(search_events)
+    api.route(
+        "GET",
+        "/api/events/{id}",
+        summary="One event by id, whatever its age, with its alarm (or null)",
+        tag="events",
+        params=(Param("id", where="path", schema={"type": "string"}, description="event id"),),
+        response={
+            "allOf": [
+                schema,
+                {
+                    "type": "object",
+                    "properties": {
+                        "alarm": {
+                            "oneOf": [{"$ref": "#/components/schemas/Alarm"}, {"type": "null"}]
+                        }
+                    },
+                },
+            ]
+        },
+    )(get_event)

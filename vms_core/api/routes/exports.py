@@ -12,6 +12,7 @@ from vms_core.api.app import server_of
 from vms_core.api.auth import principal, remote
 from vms_core.api.bodies import ApiTime, Body, Id, read_json, schema_of
 from vms_core.api.errors import ApiError
+from vms_core.api.keys import EXPORTS
 from vms_core.api.registry import ApiRegistry
 from vms_core.exports import ExportJob
 from vms_core.timeutil import to_us
@@ -41,6 +42,23 @@ def _job_for(request: web.Request) -> ExportJob:
     if job is None or not _may_see(who, job):
         raise ApiError(404, f"no export {job_id}")
     return job
+
+
+async def delete_export(request: web.Request) -> web.Response:
+    """Delete a finished or failed export and its package (the owner, or an admin)."""
+    who = principal(request)
+    exports = request.app[EXPORTS]
+    job_id = request.match_info["id"]
+    job = exports.get(job_id)
+    if job is None or not _may_see(who, job):
+        raise ApiError(404, f"no export {job_id}")
+    try:
+        await exports.delete(job_id, who.username, remote(request))
+    except KeyError:
+        raise ApiError(404, f"no export {job_id}") from None
+    except ValueError as exc:
+        raise ApiError(409, str(exc)) from None
+    return web.Response(status=204)
 
 
 def register(api: ApiRegistry) -> None:
@@ -177,3 +195,13 @@ def register(api: ApiRegistry) -> None:
                 "Content-Disposition": f'attachment; filename="{path.name}"',
             },
         )
+
+    api.route(
+        "DELETE",
+        "/api/exports/{id}",
+        summary="Delete a finished or failed export and its package (its owner, or an admin)",
+        tag="evidence",
+        role="operator",
+        status=204,
+        errors=((409, "The export is still queued or being built"),),
+    )(delete_export)

@@ -29,7 +29,8 @@ class NewUser(Body):
     username: str = Field(pattern=accounts.USERNAME_PATTERN)
     password: str = Field(min_length=8, max_length=1024)
     role: RoleName = "viewer"
-    cameras: list[Id] = Field(default_factory=list, max_length=10_000)
+    # Left out: what [users] default_cameras says; "all": every camera, later ones too.
+    cameras: list[Id] | Literal["all"] | None = Field(default=None, max_length=10_000)
 
 
 class PasswordReset(Body):
@@ -40,12 +41,12 @@ class UserPatch(Body):
     password: str | None = Field(default=None, min_length=8, max_length=1024)
     role: RoleName | None = None
     disabled: bool | None = None
-    cameras: list[Id] | None = Field(default=None, max_length=10_000)
+    cameras: list[Id] | Literal["all"] | None = Field(default=None, max_length=10_000)
 
 
-async def check_cameras(request: web.Request, camera_ids: list[int] | None) -> None:
+async def check_cameras(request: web.Request, camera_ids: list[int] | str | None) -> None:
     """ApiError 400 naming the cameras that do not exist: a grant must name real ones."""
-    if not camera_ids:
+    if not camera_ids or isinstance(camera_ids, str):
         return
     known = await server_of(request).cameras.existing_ids(camera_ids)
     missing = sorted(set(camera_ids) - known)
@@ -60,7 +61,7 @@ def user_json(user: User, cameras: list[int]) -> dict[str, object]:
         "role": user.role,
         "disabled": user.disabled,
         "created": iso(user.created_us),
-        "cameras": "all" if user.role == "admin" else cameras,
+        "cameras": "all" if user.role == "admin" or user.all_cameras else cameras,
     }
 
 
@@ -116,10 +117,24 @@ def register(api: ApiRegistry) -> None:
         await check_cameras(request, body.cameras)
         try:
             async with server.db.session() as session:
+                if body.cameras is None:
+                    grant = await accounts.default_grant(
+                        session, server.settings.users.default_cameras
+                    )
+                else:
+                    grant = accounts.CameraGrant(
+                        body.cameras == "all",
+                        () if body.cameras == "all" else tuple(sorted(set(body.cameras))),
+                    )
                 user = await accounts.create_user(
-                    session, body.username, body.password, body.role, body.cameras
+                    session,
+                    body.username,
+                    body.password,
+                    body.role,
+                    list(grant.ids),
+                    all_cameras=grant.all,
                 )
-                data = user_json(user, sorted(set(body.cameras)))
+                data = user_json(user, list(grant.ids))
         except accounts.AccountError as exc:
             raise ApiError(409 if "exists" in str(exc) else 400, str(exc)) from None
         await server.audit.record(
@@ -177,7 +192,9 @@ def register(api: ApiRegistry) -> None:
                     keep_token=token if mine else None,
                 )
             if body.cameras is not None:
-                await accounts.set_camera_permissions(session, user.id, body.cameras)
+                user.all_cameras = body.cameras == "all"
+                granted = [] if body.cameras == "all" else body.cameras
+                await accounts.set_camera_permissions(session, user.id, granted)
             await session.flush()
             cams = sorted(
                 await session.scalars(
@@ -186,7 +203,7 @@ def register(api: ApiRegistry) -> None:
             )
             data = user_json(user, cams)
         await _end_revoked_live_views(
-            server, user_id, body, data["role"] == "admin", cams, by_self=user_id == who.user_id
+            server, user_id, body, data["cameras"] == "all", cams, by_self=user_id == who.user_id
         )
         changed = sorted(k for k, v in body.model_dump().items() if v is not None)
         await server.audit.record(
@@ -271,7 +288,7 @@ async def _end_revoked_live_views(
     server: VmsServer,
     user_id: int,
     change: UserPatch,
-    admin: bool,
+    sees_all: bool,
     cameras: list[int],
     by_self: bool,
 ) -> None:
@@ -282,7 +299,7 @@ async def _end_revoked_live_views(
         await webrtc.end_user_sessions(user_id, "user disabled")
     elif change.password is not None and not by_self:
         await webrtc.end_user_sessions(user_id, "password changed")
-    elif not admin:
+    elif not sees_all:
         await webrtc.end_user_sessions(
             user_id, "camera no longer granted to the user", keep_cameras=frozenset(cameras)
         )

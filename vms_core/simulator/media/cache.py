@@ -38,7 +38,7 @@ def load_or_encode(spec: LoopSpec, cache_dir: Path | None) -> EncodedLoop:
         return cached
     loop = encode_loop(spec)
     _write(loop, cache_dir, key)
-    log.info(
+    log.debug(
         "encoded %dx%d %s loop of %ds in %.1fs",
         spec.video.width,
         spec.video.height,

@@ -192,7 +192,9 @@ class LoopPlayer:
             now = self.clock()
             if now - due > self.late_after_s:
                 self.skips += 1
-                log.warning("loop player %.3fs late; skipping ahead", now - due)
+                # Routine on a busy machine (a first start encodes while it plays): the
+                # skip is the remedy, and a receiver sees at most a frozen picture.
+                log.debug("loop player %.3fs late; skipping ahead", now - due)
                 cursor.seek(now, keyframes_only=cursor is video)
                 continue
             unit = self._video_unit(cursor, now) if cursor is video else self._audio_unit(cursor)

@@ -259,7 +259,9 @@ export function gridPage(root, { t = null } = {}) {
     playbackBar.hidden = mode !== "playback";
     const all = cameras();
     if (!all.length) {
-      wallEl.append(h("div", { class: "empty" }, "No cameras to show. An admin adds cameras (vms.toml, the API, or discovery) and grants them to users."));
+      const admin = state.me && state.me.role === "admin";
+      // A user who sees no camera cannot add one: say whom to ask.
+      wallEl.append(h("div", { class: "empty" }, admin ? "No cameras yet. Add cameras on the Admin page (Cameras), in vms.toml, or through the API." : "No camera is shared with you yet. Ask an administrator to grant you cameras."));
       return;
     }
     const byId = new Map(all.map((c) => [c.id, c]));

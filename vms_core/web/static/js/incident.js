@@ -1,6 +1,7 @@
 // Responding to an incident: where it happened, and the nearest cameras both live and
 // at the moment it happened.
 
+import { alarmItem, alarms, syncList, watchAlarms } from "./alarms.js";
 import { api } from "./api.js";
 import { LiveView } from "./live.js";
 import { PlaybackView } from "./playback.js";
@@ -24,15 +25,32 @@ export function nearestCameras(event, count = NEAREST) {
   return ranked.slice(0, count);
 }
 
+/** The event by id from the catalog, whatever its age (with its alarm, if any). */
 async function findEvent(id) {
-  const known = state.events.find((e) => e.id === id);
-  if (known) return known;
-  const recent = await api("/api/events?limit=1000");
-  return recent.find((e) => e.id === id) || null;
+  try {
+    return await api(`/api/events/${encodeURIComponent(id)}`);
+  } catch (err) {
+    if (err.status === 404) return null;
+    throw err;
+  }
+}
+
+/** The event's alarm with its actions, kept current as anyone works it. */
+function alarmBox(first) {
+  const box = h("ul", { class: "alarm-list incident-alarm alarm-queue" });
+  let current = first;
+  const render = () => {
+    current = alarms.latest.get(current.id) || current;
+    syncList(box, [current], (a) => alarmItem(a, { full: true }));
+  };
+  const off = watchAlarms(render);
+  render();
+  return { box, off };
 }
 
 export function incidentPage(root, { id }) {
   const views = [];
+  const offs = [];
   const body = h("div", { class: "incident-page" }, h("div", { class: "empty" }, "Loading incident…"));
   root.append(body);
   let closed = false;
@@ -45,6 +63,8 @@ export function incidentPage(root, { id }) {
         return;
       }
       const t = Date.parse(event.time);
+      const alarm = event.alarm ? alarmBox(event.alarm) : null;
+      if (alarm) offs.push(alarm.off);
       const rows = nearestCameras(event).map(({ camera, metres }) => {
         const live = new LiveView({ label: `${camera.name} · live` });
         const past = new PlaybackView();
@@ -64,7 +84,7 @@ export function incidentPage(root, { id }) {
         h(
           "header",
           { class: "page-head" },
-          h("h2", {}, `${event.type}`),
+          h("h2", { title: event.type }, event.label || event.type),
           h("span", { class: `health sev-${event.severity}` }, event.severity),
           h("span", { class: "muted" }, `${fmtDateTime(t)} · ${event.source || ""}`),
         ),
@@ -72,7 +92,7 @@ export function incidentPage(root, { id }) {
           "div",
           { class: "incident-grid" },
           h("div", { class: "incident-cameras" }, rows.length ? rows : h("div", { class: "empty" }, "No cameras")),
-          h("div", { class: "incident-plan" }, plan, h("pre", { class: "event-data" }, JSON.stringify(event.data || {}, null, 2))),
+          h("div", { class: "incident-plan" }, alarm ? alarm.box : null, plan, h("pre", { class: "event-data" }, JSON.stringify(event.data || {}, null, 2))),
         ),
       );
       fitLabels(plan);
@@ -81,5 +101,6 @@ export function incidentPage(root, { id }) {
   return () => {
     closed = true;
     views.forEach((v) => v.stop());
+    offs.forEach((off) => off());
   };
 }

@@ -1,11 +1,16 @@
 // The app shell: login, top bar, camera list, events rail, and a hash router over pages.
 
+import { accountPage } from "./account.js";
+import { adminPage } from "./admin/page.js";
+import { alarmBadge, alarmsPage, startAlarms } from "./alarms.js";
 import { api } from "./api.js";
 import { cameraPage } from "./camera.js";
 import { eventsPage, eventsRail } from "./events.js";
+import { exportsPage } from "./exports_page.js";
 import { gridPage } from "./grid.js";
 import { incidentPage } from "./incident.js";
 import { loginPage } from "./login.js";
+import { lprPage } from "./lpr.js";
 import { planPage } from "./plan.js";
 import { pluginsPage } from "./plugins.js";
 import { popoutPage } from "./popout.js";
@@ -25,6 +30,11 @@ const ROUTES = [
   [/^#\/plan$/, (root) => planPage(root)],
   [/^#\/events$/, (root) => eventsPage(root)],
   [/^#\/plugins$/, (root) => pluginsPage(root)],
+  [/^#\/alarms$/, (root) => alarmsPage(root)],
+  [/^#\/exports$/, (root) => exportsPage(root)],
+  [/^#\/lpr$/, (root) => lprPage(root)],
+  [/^#\/account$/, (root) => accountPage(root)],
+  [/^#\/admin(?:\/(\w+))?$/, (root, m) => adminPage(root, m[1])],
   [/^#\/(?:grid)?(?:\?t=(\d+))?$/, (root, m) => gridPage(root, { t: m[1] ? Number(m[1]) : null })],
 ];
 // A tile popped out of the wall: its own window, without the shell.
@@ -86,7 +96,10 @@ function showShell(me) {
     h("a", { href: "#/grid" }, "Video wall"),
     h("a", { href: "#/plan" }, "Plan"),
     h("a", { href: "#/events" }, "Events"),
-    me.role === "admin" ? h("a", { href: "#/plugins" }, "Plug-ins") : null,
+    h("a", { href: "#/alarms" }, "Alarms", alarmBadge()),
+    me.role === "viewer" ? null : h("a", { href: "#/exports" }, "Exports"),
+    h("a", { href: "#/lpr" }, "Plates"),
+    me.role === "admin" ? h("a", { href: "#/admin" }, "Admin") : null,
   );
   app.append(
     h(
@@ -97,7 +110,7 @@ function showShell(me) {
       h("span", { class: "spacer" }),
       clock(),
       h("button", { type: "button", class: "small help-button", title: "Keyboard shortcuts (?)", onclick: () => toggleHelp() }, "?"),
-      h("span", { class: "user" }, `${me.username} · ${me.role}`),
+      h("a", { class: "user", href: "#/account", title: "My account: change my password" }, `${me.username} · ${me.role}`),
       h("button", { type: "button", class: "small", onclick: logout }, "Sign out"),
     ),
     h("div", { class: "body" }, cameraList(), main, eventsRail()),
@@ -113,6 +126,7 @@ async function showLogin() {
   clear(app);
   loginPage(app, async (me) => {
     await startStore();
+    await startAlarms();
     showShell(me);
   });
 }
@@ -132,6 +146,7 @@ async function boot() {
   try {
     const me = await api("/api/auth/me");
     await startStore();
+    await startAlarms();
     showShell(me);
   } catch {
     showLogin();

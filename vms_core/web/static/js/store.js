@@ -2,7 +2,7 @@
 
 import { api } from "./api.js";
 
-const listeners = { cameras: new Set(), event: new Set(), feed: new Set() };
+const listeners = { cameras: new Set(), event: new Set(), feed: new Set(), alarm: new Set() };
 
 export const state = {
   me: null,
@@ -73,6 +73,14 @@ export async function startStore() {
       addEvents([JSON.parse(msg.data)]);
     } catch (err) {
       console.warn("bad event message", err);
+    }
+  });
+  // A new alarm, or one acknowledged, assigned, noted or closed by anyone (alarms.js).
+  source.addEventListener("alarm", (msg) => {
+    try {
+      emit("alarm", JSON.parse(msg.data));
+    } catch (err) {
+      console.warn("bad alarm message", err);
     }
   });
 }

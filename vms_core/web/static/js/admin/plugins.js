@@ -1,0 +1,59 @@
+// Plug-ins: each one's state, the reason it is refused or failed (settings errors name
+// the key), its health counters, and reloading vms.toml (which restarts the plug-ins
+// whose settings changed). Only GET /api/plugins and the reload: the plug-in host is
+// moving out of process, and this page must not depend on its inside.
+
+import { api } from "../api.js";
+import { clear, fmtDateTime, h, toast } from "../util.js";
+import { section, table } from "./ui.js";
+
+const STATE_CLASS = { running: "ok", loaded: "ok", disabled: "idle", stopped: "idle", stopping: "idle", restarting: "warn", unhealthy: "warn", quarantined: "bad", refused: "bad", failed: "bad" };
+
+export function pluginsPage(root) {
+  const holder = h("div", {});
+  const report = h("div", { class: "reload-report muted" });
+
+  async function load() {
+    const plugins = await api("/api/plugins");
+    clear(holder).append(
+      table(
+        ["Plug-in", "Version", "State", "Why", "Calls", "Errors", "Last error"],
+        plugins.map((p) =>
+          h(
+            "tr",
+            { dataset: { plugin: p.name, state: p.state } },
+            h("td", { title: p.source }, p.name, h("div", { class: "muted small-text" }, p.description || "")),
+            h("td", {}, p.version),
+            h("td", {}, h("span", { class: `dot ${STATE_CLASS[p.state] || "idle"}` }), ` ${p.state}`),
+            h("td", { class: "reason-cell" }, p.reason || ""),
+            h("td", {}, String(p.health ? p.health.calls : 0)),
+            h("td", {}, p.health ? `${p.health.errors} (${p.health.timeouts} timeouts)` : "0"),
+            h("td", { class: "reason-cell" }, p.health && p.health.last_error ? `${p.health.last_error} · ${fmtDateTime(Date.parse(p.health.last_error_at))}` : ""),
+          ),
+        ),
+        { empty: "No plug-ins found" },
+      ),
+    );
+  }
+
+  const reload = h("button", { type: "button", class: "primary reload" }, "Reload vms.toml");
+  reload.addEventListener("click", async () => {
+    reload.disabled = true;
+    try {
+      const result = await api("/api/config/reload", { method: "POST" });
+      const changed = result.plugins && result.plugins.length ? `restarted: ${result.plugins.join(", ")}` : "no plug-in settings changed";
+      report.textContent = `Reloaded: ${changed}${result.restart_needed.length ? `; needs a restart for [${result.restart_needed.join("], [")}]` : ""}`;
+      await load();
+    } catch (err) {
+      report.textContent = err.message;
+      toast(err.message, "error", 8000);
+    } finally {
+      reload.disabled = false;
+    }
+  });
+  const refresh = h("button", { type: "button", onclick: () => load().catch((err) => toast(err.message, "error")) }, "Refresh");
+  // Each runner's restarts, CPU and memory, and the permissions asked for and granted.
+  const details = h("a", { href: "#/plugins", class: "details-link" }, "Runners and permissions");
+  root.append(section("Plug-ins", h("div", { class: "row" }, reload, refresh, details, report), holder));
+  load().catch((err) => toast(err.message, "error"));
+}
