@@ -11,7 +11,7 @@ import pytest
 
 from tests.eventually import eventually
 from tests.plugin_host.conftest import plugin_kv, write_plugin
-from vms_core.demo import add_simulated_cameras
+from vms_core.demo import DemoCameras
 from vms_core.simulator.simulator import Simulator
 
 WATCHER = """
@@ -45,7 +45,14 @@ async def test_a_plugin_hears_of_cameras_added_after_it_started(
     assert (await plugin_kv(srv.server, "watcher")).get("heard") is None  # no cameras yet
 
     # Added while the plug-in runs, as `vms demo` adds its simulated cameras.
-    await add_simulated_cameras(cameras_sim, srv.server.cameras)
+    demo = DemoCameras(cameras_sim, srv.server.cameras)
+    await demo.start()
+    try:
+        await eventually(
+            lambda: _all_in(srv, cameras_sim), 30, 0.1, what="every simulated camera added"
+        )
+    finally:
+        await demo.stop()
     rest_ids = sorted(c.id for c in await srv.server.cameras.visible())  # integers
 
     async def heard() -> dict[str, Any] | None:
@@ -56,3 +63,8 @@ async def test_a_plugin_hears_of_cameras_added_after_it_started(
     assert seen["ids"] == [str(i) for i in rest_ids] == seen["listed"]
     first = next(c for c in await srv.server.cameras.visible() if c.name == "sim-cam-1")
     assert seen["by_name"] == str(first.id)
+
+
+async def _all_in(srv: Any, sim: Simulator) -> bool:
+    names = {c.name for c in await srv.server.cameras.visible()}
+    return names == {info.name for info in sim.cameras}
