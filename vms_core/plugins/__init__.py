@@ -2,10 +2,10 @@
 
 from vms_sdk.policy import CallBudgets
 
-from vms_core.plugins.context import HostKeyValueStore, HostPluginContext
 from vms_core.plugins.discovery import ENTRY_POINT_GROUP, PluginCandidate
 from vms_core.plugins.dispatch import AudioDispatcher, FrameDispatcher, LaneStats
 from vms_core.plugins.http import PluginHttp
+from vms_core.plugins.kv_store import HostKeyValueStore
 from vms_core.plugins.manager import (
     PluginCallError,
     PluginManager,
@@ -22,7 +22,6 @@ __all__ = [
     "CallBudgets",
     "FrameDispatcher",
     "HostKeyValueStore",
-    "HostPluginContext",
     "HostServices",
     "LaneStats",
     "PluginCallError",

@@ -74,10 +74,10 @@ from vms_sdk.runtime.protocol import (
 )
 from vms_sdk.runtime.sandbox import SandboxSpec
 
-from vms_core.plugins.context import HostKeyValueStore
 from vms_core.plugins.discovery import PluginCandidate, entry_point_candidates, folder_candidates
 from vms_core.plugins.framering import FrameRing
 from vms_core.plugins.identity import RunnerIdentity, runner_identity
+from vms_core.plugins.kv_store import HostKeyValueStore
 from vms_core.plugins.process import RunnerLaunch, RunnerProcess
 from vms_core.plugins.services import HostServices
 from vms_core.plugins.supervision import PluginHealth, RunnerLimits

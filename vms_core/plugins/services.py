@@ -15,7 +15,7 @@ from vms_sdk import Bookmark, Camera, Event, Notification
 
 
 class HostServices(Protocol):
-    """Server services used by :class:`~vms_core.plugins.context.HostPluginContext`."""
+    """Server services a plug-in's context calls reach (through its runner's RPC)."""
 
     @property
     def data_dir(self) -> Path:
