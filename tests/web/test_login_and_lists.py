@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, Route, expect
 
 from tests.web.conftest import login, new_page
 
@@ -75,3 +77,31 @@ async def test_login_shows_cameras_with_health_and_live_events(
     await page.wait_for_selector("input[name=password]")
     await page.reload()
     await page.wait_for_selector("input[name=password]")
+
+
+async def test_signing_out_stops_the_pages_before_the_session_ends(
+    start_web: Callable[..., Any], browser: Browser
+) -> None:
+    """An operator who signs out and at once follows a link (or a test that navigates) must
+    not see pages load on a session being ended: that was a 401 in the middle of sign-out."""
+    setup = await start_web(cameras=1)
+    page = await new_page(browser)
+    await login(page, setup, "/#/events")
+    held = asyncio.Event()
+    release = asyncio.Event()
+
+    async def hold_logout(route: Route) -> None:
+        held.set()
+        await release.wait()
+        await route.continue_()
+
+    await page.route("**/api/auth/logout", hold_logout)
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(urlsplit(r.url).path))
+    await page.click("text=Sign out")
+    await asyncio.wait_for(held.wait(), 30)  # hang guard
+    await page.evaluate("location.hash = '#/grid'")
+    await page.evaluate("new Promise((done) => setTimeout(done, 300))")  # a page would load now
+    release.set()
+    await page.wait_for_selector("input[name=password]")
+    assert [p for p in asked if p.startswith("/api/")] == ["/api/auth/logout"]

@@ -71,6 +71,12 @@ function clock() {
 }
 
 async function logout() {
+  // Stop the pages before the session ends: a page still routing or loading meanwhile would
+  // ask the server with a session that is about to be gone (a 401 the operator never caused).
+  stopStore();
+  unmount();
+  unmount = () => {};
+  main = null;
   try {
     await api("/api/auth/logout", { method: "POST" });
   } catch {
