@@ -38,6 +38,27 @@ HEALTH_SCHEMA = {
             "items": {"type": "string"},
             "description": "how its runner is confined (user, Landlock, limits)",
         },
+        "warnings": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "what the operator should know while it runs: a camera whose "
+            "frames it cannot keep up with",
+        },
+    },
+}
+CAMERA_FRAMES_SCHEMA = {
+    "type": "object",
+    "description": "one camera's frames for this plug-in, over the last 30 s of video",
+    "properties": {
+        "wanted_fps": {"type": "number", "description": "what its subscription asks for"},
+        "analysed_fps": {"type": "number"},
+        "skipped_fps": {"type": "number", "description": "frames it was too busy to take"},
+        "analysed": {"type": "integer", "description": "since the plug-in started"},
+        "skipped": {"type": "integer", "description": "since the plug-in started"},
+        "behind": {
+            "type": "boolean",
+            "description": "analysed below 80 % of the wanted rate while frames are skipped",
+        },
     },
 }
 PERMISSIONS_SCHEMA = {
@@ -81,7 +102,11 @@ PLUGIN_SCHEMA = {
         "dropped_messages": {"type": "integer"},
         "frames": {
             "type": "object",
-            "description": "frame and audio lane counters: accepted, delivered, dropped",
+            "description": "frame and audio lane counters: accepted, delivered, dropped; "
+            "per camera (`cameras`), the frames analysed and skipped",
+            "properties": {
+                "cameras": {"type": "object", "additionalProperties": CAMERA_FRAMES_SCHEMA}
+            },
         },
     },
 }
@@ -107,6 +132,7 @@ def register(api: ApiRegistry) -> None:
             item["frames"] = {
                 kind: vars(stats).copy() for kind, stats in lanes.items() if stats is not None
             }
+            item["frames"]["cameras"] = host.frames.cameras(status.name)
             out.append(item)
         return web.json_response(out)
 
