@@ -13,6 +13,7 @@ at which scale to detect, and what to recognise.
 
 from __future__ import annotations
 
+import resource
 import threading
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ class OcrModels:
     """The detector and recogniser sessions, each running on ``threads`` ONNX threads."""
 
     def __init__(self, threads: int = 1) -> None:
+        before = _peak_rss()
         import rapidocr_onnxruntime as rapidocr  # type: ignore[import-untyped]
         from rapidocr_onnxruntime.ch_ppocr_det.utils import (  # type: ignore[import-untyped]
             DBPostProcess,
@@ -63,6 +65,8 @@ class OcrModels:
                 **onnx,
             }
         )
+        # What loading added to the process's peak memory (the import, the sessions).
+        self.loaded_bytes = max(0, _peak_rss() - before)
 
     def detect(self, region: Image, scale: float) -> list[Quad]:
         """Text boxes in ``region`` (BGR), detected on a copy scaled by ``scale``, in
@@ -82,6 +86,11 @@ class OcrModels:
             return []
         results, _ = self._recogniser(crops)
         return [(str(text), float(score)) for text, score in results]
+
+
+def _peak_rss() -> int:
+    """This process's peak resident memory in bytes (Linux counts ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def _multiple(length: float) -> int:

@@ -120,8 +120,14 @@ def build_routes(service: Callable[[], LprPlugin]) -> list[Route]:
 
     def status(request: HttpRequest) -> HttpResponse:
         who = request.require_role("viewer")
-        cameras = service().stats()
-        return HttpResponse(json={"cameras": {c: cameras[c] for c in cameras if who.can_see(c)}})
+        svc = service()
+        cameras = svc.stats()
+        return HttpResponse(
+            json={
+                "cameras": {c: cameras[c] for c in cameras if who.can_see(c)},
+                "models_loaded_bytes": svc.models_loaded_bytes,
+            }
+        )
 
     return [
         Route("GET", "/reads", reads),

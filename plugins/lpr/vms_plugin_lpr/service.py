@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import resource
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -71,7 +70,6 @@ class LprPlugin(Plugin[LprSettings]):
         self._lock = threading.Lock()
         self._models: OcrModels | None = None
         self._formats: PlateFormats | None = None
-        self.models_bytes = 0  # what loading the models added to the peak resident memory
 
     async def start(self) -> None:
         await asyncio.to_thread(self._open)  # SQLite and the hotlist files: off the loop
@@ -108,10 +106,15 @@ class LprPlugin(Plugin[LprSettings]):
         """The OCR models, loaded on first use, once for every camera and worker."""
         with self._lock:
             if self._models is None:
-                before = _peak_rss()
                 self._models = shared_models(self.settings.ocr_threads)
-                self.models_bytes = max(0, _peak_rss() - before)
             return self._models
+
+    @property
+    def models_loaded_bytes(self) -> int | None:
+        """What loading the OCR models added to the runner's peak memory (``None``:
+        not loaded yet, they load with the first frame)."""
+        with self._lock:
+            return self._models.loaded_bytes if self._models is not None else None
 
     @property
     def formats(self) -> PlateFormats:
@@ -282,11 +285,6 @@ class LprPlugin(Plugin[LprSettings]):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(jpeg.tobytes())
         return relative
-
-
-def _peak_rss() -> int:
-    """This process's peak resident memory in bytes (Linux counts ru_maxrss in KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def _bgr(image: Image) -> Image:
