@@ -514,10 +514,10 @@ class FrameSubscription:
     :ivar stream: ``"sub"`` (low resolution, cheap to decode; the default) or ``"main"``.
     :ivar fmt: ``"bgr24"`` (HxWx3 uint8, OpenCV order) or ``"gray"`` (HxW uint8).
     :ivar concurrency: frames of *different* cameras the plug-in can analyse at the same
-        time (API 1.3). The host then calls ``vms_analyze_frame`` up to this many times at
-        once, each in a thread of its own when the hook is a plain function; frames of one
-        camera still come one after the other, in time order. With several
-        subscriptions, the largest value counts. When frames arrive faster than the
+        time (unreleased, after 1.2.0). The host then calls ``vms_analyze_frame`` up to
+        this many times at once, each in a thread of its own when the hook is a plain
+        function; frames of one camera still come one after the other, in time order.
+        With several subscriptions, the largest value counts. When frames arrive faster than the
         plug-in analyses them, the host shares its time among the cameras in turn and
         skips the older frames of each (see :attr:`Frame.skipped`).
     """
@@ -558,7 +558,7 @@ class Frame:
     :ivar height: image height in pixels.
     :ivar stream: ``"sub"`` or ``"main"``.
     :ivar skipped: frames of this camera (at the subscribed rate) the host skipped for this
-        plug-in since the one before, because it was still busy (API 1.3; 0 from older
+        plug-in since the one before, because it was still busy (unreleased; 0 from older
         hosts). A plug-in that tracks things across frames can tell a gap from a still
         scene.
     """
