@@ -203,6 +203,8 @@ class PlateReader:
         found = []
         wanted = []
         for quad, track in zip(quads, tracks, strict=True):
+            if tracker.static(track):
+                continue  # scenery, not a vehicle: neither read nor a sighting
             agreed = tracker.agreed(track)
             if agreed is not None:
                 # Followed, not read again: still a sighting (the read's last-seen time

@@ -18,6 +18,8 @@ import numpy as np
 
 from vms_plugin_lpr.models import Quad
 
+_STATIC_AFTER_S = 0.3  # a plate on a vehicle moves (or grows) visibly within this time
+
 
 def quad_width(quad: Quad) -> float:
     return float(max(np.linalg.norm(quad[1] - quad[0]), np.linalg.norm(quad[2] - quad[3])))
@@ -39,6 +41,8 @@ class PlateTrack:
     best_scores: dict[str, float] = field(default_factory=dict)  # per text read
     tries: int = 0  # recognitions run on it
     frames: int = 1
+    first_quad: Quad | None = None  # where it was first seen (set on creation)
+    first_seen: float = 0.0
 
     @property
     def centre(self) -> tuple[float, float]:
@@ -78,13 +82,25 @@ class PlateTracker:
         for quad in quads:
             track = self._nearest(quad, at, free)
             if track is None:
-                track = PlateTrack(next(self._ids), quad, at)
+                track = PlateTrack(next(self._ids), quad, at, first_quad=quad, first_seen=at)
                 self.tracks.append(track)
             else:
                 free.remove(track)
                 self._move(track, quad, at)
             matched.append(track)
         return matched
+
+    def static(self, track: PlateTrack) -> bool:
+        """Whether ``track`` has stayed where it was first seen, the same size, for a while:
+        text painted on the scene (a street sign a passing vehicle happened to uncover), not
+        a plate on a moving vehicle."""
+        if track.first_quad is None or track.seen_at - track.first_seen < _STATIC_AFTER_S:
+            return False
+        first = track.first_quad
+        # Where, not how big: a passing vehicle covering part of a sign changes its box.
+        height = min(quad_height(first), quad_height(track.quad))
+        moved = float(np.hypot(*(track.quad.mean(axis=0) - first.mean(axis=0))))
+        return moved < 0.3 * height
 
     def agreed(self, track: PlateTrack) -> str | None:
         """The text ``enough`` reads of ``track`` agree on, if any."""
