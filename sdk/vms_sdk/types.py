@@ -500,6 +500,8 @@ class Route:
 
 FrameStream = Literal["sub", "main"]
 FrameFormat = Literal["bgr24", "gray"]
+MAX_CONCURRENCY = 16
+"""The most frames a plug-in may ask to analyse at once (``FrameSubscription.concurrency``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -511,18 +513,28 @@ class FrameSubscription:
         delivers faster. A slow analyser gets the newest frame and skips older ones.
     :ivar stream: ``"sub"`` (low resolution, cheap to decode; the default) or ``"main"``.
     :ivar fmt: ``"bgr24"`` (HxWx3 uint8, OpenCV order) or ``"gray"`` (HxW uint8).
+    :ivar concurrency: frames of *different* cameras the plug-in can analyse at the same
+        time (unreleased, after 1.2.0). The host then calls ``vms_analyze_frame`` up to
+        this many times at once, each in a thread of its own when the hook is a plain
+        function; frames of one camera still come one after the other, in time order.
+        With several subscriptions, the largest value counts. When frames arrive faster than the
+        plug-in analyses them, the host shares its time among the cameras in turn and
+        skips the older frames of each (see :attr:`Frame.skipped`).
     """
 
     camera_ids: Sequence[str] | None = None
     fps: float = 1.0
     stream: FrameStream = "sub"
     fmt: FrameFormat = "bgr24"
+    concurrency: int = 1
 
     def __post_init__(self) -> None:
         if self.camera_ids is not None:
             _freeze_ids(self, "camera_ids", self.camera_ids)
         if not self.fps > 0:
             raise ValueError(f"fps must be > 0, got {self.fps}")
+        if isinstance(self.concurrency, bool) or not 1 <= self.concurrency <= MAX_CONCURRENCY:
+            raise ValueError(f"concurrency must be 1..{MAX_CONCURRENCY}, got {self.concurrency}")
         if self.stream not in ("sub", "main"):
             raise ValueError(f"stream must be 'sub' or 'main', got {self.stream!r}")
         if self.fmt not in ("bgr24", "gray"):
@@ -545,6 +557,10 @@ class Frame:
     :ivar width: image width in pixels.
     :ivar height: image height in pixels.
     :ivar stream: ``"sub"`` or ``"main"``.
+    :ivar skipped: frames of this camera (at the subscribed rate) the host skipped for this
+        plug-in since the one before, because it was still busy (unreleased; 0 from older
+        hosts). A plug-in that tracks things across frames can tell a gap from a still
+        scene.
     """
 
     camera_id: str
@@ -553,6 +569,7 @@ class Frame:
     width: int
     height: int
     stream: FrameStream = "sub"
+    skipped: int = 0
 
     def __post_init__(self) -> None:
         _require_aware("Frame.time", self.time)

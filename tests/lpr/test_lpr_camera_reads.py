@@ -96,3 +96,7 @@ async def test_plate_free_scene_gives_no_reads_over_5_minutes(tmp_path: Path) ->
         assert host.events == []
         status = (await host.request("GET", "/status")).decoded_json()
         assert status["cameras"]["cam1"]["frames"] == 5 * 60 * FPS
+        assert status["cameras"]["cam1"]["skipped"] == 0
+        # Motion (the walker) gated the detector: most frames cost no OCR at all.
+        assert status["cameras"]["cam1"]["moving_frames"] < status["cameras"]["cam1"]["frames"]
+        assert status["models_loaded_bytes"] is not None

@@ -197,6 +197,10 @@ restart_backoff_seconds = 0.2
     assert listed["good"]["state"] == "running"
     assert listed["good"]["health"]["errors"] == listed["good"]["health"]["timeouts"] == 0
     assert listed["good"]["frames"]["video"]["delivered"] > 0
+    # Per camera: the frames it analysed, and the rate it asked for.
+    per_camera = listed["good"]["frames"]["cameras"]
+    assert set(per_camera) == {str(c.id) for c in await srv.server.cameras.visible()}
+    assert all(c["analysed"] > 0 and c["wanted_fps"] > 0 for c in per_camera.values())
 
     # Every camera recorded throughout: closed segments follow each other without a gap.
     async def segments() -> list[Segment]:

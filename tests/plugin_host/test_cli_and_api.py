@@ -105,6 +105,16 @@ async def test_plugin_list_is_for_administrators_and_routes_need_a_login(
     async with http.get(srv.url + "/api/plugins", headers=bearer(await srv.admin_token())) as r:
         states = {p["name"]: p["state"] for p in await r.json()}
     assert states == {"picky": "running", "fine": "running", "future": "refused", "off": "disabled"}
+    # One plug-in by name: the same entry; an unknown name is a JSON 404 naming it.
+    admin = bearer(await srv.admin_token())
+    async with http.get(srv.url + "/api/plugins/fine", headers=admin) as r:
+        one = await r.json()
+        assert r.status == 200 and one["name"] == "fine" and one["state"] == "running"
+        assert one["health"]["warnings"] == [] and "cameras" in one["frames"]
+    async with http.get(srv.url + "/api/plugins/ghost", headers=admin) as r:
+        assert r.status == 404 and "ghost" in (await r.json())["error"]["message"]
+    async with http.get(srv.url + "/api/plugins/fine", headers=bearer(viewer)) as r:
+        assert r.status == 403
 
     # Below a plug-in's prefix: a login first, then the plug-in's own answer.
     async with http.get(srv.url + "/api/plugins/fine/nothing/here") as r:

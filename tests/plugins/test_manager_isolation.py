@@ -202,9 +202,12 @@ async def test_a_behind_plugin_keeps_each_cameras_newest_frame(
     for frame in (first_c1, only_c2, newer_c1):
         frames.offer(frame)
     lane = frames._lanes["good"]
-    # c1's newer frame replaced its older one; c2's frame was not pushed out by c1's.
-    assert list(lane.queue) == [only_c2, newer_c1]
+    # c1's newer frame replaced its older one; c2's frame was not pushed out by c1's. The
+    # cameras take turns (c1 came first); the skipped frame is counted against c1.
+    assert lane.pending() == [newer_c1, only_c2]
     assert frames.stats()["good"].dropped == 1
+    assert frames.cameras("good")["c1"]["skipped"] == 1
+    assert frames.cameras("good")["c2"]["skipped"] == 0
     await frames.stop()
 
 

@@ -64,6 +64,7 @@ class FrameRing:
             frame.stream,
             list(image.shape),
             region.ident,
+            frame.skipped,
         )
 
     def done(self, ref: FrameRef, *, overran: bool) -> None:

@@ -26,6 +26,7 @@ from vms_core.api.accounts import Principal as Account
 from vms_core.api.auth import PRINCIPAL
 from vms_core.cameras import CameraChange
 from vms_core.config import Settings
+from vms_core.plugins.behind import BehindReporter
 from vms_core.plugins.dispatch import AudioDispatcher, FrameDispatcher
 from vms_core.plugins.frames import FrameSampler
 from vms_core.plugins.host_services import ServerHostServices
@@ -146,7 +147,8 @@ class PluginHost:
             principal_of=caller_of,
             max_body_bytes=settings.plugin_host.max_body_bytes,
         )
-        self.frames = FrameDispatcher(self.manager)
+        self.behind = BehindReporter(self.manager, parts.events.publish)
+        self.frames = FrameDispatcher(self.manager, on_behind=self.behind)
         self.audio = AudioDispatcher(self.manager)
         self.sampler = FrameSampler(parts.live, self.frames, self.audio, self.services.list_cameras)
         self._started = False
@@ -198,6 +200,7 @@ class PluginHost:
         await self.sampler.stop()
         await self.frames.stop()
         await self.audio.stop()
+        await self.behind.drain()
 
     async def _subscriptions_changed(self) -> None:
         """A plug-in was restarted: its lanes and taps follow its new subscriptions."""

@@ -923,15 +923,29 @@ class PluginManager:
         record = self._records.get(name)
         return record is not None and record.callable
 
-    async def analyze_frame(self, name: str, frame: Frame) -> None:
+    def camera_warning(self, name: str, camera_id: str, message: str | None) -> None:
+        """Set (``message``) or clear (``None``) the health warning about camera
+        ``camera_id`` of plug-in ``name`` (its frames are skipped)."""
+        record = self._records.get(name)
+        if record is None:
+            return
+        prefix = f"camera {camera_id}:"
+        kept = [w for w in record.health.warnings if not w.startswith(prefix)]
+        record.health.warnings = kept if message is None else [*kept, message]
+
+    async def analyze_frame(self, name: str, frame: Frame) -> bool:
         """Call plug-in ``name``'s ``vms_analyze_frame`` with ``frame`` through its
-        shared memory (used by the frame dispatcher)."""
+        shared memory (used by the frame dispatcher).
+
+        :return: whether the plug-in was called (``False``: it is not running, or every
+            memory region is still read by calls that overran, so the frame is skipped).
+        """
         record = self._records.get(name)
         if record is None or not record.callable or record.frames is None:
-            return
+            return False
         ref = record.frames.put(frame)
         if ref is None:
-            return  # every region still read by calls that overran: skip this frame
+            return False
         overran = False
         try:
             await self._request(
@@ -942,12 +956,14 @@ class PluginManager:
         finally:
             if record.frames is not None:
                 record.frames.done(ref, overran=overran)
+        return True
 
-    async def analyze_audio(self, name: str, chunk: AudioChunk) -> None:
-        """Call plug-in ``name``'s ``vms_analyze_audio`` (used by the audio dispatcher)."""
+    async def analyze_audio(self, name: str, chunk: AudioChunk) -> bool:
+        """Call plug-in ``name``'s ``vms_analyze_audio`` (used by the audio dispatcher);
+        whether it was called."""
         record = self._records.get(name)
         if record is None or not record.callable:
-            return
+            return False
         ref = AudioRef(
             chunk.camera_id, chunk.time, chunk.sample_rate, chunk.samples.astype("<f4").tobytes()
         )
@@ -955,6 +971,7 @@ class PluginManager:
             await self._request(
                 record, "vms_analyze_audio", Call("vms_analyze_audio", audio=ref), None
             )
+        return True
 
     async def handle_request(self, name: str, route: Route, request: HttpRequest) -> HttpResponse:
         """Run a plug-in's route handler in its runner, under the HTTP budget.

@@ -44,6 +44,8 @@ class PluginHealth:
     rss_bytes: int = 0
     threads: int = 0
     sandbox: list[str] = field(default_factory=list)
+    # What the operator should know while it runs (a camera whose frames it skips).
+    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready copy."""

@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 from vms_sdk import BadRequest, HttpRequest, HttpResponse, NotFound, Route
 
-from vms_plugin_lpr.engine import Image
-from vms_plugin_lpr.plates import clean, plausible
+from vms_plugin_lpr.models import Image
+from vms_plugin_lpr.plates import PlateFormats, clean
 from vms_plugin_lpr.store import StoredRead
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ def build_routes(service: Callable[[], LprPlugin]) -> list[Route]:
             return error(503, "webhook_disabled", "set plugins.lpr.webhook_secret to accept reads")
         if not _signed(secret, request):
             return error(401, "bad_signature", "X-Signature is not the HMAC-SHA256 of the body")
-        pushed = _pushed_read(request.json())
+        pushed = _pushed_read(request.json(), service().formats)
         camera = pushed["camera"]
         if svc.ctx.get_camera(camera) is None:
             return error(404, "unknown_camera", f"no camera {camera!r}")
@@ -120,8 +120,14 @@ def build_routes(service: Callable[[], LprPlugin]) -> list[Route]:
 
     def status(request: HttpRequest) -> HttpResponse:
         who = request.require_role("viewer")
-        cameras = service().stats()
-        return HttpResponse(json={"cameras": {c: cameras[c] for c in cameras if who.can_see(c)}})
+        svc = service()
+        cameras = svc.stats()
+        return HttpResponse(
+            json={
+                "cameras": {c: cameras[c] for c in cameras if who.can_see(c)},
+                "models_loaded_bytes": svc.models_loaded_bytes,
+            }
+        )
 
     return [
         Route("GET", "/reads", reads),
@@ -182,7 +188,7 @@ def _signed(secret: str, request: HttpRequest) -> bool:
     return hmac.compare_digest(expected.encode(), given.encode("utf-8", "surrogateescape"))
 
 
-def _pushed_read(body: Any) -> dict[str, Any]:
+def _pushed_read(body: Any, formats: PlateFormats) -> dict[str, Any]:
     """The keyword arguments of ``LprService.pushed_read`` for a webhook body.
 
     :raises BadRequest: naming the first field that is missing or wrong.
@@ -194,8 +200,11 @@ def _pushed_read(body: Any) -> dict[str, Any]:
             raise BadRequest(f"{key}: required, a string", code="bad_body")
     camera = _text({"camera": str(body["camera"])}, "camera", MAX_NAME_CHARS)
     plate = clean(_text({"plate": str(body["plate"])}, "plate", MAX_NAME_CHARS))
-    if not plausible(plate):
-        raise BadRequest(f"plate: {body['plate']!r} is not a plausible plate", code="bad_body")
+    # A pushed read is taken as it is (no look-alike repair): its sender read it.
+    if formats.fit(plate, repair=False) is None:
+        raise BadRequest(
+            f"plate: {body['plate']!r} fits none of the plate formats", code="bad_body"
+        )
     confidence = body.get("confidence", 1.0)
     if isinstance(confidence, bool) or not isinstance(confidence, int | float):
         raise BadRequest("confidence: a number from 0 to 1", code="bad_body")

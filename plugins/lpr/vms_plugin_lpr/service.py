@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time as _time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,8 +24,9 @@ from vms_sdk import (
 )
 from vms_sdk.plugin import Plugin
 
-from vms_plugin_lpr.engine import Image, MotionGate, PlateCandidate, PlateEngine
-from vms_plugin_lpr.plates import fold
+from vms_plugin_lpr.engine import PlateCandidate, PlateReader, ReaderSettings
+from vms_plugin_lpr.models import Image, OcrModels, shared_models
+from vms_plugin_lpr.plates import PlateFormats, fold
 from vms_plugin_lpr.routes import build_routes
 from vms_plugin_lpr.settings import LprSettings, read_hotlist_csv
 from vms_plugin_lpr.store import ReadStore, StoredRead
@@ -35,14 +35,13 @@ from vms_plugin_lpr.votes import CameraVotes, Decision
 
 @dataclass(slots=True)
 class CameraState:
-    """Per-camera state; its lock keeps two frames of one camera from racing."""
+    """Per-camera state; its lock keeps two frames of one camera from racing (the host
+    sends a camera's frames one after the other; this holds whatever calls it)."""
 
-    gate: MotionGate
+    reader: PlateReader
     votes: CameraVotes
     lock: threading.Lock = field(default_factory=threading.Lock)
-    frames: int = 0
-    ocr_frames: int = 0
-    ocr_seconds: float = 0.0
+    skipped: int = 0  # frames the host skipped for us (Frame.skipped)
 
 
 VERSION = "0.2.0"
@@ -69,7 +68,8 @@ class LprPlugin(Plugin[LprSettings]):
         self._cameras: dict[str, CameraState] = {}
         self._pushed: dict[str, CameraVotes] = {}
         self._lock = threading.Lock()
-        self._engine: PlateEngine | None = None
+        self._models: OcrModels | None = None
+        self._formats: PlateFormats | None = None
 
     async def start(self) -> None:
         await asyncio.to_thread(self._open)  # SQLite and the hotlist files: off the loop
@@ -93,7 +93,7 @@ class LprPlugin(Plugin[LprSettings]):
     @hookimpl
     def vms_frame_subscriptions(self) -> list[FrameSubscription]:
         s = self.settings
-        return [FrameSubscription(s.cameras, s.fps, s.stream, "bgr24")]
+        return [FrameSubscription(s.cameras, s.fps, s.stream, "bgr24", concurrency=s.worker_count)]
 
     @hookimpl
     def vms_analyze_frame(self, frame: Frame) -> None:
@@ -102,11 +102,26 @@ class LprPlugin(Plugin[LprSettings]):
         self.analyze(frame)
 
     @property
-    def engine(self) -> PlateEngine:
+    def models(self) -> OcrModels:
+        """The OCR models, loaded on first use, once for every camera and worker."""
         with self._lock:
-            if self._engine is None:
-                self._engine = PlateEngine(self.settings.ocr_threads)
-            return self._engine
+            if self._models is None:
+                self._models = shared_models(self.settings.ocr_threads)
+            return self._models
+
+    @property
+    def models_loaded_bytes(self) -> int | None:
+        """What loading the OCR models added to the runner's peak memory (``None``:
+        not loaded yet, they load with the first frame)."""
+        with self._lock:
+            return self._models.loaded_bytes if self._models is not None else None
+
+    @property
+    def formats(self) -> PlateFormats:
+        with self._lock:
+            if self._formats is None:
+                self._formats = self.settings.formats()
+            return self._formats
 
     # ----------------------------------------------------------------- frames
 
@@ -114,34 +129,31 @@ class LprPlugin(Plugin[LprSettings]):
         """One sampled frame of one camera (runs in a worker thread)."""
         state = self._camera(frame.camera_id)
         with state.lock:
-            state.frames += 1
-            image = _bgr(frame.image)
-            motion = state.gate.update(image)
-            if motion is None:
-                return
-            started = _time.thread_time()
-            candidates = self.engine.read(image, motion, self.settings.min_score)
-            state.ocr_seconds += _time.thread_time() - started
-            state.ocr_frames += 1
+            state.skipped += frame.skipped
+            candidates = state.reader.read(_bgr(frame.image), frame.time.timestamp())
             for decision in state.votes.add(frame.time, candidates):
                 self._apply(decision, frame.camera_id, "camera", state.votes)
 
     def stats(self) -> dict[str, dict[str, float]]:
-        """Per camera: frames seen, frames OCR'd and CPU seconds spent on OCR."""
+        """Per camera: frames read and skipped by the host, and what each stage cost
+        (motion, plate detection, recognition)."""
         return {
-            camera: {
-                "frames": s.frames,
-                "ocr_frames": s.ocr_frames,
-                "ocr_cpu_s": round(s.ocr_seconds, 3),
-            }
+            camera: {**s.reader.costs.as_json(), "skipped": s.skipped}
             for camera, s in sorted(self._cameras.items())
         }
 
     def _camera(self, camera_id: str) -> CameraState:
+        models, formats = self.models, self.formats
         with self._lock:
             state = self._cameras.get(camera_id)
             if state is None:
-                state = CameraState(MotionGate(self.settings.motion_min_fraction), self._votes())
+                s = self.settings
+                reader = ReaderSettings(
+                    min_score=s.min_score,
+                    motion_min_fraction=s.motion_min_fraction,
+                    detect_width=s.detect_width,
+                )
+                state = CameraState(PlateReader(models, formats, reader), self._votes())
                 self._cameras[camera_id] = state
             return state
 

@@ -274,6 +274,7 @@ class PluginRuntime:
         self.plugin: object | None = None
         self.info: PluginInfo | None = None
         self.caller = HookCaller("?", max_threads=max_threads)
+        self._base_threads = max_threads
         self.context: RuntimeContext | None = None
         self.routes: list[Route] = []
         self._data_dir = data_dir or Path.cwd()
@@ -349,6 +350,10 @@ class PluginRuntime:
                     raise TypeError(f"{kind} expected, got {item!r}")
         if not all(isinstance(a, AudioSubscription) for a in audio):
             raise TypeError("vms_audio_subscriptions must return AudioSubscription values")
+        # Frames the plug-in analyses at once get threads of their own, on top of the
+        # usual ones: its routes and events are not refused as busy meanwhile.
+        concurrency = max((s.concurrency for s in frames), default=1)
+        self.caller.max_threads = self._base_threads + concurrency - 1
         specs = [RouteSpec(r.method, r.path, r.public, r.role) for r in self.routes]
         return Collected(specs, frames, audio)
 
@@ -394,6 +399,7 @@ class PluginRuntime:
                 ref.width,
                 ref.height,
                 "main" if ref.stream == "main" else "sub",
+                ref.skipped,
             )
             await self._call_all(hook, frame=frame)
         finally:

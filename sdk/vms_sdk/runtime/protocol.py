@@ -124,6 +124,7 @@ class FrameRef(msgspec.Struct):
     stream: str
     shape: list[int]
     region: int
+    skipped: int = 0  # Frame.skipped
 
 
 class AudioRef(msgspec.Struct):

@@ -9,11 +9,18 @@ otherwise a logged-in user is required.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from aiohttp import web
 
 from vms_core.api.app import server_of
-from vms_core.api.registry import ApiRegistry
+from vms_core.api.errors import ApiError
+from vms_core.api.registry import ApiRegistry, Param
 from vms_core.plugins.http import PLUGIN_METHODS, PLUGIN_ROUTE_CANONICAL
+
+if TYPE_CHECKING:
+    from vms_core.plugins.host import PluginHost
+    from vms_core.plugins.manager import PluginStatus
 
 HEALTH_SCHEMA = {
     "type": "object",
@@ -37,6 +44,27 @@ HEALTH_SCHEMA = {
             "type": "array",
             "items": {"type": "string"},
             "description": "how its runner is confined (user, Landlock, limits)",
+        },
+        "warnings": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "what the operator should know while it runs: a camera whose "
+            "frames it cannot keep up with",
+        },
+    },
+}
+CAMERA_FRAMES_SCHEMA = {
+    "type": "object",
+    "description": "one camera's frames for this plug-in, over the last 30 s of video",
+    "properties": {
+        "wanted_fps": {"type": "number", "description": "what its subscription asks for"},
+        "analysed_fps": {"type": "number"},
+        "skipped_fps": {"type": "number", "description": "frames it was too busy to take"},
+        "analysed": {"type": "integer", "description": "since the plug-in started"},
+        "skipped": {"type": "integer", "description": "since the plug-in started"},
+        "behind": {
+            "type": "boolean",
+            "description": "analysed below 80 % of the wanted rate while frames are skipped",
         },
     },
 }
@@ -81,7 +109,11 @@ PLUGIN_SCHEMA = {
         "dropped_messages": {"type": "integer"},
         "frames": {
             "type": "object",
-            "description": "frame and audio lane counters: accepted, delivered, dropped",
+            "description": "frame and audio lane counters: accepted, delivered, dropped; "
+            "per camera (`cameras`), the frames analysed and skipped",
+            "properties": {
+                "cameras": {"type": "object", "additionalProperties": CAMERA_FRAMES_SCHEMA}
+            },
         },
     },
 }
@@ -99,16 +131,26 @@ def register(api: ApiRegistry) -> None:
     )
     async def list_plugins(request: web.Request) -> web.Response:
         host = server_of(request).plugins
-        frames, audio = host.frames.stats(), host.audio.stats()
-        out = []
+        return web.json_response([_plugin_json(host, s) for s in host.manager.list()])
+
+    @api.route(
+        "GET",
+        "/api/plugins/{name}",
+        summary="One plug-in: its state, health (warnings for cameras it cannot keep up "
+        "with), and per camera the frames it analysed and skipped",
+        tag="plugins",
+        role="admin",
+        response=api.schema("Plugin", PLUGIN_SCHEMA),
+        params=(Param("name", where="path", description="the plug-in's name", required=True),),
+        errors=(404,),
+    )
+    async def one_plugin(request: web.Request) -> web.Response:
+        host = server_of(request).plugins
+        name = request.match_info["name"]
         for status in host.manager.list():
-            item = status.as_dict()
-            lanes = {"video": frames.get(status.name), "audio": audio.get(status.name)}
-            item["frames"] = {
-                kind: vars(stats).copy() for kind, stats in lanes.items() if stats is not None
-            }
-            out.append(item)
-        return web.json_response(out)
+            if status.name == name:
+                return web.json_response(_plugin_json(host, status))
+        raise ApiError(404, f"no plug-in {name!r}")
 
     async def plugin_route(request: web.Request) -> web.StreamResponse:
         return await server_of(request).plugins.http.handle(request)
@@ -125,3 +167,17 @@ def register(api: ApiRegistry) -> None:
             # The host's own answers; a plug-in's route documents what it answers itself.
             errors=(400, 404, 503, 504),
         )(plugin_route)
+
+
+def _plugin_json(host: PluginHost, status: PluginStatus) -> dict[str, Any]:
+    """One plug-in as the API shows it: its status, lane counters and cameras' figures."""
+    item = status.as_dict()
+    lanes = {
+        "video": host.frames.stats().get(status.name),
+        "audio": host.audio.stats().get(status.name),
+    }
+    item["frames"] = {
+        kind: vars(stats).copy() for kind, stats in lanes.items() if stats is not None
+    }
+    item["frames"]["cameras"] = host.frames.cameras(status.name)
+    return item
