@@ -185,10 +185,20 @@ class PluginHost:
     async def _write_status(self) -> None:
         """Keep the live state file current (every few seconds: CPU and memory move)."""
         path = status_path(self._parts.settings())
+        failing = False
         while True:
             rows = [s.as_dict() for s in self.manager.list()]
             data = json.dumps({"pid": os.getpid(), "plugins": rows}, default=str)
-            await asyncio.to_thread(_write_private, path, data)
+            try:
+                await asyncio.to_thread(_write_private, path, data)
+            except OSError as exc:
+                # A full or failing disk: `vms plugins list` shows older figures meanwhile,
+                # nothing else depends on the file. Said once, tried again.
+                if not failing:
+                    log.warning("plug-in status file %s cannot be written: %s", path, exc)
+                failing = True
+            else:
+                failing = False
             await asyncio.sleep(STATUS_SECONDS)
 
     async def _start_feeds(self) -> None:
@@ -272,6 +282,10 @@ def _write_private(path: Path, data: str) -> None:
     """Write ``data`` to ``path`` readable by the server's user only, atomically."""
     temporary = path.with_suffix(".tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(data)
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(data)
+    except OSError:
+        temporary.unlink(missing_ok=True)
+        raise
     os.replace(temporary, path)
