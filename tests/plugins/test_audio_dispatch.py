@@ -38,6 +38,9 @@ async def test_audio_chunks_reach_subscribed_plugin_and_it_can_publish(
     assert [(e.type, e.source, e.camera_ids) for e in services.events] == [
         ("gunshot.detected", "listener", ("c1",))
     ]
-    assert audio.stats()["listener"].delivered == 2
+    # Counted when the call returns, which can come after the event it published.
+    await eventually(
+        lambda: audio.stats()["listener"].delivered == 2, 5, 0.02, what="both chunks delivered"
+    )
     await audio.stop()
     await manager.stop()

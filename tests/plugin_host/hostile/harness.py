@@ -409,6 +409,24 @@ async def attack(
         async with vms.http.get(f"{vms.url}/api/plugins/{name}/probe") as r:
             assert r.status == 200, await r.text()
             probe = await r.json()
+
+        # The claim is about the attack: every camera records since before it begins (on a
+        # loaded machine the second camera's first segment can come a second late).
+        async def recording_a_while() -> bool:
+            now = datetime.now(UTC)
+            for camera in cameras:
+                spans = await vms.get(
+                    f"/api/cameras/{camera}/recordings",
+                    start=(now - timedelta(minutes=5)).isoformat(),
+                    end=now.isoformat(),
+                )
+                first = spans.get("first_recorded")
+                assert first is not None, (camera, "nothing recorded yet")
+                since = datetime.fromisoformat(first.replace("Z", "+00:00"))
+                assert since <= now - timedelta(seconds=1.5), (camera, first)
+            return True
+
+        await eventually(recording_a_while, 30, 0.2, what="every camera recording")
         viewer = Viewer()
         await viewer.watch(vms, cameras[0])
         try:
