@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from vms_sdk import Camera as SdkCamera
 
-from vms_core.api.accounts import Principal
+from vms_core.accounts import Principal
 from vms_core.config.settings import CameraSettings, Settings
 from vms_core.db.engine import Database
 from vms_core.db.models import Bookmark, Camera, Stream

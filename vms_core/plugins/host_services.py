@@ -12,13 +12,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select
 from vms_sdk import Bookmark, Camera, Event, Notification
 
 from vms_core.bookmarks import BookmarkRequest
 from vms_core.cameras import CameraChange, sdk_camera
 from vms_core.cameras.snapshot import SnapshotError
-from vms_core.db.models import PluginState as PluginStateRow
 from vms_core.plugins.parts import PluginHostParts
 from vms_core.timeutil import from_us, to_us
 
@@ -150,24 +148,10 @@ class ServerHostServices:
         await self._parts.ptz_goto_preset(camera_id, preset)
 
     async def kv_load(self, plugin: str) -> Mapping[str, Any]:
-        async with self._parts.db.session() as session:
-            rows = await session.scalars(
-                select(PluginStateRow).where(PluginStateRow.plugin == plugin)
-            )
-            return {row.key: row.value for row in rows}
+        return await self._parts.plugin_state.load(plugin)
 
     async def kv_set(self, plugin: str, key: str, value: Any) -> None:
-        async with self._parts.db.session() as session:
-            row = await session.get(PluginStateRow, (plugin, key))
-            if row is None:
-                session.add(PluginStateRow(plugin=plugin, key=key, value=value))
-            else:
-                row.value = value
+        await self._parts.plugin_state.set(plugin, key, value)
 
     async def kv_delete(self, plugin: str, key: str) -> None:
-        async with self._parts.db.session() as session:
-            await session.execute(
-                delete(PluginStateRow).where(
-                    PluginStateRow.plugin == plugin, PluginStateRow.key == key
-                )
-            )
+        await self._parts.plugin_state.delete(plugin, key)

@@ -36,6 +36,7 @@ from vms_core.config.settings import RetentionSettings
 from vms_core.db.engine import Database
 from vms_core.db.models import Bookmark, Camera, Segment
 from vms_core.storage.plan import CameraLimits, Limits, Plan, SegmentRow, plan_deletions
+from vms_core.storage.usage import storage_report
 from vms_core.timeutil import iso, now_us
 
 log = logging.getLogger(__name__)
@@ -155,6 +156,17 @@ class RetentionService:
         """Called by recording for every closed segment: learn its size, check early."""
         self._recent.setdefault(camera_id, deque(maxlen=HEADROOM_SAMPLES)).append(size)
         self._wake.set()
+
+    async def report(self) -> dict[str, Any]:
+        """The storage report (``vms_core.storage.usage``) with this service's last pass,
+        or the one a previous run left on disk."""
+        last = self.last_run
+        return await storage_report(
+            self.db,
+            self.settings(),
+            self.recordings,
+            last.to_json() if last is not None else read_last_run(self.data_dir),
+        )
 
     def headroom(self) -> dict[int, int]:
         return {c: int(max(sizes) * HEADROOM_FACTOR) for c, sizes in self._recent.items() if sizes}

@@ -18,7 +18,9 @@ import logging
 from pathlib import Path
 
 from vms_core.cameras import CameraService
+from vms_core.commands.running import run_until_signalled
 from vms_core.config import CameraSettings, Settings
+from vms_core.server import VmsServer
 from vms_core.simulator.camera import SimulatedCameraInfo
 from vms_core.simulator.config import CameraConfig, SimulatorConfig, VideoProfileConfig
 from vms_core.simulator.simulator import Simulator
@@ -168,9 +170,6 @@ class DemoCameras:
 
 
 async def run_demo(settings: Settings, config_path: Path | None) -> int:
-    from vms_core.cli import run_until_signalled
-    from vms_core.server import VmsServer
-
     simulator = Simulator(simulator_config(settings))
     print(
         f"starting {settings.demo.cameras} simulated cameras (a first start encodes their "
