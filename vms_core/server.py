@@ -124,10 +124,14 @@ class VmsServer:
             before_pass=self.bookmarks.expire_locks,
         )
         if self.recording is not None:
-            self.recording.closed_listeners.append(self.retention.segment_closed)
-            self.recording.write_failure_listeners.append(self.retention.wake)
+            retention = self.retention
+            self.recording.segment_closed.connect(
+                lambda segment: retention.segment_closed(segment.camera_id, segment.bytes),
+                "retention",
+            )
+            self.recording.write_failed.connect(lambda _camera: retention.wake(), "retention")
             self.recording.write_failure_hint = self._retention_hint
-            self.retention.pass_listeners.append(self.recording.retention_ran)
+            self.retention.pass_finished.connect(self.recording.retention_ran, "recording")
         self.exports = ExportService(
             self.db, self.audit, settings.data_dir, settings.recordings_dir, self.version
         )
@@ -147,8 +151,8 @@ class VmsServer:
                 plugin_state=PluginStateStore(self.db),
                 audit=self.audit,
                 live=self.live,
-                segment_listeners=(
-                    self.recording.segment_listeners if self.recording is not None else None
+                segments_closed=(
+                    self.recording.segment_closed if self.recording is not None else None
                 ),
                 caller_of=sdk_caller,
             )

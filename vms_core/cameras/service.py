@@ -9,7 +9,7 @@ Listeners (the recorder, live view) hear about every change.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -25,6 +25,7 @@ from vms_core.db.models import Bookmark, Camera, Stream
 from vms_core.limits import ID_MAX, ID_MIN
 from vms_core.onvif.client import DeviceDescription, MediaProfile
 from vms_core.secrets import SecretBox
+from vms_core.signals import AsyncSignal
 from vms_core.timeutil import iso, now_us
 from vms_core.untrusted import bounded_text
 
@@ -36,9 +37,6 @@ class CameraChange:
     kind: Literal["added", "changed", "removed"]
     camera_id: int
     name: str
-
-
-Listener = Callable[[CameraChange], Awaitable[None]]
 
 
 def camera_json(camera: Camera) -> dict[str, Any]:
@@ -125,18 +123,13 @@ class CameraService:
     def __init__(self, db: Database, secrets: SecretBox) -> None:
         self.db = db
         self.secrets = secrets
-        self._listeners: list[Listener] = []
-
-    def subscribe(self, listener: Listener) -> None:
-        self._listeners.append(listener)
+        # Every camera added, changed or removed, one change at a time (recording, ONVIF
+        # health and events, the plug-in host listen).
+        self.changed: AsyncSignal[CameraChange] = AsyncSignal("camera changed")
 
     async def _notify(self, changes: list[CameraChange]) -> None:
         for change in changes:
-            for listener in self._listeners:
-                try:
-                    await listener(change)
-                except Exception:
-                    log.exception("camera listener failed on %s", change)
+            await self.changed.emit(change)
 
     # -- queries ---------------------------------------------------------------------------
     async def visible(self, principal: Principal | None = None) -> list[Camera]:

@@ -33,6 +33,8 @@ from vms_core.plugins.manager import AuditSink, PluginManager, PluginStatus
 from vms_core.plugins.parts import AuditTrail, PluginHostParts
 from vms_core.plugins.services import HostServices
 from vms_core.plugins.supervision import RunnerLimits
+from vms_core.recording_catalog import LiveSegment
+from vms_core.timeutil import from_us
 
 log = logging.getLogger("vms.plugins")
 
@@ -127,7 +129,7 @@ class PluginHost:
         self.manager = manager_for(settings, self.services, audit_sink(parts.audit))
         self.manager.on_change = self._subscriptions_changed
         self.services.manager = self.manager
-        self.services.cameras_listeners.append(self._cameras_changed)
+        self.services.cameras_changed.connect(self._cameras_changed, "plug-in manager")
         self.http = PluginHttp(
             self.manager,
             self._audit_refusal,
@@ -141,9 +143,9 @@ class PluginHost:
         self._started = False
         self._status_task: asyncio.Task[None] | None = None
         parts.events.subscribe("plugins", self._on_event)
-        parts.cameras.subscribe(self._on_camera_change)
-        if parts.segment_listeners is not None:
-            parts.segment_listeners.append(self.segment_closed)
+        parts.cameras.changed.connect(self._on_camera_change, "plug-in frame taps")
+        if parts.segments_closed is not None:
+            parts.segments_closed.connect(self._segment_closed, "plug-ins")
 
     # -- what the HTTP API shows and serves --------------------------------------------------
     def describe(self) -> list[dict[str, Any]]:
@@ -266,9 +268,18 @@ class PluginHost:
         if self._started:  # a subscription to "every camera" covers a new one at once
             await self.sampler.refresh()
 
-    def segment_closed(self, segment: SegmentInfo) -> None:
-        """Called by the recording service once a segment is written and indexed."""
-        self.manager.segment_closed(segment)
+    def _segment_closed(self, segment: LiveSegment) -> None:
+        """A segment is written and indexed: the plug-ins hear of it as the SDK says it."""
+        self.manager.segment_closed(
+            SegmentInfo(
+                str(segment.camera_id),
+                from_us(segment.start_us),
+                from_us(segment.end_us),
+                segment.path,
+                segment.bytes,
+                segment.codec,
+            )
+        )
 
     async def notify(self, notification: Notification) -> None:
         """The rules' ``notify`` action: hand it to the channel plug-ins."""

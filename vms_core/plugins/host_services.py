@@ -7,7 +7,7 @@ state event goes by). Everything else forwards to the narrow server parts.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +18,7 @@ from vms_core.bookmarks import BookmarkRequest
 from vms_core.cameras import CameraChange, sdk_camera
 from vms_core.cameras.snapshot import SnapshotError
 from vms_core.plugins.parts import PluginHostParts
+from vms_core.signals import Signal
 from vms_core.timeutil import from_us, to_us
 
 if TYPE_CHECKING:
@@ -33,8 +34,9 @@ class ServerHostServices:
         self._parts = parts
         self._cameras: list[Camera] = []
         self.manager: PluginManager | None = None  # set once the manager exists
-        self.cameras_listeners: list[Callable[[Sequence[Camera]], None]] = []
-        parts.cameras.subscribe(self._on_camera_change)
+        # The camera list changed (the plug-ins hear of it: vms_cameras_changed).
+        self.cameras_changed: Signal[Sequence[Camera]] = Signal("plug-in camera list changed")
+        parts.cameras.changed.connect(self._on_camera_change, "plug-ins' camera list")
         parts.events.subscribe("plugin-cameras", self._on_event)
 
     async def refresh_cameras(self) -> None:
@@ -44,8 +46,7 @@ class ServerHostServices:
         if cameras == self._cameras:
             return
         self._cameras = cameras
-        for listener in self.cameras_listeners:
-            listener(cameras)
+        self.cameras_changed.emit(cameras)
 
     async def _on_camera_change(self, change: CameraChange) -> None:
         await self._refresh_camera(change.camera_id)
@@ -67,8 +68,7 @@ class ServerHostServices:
         if cameras == self._cameras:
             return
         self._cameras = cameras
-        for listener in self.cameras_listeners:
-            listener(cameras)
+        self.cameras_changed.emit(cameras)
 
     # -- HostServices ------------------------------------------------------------------------
     @property

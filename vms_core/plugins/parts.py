@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aiohttp import web
-from vms_sdk import Event, Principal, SegmentInfo
+from vms_sdk import Event, Principal
 
 from vms_core.bookmarks import BookmarkRequest
 from vms_core.cameras import CameraChange
 from vms_core.config import Settings
 from vms_core.plugins.frames import FeedSource
 from vms_core.plugins.kv import PluginStateStore
+from vms_core.recording_catalog import LiveSegment
+from vms_core.signals import AsyncSignal, Signal
 
 
 class CameraDirectory(Protocol):
@@ -27,7 +29,8 @@ class CameraDirectory(Protocol):
 
     async def get(self, camera_id: int) -> Any | None: ...
 
-    def subscribe(self, listener: Callable[[CameraChange], Awaitable[None]]) -> None: ...
+    @property
+    def changed(self) -> AsyncSignal[CameraChange]: ...
 
 
 class EventStream(Protocol):
@@ -71,6 +74,7 @@ class PluginHostParts:
     plugin_state: PluginStateStore
     audit: AuditTrail
     live: FeedSource
-    segment_listeners: list[Callable[[SegmentInfo], None]] | None
+    # Segments once closed and indexed; None when the server does not record.
+    segments_closed: Signal[LiveSegment] | None
     # The logged-in caller of a plug-in's route, as the SDK describes it.
     caller_of: Callable[[web.Request], Principal | None]

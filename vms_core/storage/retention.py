@@ -35,6 +35,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from vms_core.config.settings import RetentionSettings
 from vms_core.db.engine import Database
 from vms_core.db.models import Bookmark, Camera, Segment
+from vms_core.signals import Signal
 from vms_core.storage.plan import CameraLimits, Limits, Plan, SegmentRow, plan_deletions
 from vms_core.storage.usage import storage_report
 from vms_core.timeutil import iso, now_us
@@ -124,8 +125,8 @@ class RetentionService:
         self.recordings = recordings
         self.data_dir = data_dir
         self.last_run: RetentionRun | None = None
-        # Told after every pass (recording explains a camera it cannot write with it).
-        self.pass_listeners: list[Callable[[RetentionRun], None]] = []
+        # After every pass (recording explains a camera it cannot write with it).
+        self.pass_finished: Signal[RetentionRun] = Signal("retention pass finished")
         self._recent: dict[int, deque[int]] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -324,8 +325,7 @@ class RetentionService:
                     len(errors),
                 )
             await self._blocking(self._save, run)
-            for listener in self.pass_listeners:
-                listener(run)
+            self.pass_finished.emit(run)
             return run
 
     async def _rescue_full_disk(self, planned: list[SegmentRow]) -> bool:
