@@ -200,7 +200,7 @@ class RtspConnection:
                 self.writer.write(response.encode(request.cseq))
         except BadRequest as exc:
             logger.info("bad RTSP request from %s: %s", self.peer, exc)
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(ConnectionError, RuntimeError):  # the client is gone
                 self.writer.write(RtspResponse(exc.status).encode(exc.cseq))
         except (asyncio.IncompleteReadError, ConnectionError):
             pass

@@ -223,7 +223,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
         pass  # the browser went away
     finally:
         bus.drop_live(queue)
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(ConnectionResetError):  # the browser went away
             await response.write_eof()
     return response
 
