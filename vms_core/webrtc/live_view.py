@@ -13,6 +13,7 @@ from vms_core.live import LiveSources
 from vms_core.webrtc.whep import Answer, Viewer, WebRtcOptions
 
 if TYPE_CHECKING:
+    from vms_core.webrtc.quota import LiveQuota
     from vms_core.webrtc.service import WebRtcService
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,11 @@ class LiveView:
     def sessions(self) -> Mapping[str, Any]:
         """The live sessions by id (none before the first)."""
         return self._service.sessions if self._service is not None else {}
+
+    @property
+    def quota(self) -> LiveQuota:
+        """The viewers' session slots (loads the WebRTC stack, as the first viewer does)."""
+        return self.service().quota
 
     def is_live(self, session_id: str) -> bool:
         return session_id in self.sessions
