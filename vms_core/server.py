@@ -4,7 +4,6 @@ HTTP application that exposes them."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from pathlib import Path
 
@@ -42,6 +41,7 @@ from vms_core.reload import ReloadReport, compare
 from vms_core.secrets import SecretBox
 from vms_core.storage import RetentionService
 from vms_core.storage.catalog import RecordingIndex
+from vms_core.tasks import cancel_and_wait
 from vms_core.views import ViewService
 from vms_core.webrtc import LiveView, webrtc_options
 
@@ -289,11 +289,8 @@ class VmsServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        if self._deferred_writer is not None:
-            self._deferred_writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._deferred_writer
-            self._deferred_writer = None
+        deferred_writer, self._deferred_writer = self._deferred_writer, None
+        await cancel_and_wait(deferred_writer)
         await self.flush_deferred()
         await self.db.close()
 

@@ -13,7 +13,6 @@ plays.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from vms_core.server import VmsServer
 from vms_core.simulator.camera import SimulatedCameraInfo
 from vms_core.simulator.config import CameraConfig, SimulatorConfig, VideoProfileConfig
 from vms_core.simulator.simulator import Simulator
+from vms_core.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +121,7 @@ class DemoCameras:
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     async def _bring_in(
         self, info: SimulatedCameraInfo, known: bool, added: asyncio.Event | None

@@ -34,6 +34,7 @@ from vms_core.plugins.parts import AuditTrail, PluginHostParts
 from vms_core.plugins.services import HostServices
 from vms_core.plugins.supervision import RunnerLimits
 from vms_core.recording_catalog import LiveSegment
+from vms_core.tasks import cancel_and_wait
 from vms_core.timeutil import from_us
 
 log = logging.getLogger("vms.plugins")
@@ -232,10 +233,8 @@ class PluginHost:
     async def stop(self) -> None:
         """Stop feeding plug-ins, then shut them down (each within its budget)."""
         self._started = False
-        if self._status_task is not None:
-            self._status_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._status_task
+        status_task, self._status_task = self._status_task, None
+        await cancel_and_wait(status_task)
         with contextlib.suppress(FileNotFoundError):
             status_path(self._parts.settings()).unlink()
         await self._stop_feeds()

@@ -38,6 +38,7 @@ from vms_core.db.models import Bookmark, Camera, Segment
 from vms_core.signals import Signal
 from vms_core.storage.plan import CameraLimits, Limits, Plan, SegmentRow, plan_deletions
 from vms_core.storage.usage import storage_report
+from vms_core.tasks import cancel_and_wait
 from vms_core.timeutil import iso, now_us
 
 log = logging.getLogger(__name__)
@@ -141,10 +142,7 @@ class RetentionService:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
     async def _blocking(self, function: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._thread, function, *args)
