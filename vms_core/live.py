@@ -18,7 +18,7 @@ from typing import Any
 
 from vms_core.media.hub import StreamHub
 from vms_core.media.ingest import Ingest, IngestOptions, IngestState, IngestStatus
-from vms_core.media.native_ingest import make_ingest
+from vms_core.media.sources import make_ingest
 from vms_core.media.stream_info import StreamInfo, StreamSession
 
 log = logging.getLogger(__name__)
