@@ -55,18 +55,13 @@ class Interleaved:
         connection = self.connection
         while len(self.pending) >= 997:
             chunk, self.pending = self.pending[:997], self.pending[997:]
-            connection.buffer[connection.end : connection.end + len(chunk)] = chunk
-            connection.end += len(chunk)
-            connection._parse()
+            assert connection.feed(chunk) == len(chunk)
 
     def flush(self) -> None:
         self.pending += b"\r\n"  # an RTSP-level byte: pushes the last frame through
         while self.pending:
             chunk, self.pending = self.pending, b""
-            connection = self.connection
-            connection.buffer[connection.end : connection.end + len(chunk)] = chunk
-            connection.end += len(chunk)
-            connection._parse()
+            assert self.connection.feed(chunk) == len(chunk)
 
 
 @pytest.mark.parametrize("path", ["direct", "interleaved"])

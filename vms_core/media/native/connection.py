@@ -348,6 +348,18 @@ class RtspConnection:
         self._parse()
         return count == free
 
+    def feed(self, data: bytes | memoryview) -> int:
+        """Handle ``data`` as if a read had just received it, without a socket: as much as
+        the buffer has room for (the count taken; feed the rest next). How tests and
+        fuzzers drive the parser."""
+        size = min(len(self.buffer) - self.end, len(data))
+        if size <= 0 < len(data):
+            raise ProtocolError("receive buffer full")
+        self.view[self.end : self.end + size] = data[:size]
+        self.end += size
+        self._parse()
+        return size
+
     def nonblocking(self) -> None:
         """From now on ``drain`` reads; ``receive`` would raise BlockingIOError."""
         if self.sock is None:
