@@ -20,9 +20,9 @@ from vms_core.media.native.depacketize import (
     G711Depacketizer,
     H264Depacketizer,
 )
-from vms_core.media.native.messages import parse_sdp
 from vms_core.media.native.session import NativeSession, Track
 from vms_core.media.native.source import NativeRtspSource
+from vms_core.rtsp.sdp import parse_sdp
 
 VIDEO_SDP = "v=0\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=control:v\r\n"
 

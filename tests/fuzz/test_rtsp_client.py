@@ -13,16 +13,11 @@ from tests.fuzz.wire import chunkings, feed
 from vms_core.media.hub import StreamHub
 from vms_core.media.ingest import Ingest, SourceError
 from vms_core.media.native.connection import BUFFER_BYTES, RtspConnection
-from vms_core.media.native.messages import (
-    MAX_CHANNELS,
-    MAX_CLOCK_RATE,
-    MAX_FRAMERATE,
-    ProtocolError,
-    parse_sdp,
-)
 from vms_core.media.native.session import NativeSession, UseFFmpeg
 from vms_core.media.native.source import NativeRtspSource
 from vms_core.rtsp.limits import MAX_MEDIA_SECTIONS
+from vms_core.rtsp.responses import ProtocolError
+from vms_core.rtsp.sdp import MAX_CHANNELS, MAX_CLOCK_RATE, MAX_FRAMERATE, parse_sdp
 
 # Numbers as cameras (and attackers) write them.
 ODD_NUMBERS = ["-76", "-0", "+5", " 7", "²", "٣", "0x10", "1e3", "9" * 30, "", "NaN", "-1"]

@@ -18,7 +18,6 @@ from vms_core.media.hub import StreamHub
 from vms_core.media.ingest import Ingest, IngestOptions, IngestState
 from vms_core.media.native.connection import RtspConnection
 from vms_core.media.native.depacketize import AacDepacketizer, H264Depacketizer
-from vms_core.media.native.messages import parse_sdp
 from vms_core.media.native.session import NativeSession, UseFFmpeg
 from vms_core.media.native.source import NativeRtspSource
 from vms_core.media.packet import MediaPacket
@@ -28,6 +27,7 @@ from vms_core.media.sources import make_ingest
 from vms_core.rtsp.auth import Credentials
 from vms_core.rtsp.codecs import split_annexb
 from vms_core.rtsp.rtp import packetize_aac, packetize_h264, rtp_header
+from vms_core.rtsp.sdp import parse_sdp
 from vms_core.simulator.media.encoder import LoopSpec, encode_loop
 from vms_core.simulator.media.profiles import VideoProfile
 from vms_core.simulator.media.scene import SceneConfig

@@ -20,16 +20,15 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from vms_core.media.ingest import LoginRefused
 from vms_core.media.native.depacketize import MAX_ACCESS_UNIT, H264Depacketizer
-from vms_core.media.native.messages import (
+from vms_core.rtsp.limits import MAX_HEAD_BYTES, decimal, shown
+from vms_core.rtsp.responses import (
     Auth,
-    MediaDesc,
     ProtocolError,
     Response,
     content_length,
     parse_response_head,
-    parse_sdp,
 )
-from vms_core.rtsp.limits import MAX_HEAD_BYTES, decimal, shown
+from vms_core.rtsp.sdp import MediaDesc, parse_sdp
 
 # Holds a largest interleaved frame (4 + 65535 bytes) or answer (head and body limits):
 # a full buffer is compacted, and then what is being received fits from its start.

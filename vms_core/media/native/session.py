@@ -21,7 +21,6 @@ from vms_core.media.native.depacketize import (
     G711Depacketizer,
     H264Depacketizer,
 )
-from vms_core.media.native.messages import MAX_CHANNELS, MediaDesc
 from vms_core.media.native.templates import (
     Template,
     aac_config_fields,
@@ -40,6 +39,7 @@ from vms_core.rtsp.codecs import (
 )
 from vms_core.rtsp.limits import shown
 from vms_core.rtsp.rtp import sender_reports
+from vms_core.rtsp.sdp import MAX_CHANNELS, MediaDesc
 
 log = logging.getLogger(__name__)
 
