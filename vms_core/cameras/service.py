@@ -25,7 +25,7 @@ from vms_core.db.models import Bookmark, Camera, Stream
 from vms_core.limits import ID_MAX, ID_MIN
 from vms_core.onvif.client import DeviceDescription, MediaProfile
 from vms_core.secrets import SecretBox
-from vms_core.signals import AsyncSignal
+from vms_core.signals import AsyncSignal, Signal
 from vms_core.timeutil import iso, now_us
 from vms_core.untrusted import bounded_text
 
@@ -37,6 +37,15 @@ class CameraChange:
     kind: Literal["added", "changed", "removed"]
     camera_id: int
     name: str
+
+
+@dataclass(frozen=True, slots=True)
+class CameraState:
+    """A camera's state as the catalog now holds it (streaming, lost, online, ...)."""
+
+    camera_id: int
+    state: str
+    reason: str
 
 
 def camera_json(camera: Camera) -> dict[str, Any]:
@@ -126,6 +135,9 @@ class CameraService:
         # Every camera added, changed or removed, one change at a time (recording, ONVIF
         # health and events, the plug-in host listen).
         self.changed: AsyncSignal[CameraChange] = AsyncSignal("camera changed")
+        # Every change of a camera's stored state (recording's stream states, ONVIF health),
+        # at once; the EventBus carries the debounced events users see.
+        self.state_changed: Signal[CameraState] = Signal("camera state changed")
 
     async def _notify(self, changes: list[CameraChange]) -> None:
         for change in changes:
@@ -182,7 +194,10 @@ class CameraService:
                 .values(state=state, state_reason=reason, state_changed_us=now_us())
                 .execution_options(synchronize_session=False)
             )
-            return bool(getattr(result, "rowcount", 0))
+        changed = bool(getattr(result, "rowcount", 0))
+        if changed:
+            self.state_changed.emit(CameraState(camera_id, state, reason))
+        return changed
 
     async def sync_from_config(self, settings: Settings) -> list[CameraChange]:
         """Make the catalog's config cameras match vms.toml; report what changed."""
