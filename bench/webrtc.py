@@ -304,7 +304,7 @@ async def run_clients(target: str, address: str, token: str, count: int) -> None
 
 
 async def serve_vms(config: Path) -> None:
-    from vms_core.api import accounts
+    from vms_core.accounts import store as accounts
     from vms_core.config import load_config
     from vms_core.db.models import User
     from vms_core.server import VmsServer

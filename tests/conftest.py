@@ -82,7 +82,7 @@ class RunningServer:
 
     async def token(self, username: str, role: str, cameras: list[int] | None = None) -> str:
         """Create a user with ``role`` and return a bearer token for it."""
-        from vms_core.api import accounts
+        from vms_core.accounts import store as accounts
 
         async with self.server.db.session() as session:
             user = await accounts.create_user(
@@ -94,7 +94,7 @@ class RunningServer:
     async def admin_token(self) -> str:
         from sqlalchemy import select
 
-        from vms_core.api import accounts
+        from vms_core.accounts import store as accounts
         from vms_core.db.models import User
 
         async with self.server.db.session() as session:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import collections
 import logging
+from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from vms_core.db.engine import Database
@@ -24,6 +26,18 @@ log = logging.getLogger("vms.audit")
 # Entries kept while the catalog refuses writes; beyond this the oldest are dropped (and
 # counted), so a long outage cannot grow memory without bound.
 MAX_UNWRITTEN = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    id: int
+    time_us: int
+    username: str
+    action: str
+    target: str
+    success: bool
+    remote: str
+    detail: dict[str, Any]
 
 
 class AuditLog:
@@ -99,3 +113,35 @@ class AuditLog:
         if self.dropped:
             log.warning("%d audit entries were lost while the catalog was full", self.dropped)
             self.dropped = 0
+
+    async def entries(
+        self,
+        *,
+        action: str | None = None,
+        username: str | None = None,
+        since_us: int | None = None,
+        until_us: int | None = None,
+        limit: int = 200,
+    ) -> list[AuditRecord]:
+        """Newest first. ``action``: exact, or a prefix ending in ``.``."""
+        query = select(AuditEntry).order_by(AuditEntry.time_us.desc(), AuditEntry.id.desc())
+        if action:
+            query = query.where(
+                AuditEntry.action.startswith(action)
+                if action.endswith(".")
+                else AuditEntry.action == action
+            )
+        if username:
+            query = query.where(AuditEntry.username == username)
+        if since_us is not None:
+            query = query.where(AuditEntry.time_us >= since_us)
+        if until_us is not None:
+            query = query.where(AuditEntry.time_us <= until_us)
+        async with self.db.session() as session:
+            rows = list(await session.scalars(query.limit(limit)))
+        return [
+            AuditRecord(
+                r.id, r.time_us, r.username, r.action, r.target, r.success, r.remote, r.detail
+            )
+            for r in rows
+        ]

@@ -18,7 +18,7 @@ from typing import Any
 
 from vms_core.media.hub import StreamHub
 from vms_core.media.ingest import Ingest, IngestOptions, IngestState, IngestStatus
-from vms_core.media.native_ingest import make_ingest
+from vms_core.media.sources import make_ingest
 from vms_core.media.stream_info import StreamInfo, StreamSession
 
 log = logging.getLogger(__name__)
@@ -170,8 +170,7 @@ class LiveSources:
         self._feeds.pop(feed.key, None)
         await asyncio.to_thread(feed.ingest.stop)
         feed.hub.reset()
-        for subscription in feed.hub._subscribers:
-            subscription.close()  # consumers' get() returns None: the feed is gone
+        feed.hub.close_all()  # consumers' get() returns None: the feed is gone
         log.info("live feed closed: camera %s %s", feed.key.camera_id, feed.key.stream)
 
     async def close_camera(self, camera_id: int) -> None:

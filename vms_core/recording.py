@@ -11,7 +11,6 @@ Recordings live in ``<recordings>/<camera name>/...``: the folder is the camera'
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import time
@@ -25,7 +24,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import DBAPIError
-from vms_sdk import Event, SegmentInfo, Severity
+from vms_sdk import Event, Severity
 
 from vms_core.cameras import CameraChange, CameraService
 from vms_core.cameras.state_events import StateEvent, StateEventDebouncer
@@ -46,6 +45,7 @@ from vms_core.media.reconcile import ReconcileReport, SegmentFile, probe_segment
 from vms_core.media.segment_writer import SegmentPolicy
 from vms_core.media.stream_info import StreamInfo
 from vms_core.recording_catalog import LiveSegment, RecordingCatalog
+from vms_core.signals import Signal
 from vms_core.timeutil import from_us, to_us
 
 log = logging.getLogger(__name__)
@@ -123,14 +123,14 @@ class RecordingService:
         self._pending_events: deque[Event] = deque(maxlen=1000)
         # Says, after a write failure, what retention can or cannot do about it.
         self.write_failure_hint: Callable[[], str] | None = None
-        # Told when a camera's writer cannot write (retention runs a pass early).
-        self.write_failure_listeners: list[Callable[[], None]] = []
         self._reasons_stale = False
-        # Called with (camera id, bytes) for every closed segment (retention listens).
-        self.closed_listeners: list[Callable[[int, int], None]] = []
-        # Told of each segment once it is closed and indexed (plug-ins' archivers).
-        self.segment_listeners: list[Callable[[SegmentInfo], None]] = []
-        cameras.subscribe(self._on_camera_change)
+        # A recorder began a segment (as it reported it; its row is written in a batch).
+        self.segment_opened: Signal[LiveSegment] = Signal("segment opened")
+        # A segment is closed and indexed in the catalog (retention, plug-ins' archivers).
+        self.segment_closed: Signal[LiveSegment] = Signal("segment closed")
+        # A camera's writer cannot write (its id): retention runs a pass early.
+        self.write_failed: Signal[int] = Signal("write failed")
+        cameras.changed.connect(self._on_camera_change, "recording")
 
     async def start(self) -> None:
         """Reconcile the catalog with the disk, then record every camera that should be.
@@ -159,6 +159,7 @@ class RecordingService:
             # signal to the thread that started it, and this one lives as long as the server.
             self.pool.start()
             self._task = asyncio.create_task(self._pump(), name="recording-events")
+            self._task.add_done_callback(self._pump_ended)
 
     async def stop(self) -> None:
         self._stopping = True
@@ -166,9 +167,9 @@ class RecordingService:
             return
         # Let the pump finish its current poll (at most 0.5 s) rather than cancel it: a
         # cancelled poll would swallow the events it already took, WorkerStopped among them.
+        # A pump that failed was reported when it did (_pump_ended); the pool stops anyway.
         task, self._task = self._task, None
-        with contextlib.suppress(Exception):
-            await task
+        await asyncio.wait([task])
         remaining = await self._blocking(self.pool.stop)
         for event in remaining:
             await self._apply(event)
@@ -348,6 +349,15 @@ class RecordingService:
             if events and pause > 0 and not self._stopping:
                 await asyncio.sleep(pause)
 
+    def _pump_ended(self, task: asyncio.Task[None]) -> None:
+        """The pump ends only at stop; one that failed leaves every camera's segments and
+        states unwritten, so it is an error to see at once, not at the next stop."""
+        if not task.cancelled() and task.exception() is not None:
+            log.error(
+                "recording events are no longer written: the pump failed",
+                exc_info=task.exception(),
+            )
+
     async def flush(self) -> None:
         """Write what the recorders reported since the last flush; then tell retention and
         the segment listeners of each segment now closed in the catalog."""
@@ -365,21 +375,7 @@ class RecordingService:
             await self._refresh_reasons()
 
     def _segment_indexed(self, segment: LiveSegment) -> None:
-        for listener in self.closed_listeners:
-            listener(segment.camera_id, segment.bytes)
-        info = SegmentInfo(
-            str(segment.camera_id),
-            from_us(segment.start_us),
-            from_us(segment.end_us),
-            segment.path,
-            segment.bytes,
-            segment.codec,
-        )
-        for segment_listener in self.segment_listeners:
-            try:
-                segment_listener(info)
-            except Exception:
-                log.exception("segment listener failed on %s", segment.path)
+        self.segment_closed.emit(segment)
 
     async def _apply(self, event: RecorderEvent) -> None:
         if isinstance(event, StateChanged):
@@ -395,7 +391,11 @@ class RecordingService:
             return
         path = str(event.path)
         if isinstance(event, SegmentOpened):
-            self.catalog.opened(camera_id, path, to_us(event.start), event.codec)
+            start_us = to_us(event.start)
+            self.catalog.opened(camera_id, path, start_us, event.codec)
+            self.segment_opened.emit(
+                LiveSegment(camera_id, path, start_us, event.codec, start_us, 0)
+            )
         elif isinstance(event, SegmentProgress):
             self.catalog.progress(path, to_us(event.end), event.size)
         else:
@@ -474,8 +474,7 @@ class RecordingService:
         self._write_failures[camera_id] = event.reason
         reason = self._not_recording_reason(camera_id)
         await self._show_state(camera_id, event.camera_id, NOT_RECORDING, reason)
-        for listener in self.write_failure_listeners:
-            listener()
+        self.write_failed.emit(camera_id)
 
     @property
     def not_recording(self) -> dict[int, str]:

@@ -4,7 +4,6 @@ HTTP application that exposes them."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from pathlib import Path
 
@@ -12,13 +11,14 @@ from aiohttp import web
 from vms_sdk import Camera as SdkCamera
 
 from vms_core import __version__
+from vms_core.accounts.service import AccountService
+from vms_core.accounts.sessions import SessionStore
+from vms_core.accounts.throttle import LoginThrottle
+from vms_core.accounts.usage import TokenUsage
 from vms_core.alarms import AlarmService, CameraPictures
-from vms_core.api.accounts import ensure_first_admin
-from vms_core.api.app import create_app
+from vms_core.api.app import ApiServices, create_app
+from vms_core.api.auth import sdk_caller
 from vms_core.api.registry import ApiRegistry
-from vms_core.api.sessions import SessionStore
-from vms_core.api.throttle import LoginThrottle
-from vms_core.api.usage import TokenUsage
 from vms_core.audit import AuditLog
 from vms_core.bookmarks import BookmarkService
 from vms_core.cameras import CameraService, sdk_camera
@@ -32,14 +32,18 @@ from vms_core.events.density import EventDensity
 from vms_core.events.search import EventSearch
 from vms_core.exports import ExportService
 from vms_core.live import LiveSources
+from vms_core.playback.catalog import PlaybackCatalog
 from vms_core.plugins.host import PluginHost
+from vms_core.plugins.kv import PluginStateStore
 from vms_core.plugins.parts import PluginHostParts
 from vms_core.recording import RecordingService, url_with_credentials
 from vms_core.reload import ReloadReport, compare
 from vms_core.secrets import SecretBox
 from vms_core.storage import RetentionService
+from vms_core.storage.catalog import RecordingIndex
+from vms_core.tasks import cancel_and_wait
 from vms_core.views import ViewService
-from vms_core.webrtc import WebRtcService, webrtc_options
+from vms_core.webrtc import LiveView, webrtc_options
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +77,12 @@ class VmsServer:
         self.token_usage = TokenUsage(self.db)
         self.sessions = SessionStore(self.db)
         self.login_throttle = LoginThrottle()
+        self.accounts = AccountService(
+            self.db,
+            self.sessions,
+            self.token_usage,
+            default_cameras=lambda: self.settings.users.default_cameras,
+        )
         self._deferred_writer: asyncio.Task[None] | None = None
         self.cameras = CameraService(self.db, self.secrets)
         self.bookmarks = BookmarkService(self.db, self.audit, self._automatic_lock_us)
@@ -114,15 +124,19 @@ class VmsServer:
             before_pass=self.bookmarks.expire_locks,
         )
         if self.recording is not None:
-            self.recording.closed_listeners.append(self.retention.segment_closed)
-            self.recording.write_failure_listeners.append(self.retention.wake)
+            retention = self.retention
+            self.recording.segment_closed.connect(
+                lambda segment: retention.segment_closed(segment.camera_id, segment.bytes),
+                "retention",
+            )
+            self.recording.write_failed.connect(lambda _camera: retention.wake(), "retention")
             self.recording.write_failure_hint = self._retention_hint
-            self.retention.pass_listeners.append(self.recording.retention_ran)
+            self.retention.pass_finished.connect(self.recording.retention_ran, "recording")
         self.exports = ExportService(
             self.db, self.audit, settings.data_dir, settings.recordings_dir, self.version
         )
         self.live = LiveSources(self._live_url)
-        self.webrtc = WebRtcService(self.live, self.audit, webrtc_options(settings.webrtc))
+        self.webrtc = LiveView(self.live, self.audit, webrtc_options(settings.webrtc))
         # ONVIF health and streams, PTZ, snapshots, discovery scans (vms_core.cameras).
         self.camera_manager = CameraManager(self.cameras, self.events, self.live, settings.onvif)
         self.plugins = PluginHost(
@@ -134,16 +148,17 @@ class VmsServer:
                 bookmarks=self.bookmarks,
                 snapshots=self.camera_manager.snapshots,
                 ptz_goto_preset=self.ptz_goto_preset,
-                db=self.db,
+                plugin_state=PluginStateStore(self.db),
                 audit=self.audit,
                 live=self.live,
-                segment_listeners=(
-                    self.recording.segment_listeners if self.recording is not None else None
+                segments_closed=(
+                    self.recording.segment_closed if self.recording is not None else None
                 ),
+                caller_of=sdk_caller,
             )
         )
         self.api = ApiRegistry()
-        self.app: web.Application = create_app(self)
+        self.app: web.Application = create_app(self._api_services(), self.api)
         self.plugins.http.add_routes(self.app.router)  # routes of any depth under a plug-in
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -152,11 +167,40 @@ class VmsServer:
         self.initial_admin_password: str | None = None
         self._reload_lock = asyncio.Lock()
 
+    def _api_services(self) -> ApiServices:
+        recording = self.recording
+        return ApiServices(
+            settings=lambda: self.settings,
+            version=self.version,
+            accounts=self.accounts,
+            login_throttle=self.login_throttle,
+            audit=self.audit,
+            cameras=self.cameras,
+            camera_health=self.camera_manager.health,
+            ptz=self.camera_manager.ptz,
+            snapshots=self.camera_manager.snapshots,
+            discovery=self.camera_manager.scans,
+            events=self.events,
+            event_search=self.event_search,
+            event_density=self.event_density,
+            alarms=self.alarms,
+            bookmarks=self.bookmarks,
+            views=self.views,
+            recordings=RecordingIndex(
+                self.db, recording.live_segments if recording is not None else lambda _: ()
+            ),
+            playback=PlaybackCatalog(self.db, self.settings.recordings_dir),
+            exports=self.exports,
+            storage=self.retention,
+            live_view=self.webrtc,
+            plugins=self.plugins,
+            reload_config=self.reload_config,
+        )
+
     async def start(self) -> None:
         """Upgrade the catalog, prepare services, then listen."""
         await asyncio.to_thread(upgrade_schema, self.settings.database_url)
-        async with self.db.session() as session:
-            self.initial_admin_password = await ensure_first_admin(session)
+        self.initial_admin_password = await self.accounts.ensure_first_admin()
         await self.alarms.start()
         # Recordings stay on disk under a removed camera's id: no new camera may take it.
         on_disk = await asyncio.to_thread(highest_camera_dir, self.settings.recordings_dir)
@@ -245,11 +289,8 @@ class VmsServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        if self._deferred_writer is not None:
-            self._deferred_writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._deferred_writer
-            self._deferred_writer = None
+        deferred_writer, self._deferred_writer = self._deferred_writer, None
+        await cancel_and_wait(deferred_writer)
         await self.flush_deferred()
         await self.db.close()
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vms_core.api.accounts import Principal
+from vms_core.accounts import Principal
 from vms_core.db.engine import Database
 from vms_core.db.models import Camera, SavedView
 from vms_core.timeutil import now_us

@@ -12,7 +12,8 @@ import aiohttp
 import pytest
 
 from tests.conftest import RunningServer, bearer
-from vms_core.api.throttle import LoginThrottle
+from vms_core.accounts.throttle import LoginThrottle
+from vms_core.api.keys import LOGIN_THROTTLE
 from vms_core.server import VmsServer
 
 
@@ -36,7 +37,7 @@ class Clock:
 
 def throttled_by(clock: Clock) -> Callable[[VmsServer], None]:
     def install(server: VmsServer) -> None:
-        server.login_throttle = LoginThrottle(clock=clock)
+        server.app[LOGIN_THROTTLE] = LoginThrottle(clock=clock)  # what the routes use
 
     return install
 

@@ -14,7 +14,7 @@ import aiohttp
 from sqlalchemy import select
 
 from tests.conftest import BASE_CONFIG, RunningServer, bearer
-from vms_core.api import accounts
+from vms_core.accounts import store as accounts
 from vms_core.config import load_config
 from vms_core.db import Database
 from vms_core.db.models import User
@@ -187,7 +187,7 @@ async def test_an_unknown_name_costs_a_real_password_check() -> None:
     takes as long as a real check: the dummy must have the parameters of real hashes."""
     from argon2 import extract_parameters
 
-    from vms_core.api import accounts
+    from vms_core.accounts import store as accounts
 
     real = await accounts.hash_password("some password")
     assert extract_parameters(accounts._DUMMY_HASH) == extract_parameters(real)

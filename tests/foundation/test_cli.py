@@ -67,7 +67,7 @@ def _token(tmp_path: Path, username: str = "robot") -> str:
     """An admin token made through the CLI's own code path."""
     import asyncio
 
-    from vms_core.api import accounts
+    from vms_core.accounts import store as accounts
     from vms_core.config import load_config
     from vms_core.db import Database
 
@@ -202,7 +202,7 @@ def _cameras_of(tmp_path: Path, username: str) -> frozenset[int] | None:
 
     from sqlalchemy import select
 
-    from vms_core.api import accounts
+    from vms_core.accounts import store as accounts
     from vms_core.config import load_config
     from vms_core.db import Database
     from vms_core.db.models import User

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from tests.fuzz.bounded import fuzz_settings, time_bound
 from tests.fuzz.wire import chunkings, feed
 from vms_core.media.hub import StreamHub
+from vms_core.media.ingest import Ingest
 from vms_core.media.native.connection import RtspConnection
 from vms_core.media.native.depacketize import (
     MAX_ACCESS_UNIT,
@@ -19,8 +20,9 @@ from vms_core.media.native.depacketize import (
     G711Depacketizer,
     H264Depacketizer,
 )
-from vms_core.media.native.messages import parse_sdp
-from vms_core.media.native_ingest import RtspIngest, _NativeRun, _Track
+from vms_core.media.native.session import NativeSession, Track
+from vms_core.media.native.source import NativeRtspSource
+from vms_core.rtsp.sdp import parse_sdp
 
 VIDEO_SDP = "v=0\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=control:v\r\n"
 
@@ -168,9 +170,9 @@ def rtcp_packets(draw: st.DrawFn) -> bytes:
 def test_sender_reports_of_any_shape_leave_sane_clocks(
     video: list[bytes], audio: list[bytes]
 ) -> None:
-    ingest = RtspIngest("fuzz", "rtsp://127.0.0.1:9/fuzz", StreamHub("fuzz"))
-    run = _NativeRun(ingest, RtspConnection(ingest.url, 1.0), parse_sdp(VIDEO_SDP))
-    run.audio = _Track(16000, 1024)
+    ingest = Ingest("fuzz", "rtsp://127.0.0.1:9/fuzz", StreamHub("fuzz"), NativeRtspSource())
+    run = NativeSession(ingest, RtspConnection(ingest.url, 1.0), parse_sdp(VIDEO_SDP))
+    run.audio = Track(16000, 1024)
     with time_bound("the RTCP reader"):
         for packets, track in ((video, run.video), (audio, run.audio)):
             handle = run._reports(track)

@@ -11,17 +11,13 @@ from hypothesis import strategies as st
 from tests.fuzz.bounded import fuzz_settings, time_bound
 from tests.fuzz.wire import chunkings, feed
 from vms_core.media.hub import StreamHub
-from vms_core.media.ingest import SourceError
+from vms_core.media.ingest import Ingest, SourceError
 from vms_core.media.native.connection import BUFFER_BYTES, RtspConnection
-from vms_core.media.native.messages import (
-    MAX_CHANNELS,
-    MAX_CLOCK_RATE,
-    MAX_FRAMERATE,
-    ProtocolError,
-    parse_sdp,
-)
-from vms_core.media.native_ingest import RtspIngest, UseFFmpeg, _NativeRun
+from vms_core.media.native.session import NativeSession, UseFFmpeg
+from vms_core.media.native.source import NativeRtspSource
 from vms_core.rtsp.limits import MAX_MEDIA_SECTIONS
+from vms_core.rtsp.responses import ProtocolError
+from vms_core.rtsp.sdp import MAX_CHANNELS, MAX_CLOCK_RATE, MAX_FRAMERATE, parse_sdp
 
 # Numbers as cameras (and attackers) write them.
 ODD_NUMBERS = ["-76", "-0", "+5", " 7", "²", "٣", "0x10", "1e3", "9" * 30, "", "NaN", "-1"]
@@ -153,7 +149,7 @@ def sdp_texts(draw: st.DrawFn) -> str:
 @fuzz_settings(max_examples=150)
 @given(text=sdp_texts())
 def test_any_sdp_gives_sane_media_or_a_named_refusal(text: str) -> None:
-    ingest = RtspIngest("fuzz", "rtsp://127.0.0.1:9/fuzz", StreamHub("fuzz"))
+    ingest = Ingest("fuzz", "rtsp://127.0.0.1:9/fuzz", StreamHub("fuzz"), NativeRtspSource())
     with time_bound("the SDP parser"):
         try:
             medias = parse_sdp(text)
@@ -161,7 +157,7 @@ def test_any_sdp_gives_sane_media_or_a_named_refusal(text: str) -> None:
             assert "media sections" in str(exc)
             return
         try:
-            run = _NativeRun(ingest, RtspConnection(ingest.url, 1.0), medias)
+            run = NativeSession(ingest, RtspConnection(ingest.url, 1.0), medias)
         except (SourceError, UseFFmpeg) as exc:
             assert str(exc)
             return

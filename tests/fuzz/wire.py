@@ -18,8 +18,5 @@ def feed(connection: RtspConnection, data: bytes, sizes: list[int]) -> None:
             return
         free = len(connection.buffer) - connection.end
         assert free > 0, "the parser left no room to receive into"
-        size = min(sizes[index % len(sizes)], free, len(data) - pos)
-        connection.buffer[connection.end : connection.end + size] = data[pos : pos + size]
-        connection.end += size
-        pos += size
-        connection._parse()
+        size = min(sizes[index % len(sizes)], len(data) - pos)
+        pos += connection.feed(data[pos : pos + size])

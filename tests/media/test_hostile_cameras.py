@@ -15,8 +15,9 @@ from tests.eventually import eventually_sync
 from tests.media.hostile_rtsp import MODES, HostileCamera
 from tests.media.states import States
 from vms_core.media.hub import StreamHub
-from vms_core.media.ingest import IngestOptions, IngestState, IngestStatus
-from vms_core.media.native_ingest import RtspIngest, make_ingest
+from vms_core.media.ingest import Ingest, IngestOptions, IngestState, IngestStatus
+from vms_core.media.native.source import NativeRtspSource
+from vms_core.media.sources import make_ingest
 
 IO_TIMEOUT = 1.0
 # What the camera's state reason must say, per mode.
@@ -43,7 +44,7 @@ def test_every_mode_has_an_expected_reason() -> None:
     assert set(REASONS) == set(MODES)
 
 
-def _thread_cpu(ingest: RtspIngest) -> float:
+def _thread_cpu(ingest: Ingest) -> float:
     thread = ingest._thread
     assert thread is not None and thread.ident is not None
     return time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
@@ -64,7 +65,7 @@ def test_hostile_camera_fails_alone_with_a_reason_in_bounded_cpu(
         options=IngestOptions(io_timeout=IO_TIMEOUT, login_refused_backoff=0.5),
         on_state=states,
     )
-    assert isinstance(ingest, RtspIngest)
+    assert isinstance(ingest.source, NativeRtspSource)
     try:
         with caplog.at_level(logging.WARNING):
             began, ingest_cpu = time.monotonic(), 0.0

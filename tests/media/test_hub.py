@@ -94,3 +94,20 @@ async def test_async_subscriber_gets_packets_from_an_ingest_thread() -> None:
     assert got == list(range(50))
     sub.close()
     assert await sub.get() is None
+
+
+def test_close_all_ends_every_subscription_and_wakes_a_waiting_consumer() -> None:
+    """A live feed that closes ends its viewers: one blocked in get() wakes with None, and
+    nothing published afterwards reaches anyone."""
+    hub = StreamHub("cam")
+    waiting = hub.subscribe("viewer")
+    idle = hub.subscribe("plug-in")
+    got: list[MediaPacket | None] = []
+    consumer = threading.Thread(target=lambda: got.append(waiting.get(60)))  # hang guard
+    consumer.start()
+    hub.close_all()
+    consumer.join(30)
+    assert not consumer.is_alive() and got == [None]
+    assert hub.subscriber_count == 0
+    hub.publish(packet(0))
+    assert idle.get(0) is None and waiting.get(0) is None

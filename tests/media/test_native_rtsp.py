@@ -15,17 +15,19 @@ from tests.media.rtsp_camera import RtspCameras, small_loop
 from tests.media.states import States
 from vms_core.media.catalog import MemoryCatalog
 from vms_core.media.hub import StreamHub
-from vms_core.media.ingest import IngestOptions, IngestState
+from vms_core.media.ingest import Ingest, IngestOptions, IngestState
 from vms_core.media.native.connection import RtspConnection
 from vms_core.media.native.depacketize import AacDepacketizer, H264Depacketizer
-from vms_core.media.native.messages import parse_sdp
-from vms_core.media.native_ingest import RtspIngest, UseFFmpeg, _NativeRun, make_ingest
+from vms_core.media.native.session import NativeSession, UseFFmpeg
+from vms_core.media.native.source import NativeRtspSource
 from vms_core.media.packet import MediaPacket
 from vms_core.media.recorder import CameraRecorder
 from vms_core.media.segment_writer import SegmentPolicy
+from vms_core.media.sources import make_ingest
 from vms_core.rtsp.auth import Credentials
 from vms_core.rtsp.codecs import split_annexb
 from vms_core.rtsp.rtp import packetize_aac, packetize_h264, rtp_header
+from vms_core.rtsp.sdp import parse_sdp
 from vms_core.simulator.media.encoder import LoopSpec, encode_loop
 from vms_core.simulator.media.profiles import VideoProfile
 from vms_core.simulator.media.scene import SceneConfig
@@ -53,18 +55,13 @@ class Interleaved:
         connection = self.connection
         while len(self.pending) >= 997:
             chunk, self.pending = self.pending[:997], self.pending[997:]
-            connection.buffer[connection.end : connection.end + len(chunk)] = chunk
-            connection.end += len(chunk)
-            connection._parse()
+            assert connection.feed(chunk) == len(chunk)
 
     def flush(self) -> None:
         self.pending += b"\r\n"  # an RTSP-level byte: pushes the last frame through
         while self.pending:
             chunk, self.pending = self.pending, b""
-            connection = self.connection
-            connection.buffer[connection.end : connection.end + len(chunk)] = chunk
-            connection.end += len(chunk)
-            connection._parse()
+            assert self.connection.feed(chunk) == len(chunk)
 
 
 @pytest.mark.parametrize("path", ["direct", "interleaved"])
@@ -150,7 +147,7 @@ def test_digest_login_and_a_refused_password_names_the_problem(
     states, refused = States(), States()
     ingest = make_ingest("locked", good, StreamHub("locked"), on_state=states)
     wrong = make_ingest("wrong", bad, StreamHub("wrong"), on_state=refused)
-    assert isinstance(ingest, RtspIngest)
+    assert isinstance(ingest.source, NativeRtspSource)
     ingest.start()
     wrong.start()
     try:
@@ -158,7 +155,7 @@ def test_digest_login_and_a_refused_password_names_the_problem(
         status = refused.wait(IngestState.ERROR)
         assert status.reason is not None
         assert "401" in status.reason and "password" in status.reason
-        assert ingest.uses_ffmpeg is None
+        assert ingest.source.uses_ffmpeg is None
         # A refused login is not asked again at once (two a second would lock the account
         # on many cameras): an observation window in which no new connection may come.
         connections = rtsp_cameras.server.connections
@@ -216,12 +213,13 @@ def test_h265_camera_is_handed_to_ffmpeg_and_recorded(
     states = States()
     hub = StreamHub("hevc")
     ingest = make_ingest("hevc", url, hub, on_state=states)
-    assert isinstance(ingest, RtspIngest)
+    source = ingest.source
+    assert isinstance(source, NativeRtspSource)
     subscription = hub.subscribe("tap", 100)
     ingest.start()
     try:
         states.wait(IngestState.STREAMING, 15)
-        assert ingest.uses_ffmpeg is not None and "H265" in ingest.uses_ffmpeg
+        assert source.uses_ffmpeg is not None and "H265" in source.uses_ffmpeg
         info = ingest.stream_info
         assert info is not None and info.video_codec == "hevc"
         packet = subscription.get(timeout=5)
@@ -240,9 +238,9 @@ class Fed:
     def __init__(self) -> None:
         self.hub = StreamHub("unit", keep_gop=False)
         self.subscription = self.hub.subscribe("tap", 1000)
-        ingest = RtspIngest("unit", "rtsp://127.0.0.1:9/unit", self.hub)
+        ingest = Ingest("unit", "rtsp://127.0.0.1:9/unit", self.hub, NativeRtspSource())
         self.connection = RtspConnection(ingest.url, 1.0)
-        self.run = _NativeRun(ingest, self.connection, parse_sdp(VIDEO_ONLY_SDP))
+        self.run = NativeSession(ingest, self.connection, parse_sdp(VIDEO_ONLY_SDP))
         self.seq = 0
 
     def send(self, data: bytes, sets: list[bytes], timestamp: int) -> None:

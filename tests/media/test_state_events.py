@@ -19,7 +19,7 @@ from tests.onvif.conftest import QUIET
 from vms_core.cameras.state_events import StateEvent, StateEventDebouncer
 from vms_core.media.hub import StreamHub
 from vms_core.media.ingest import IngestOptions, IngestState
-from vms_core.media.native_ingest import make_ingest
+from vms_core.media.sources import make_ingest
 
 
 def kinds(events: list[StateEvent]) -> list[str]:

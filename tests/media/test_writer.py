@@ -10,9 +10,10 @@ from pathlib import Path
 from tests.media.mediatools import decode_errors, probe
 from vms_core.media.catalog import MemoryCatalog
 from vms_core.media.hub import StreamHub
-from vms_core.media.ingest import Ingest, IngestState, IngestStatus
+from vms_core.media.ingest import IngestState, IngestStatus
 from vms_core.media.packet import MediaPacket
 from vms_core.media.segment_writer import SegmentPolicy, SegmentWriter, segment_path
+from vms_core.media.sources import make_ingest
 
 
 def demux_once(clip: Path) -> list[MediaPacket]:
@@ -24,7 +25,7 @@ def demux_once(clip: Path) -> list[MediaPacket]:
         if status.state == IngestState.LOST:
             ended.set()
 
-    ingest = Ingest("clip", str(clip), hub, on_state=on_state)
+    ingest = make_ingest("clip", str(clip), hub, on_state=on_state)
     ingest.start()
     assert ended.wait(10)
     ingest.stop()

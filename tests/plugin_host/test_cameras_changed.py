@@ -11,7 +11,7 @@ import pytest
 
 from tests.eventually import eventually
 from tests.plugin_host.conftest import plugin_kv, write_plugin
-from vms_core.demo import DemoCameras
+from vms_core.commands.demo import DemoCameras
 from vms_core.simulator.simulator import Simulator
 
 WATCHER = """

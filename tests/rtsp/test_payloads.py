@@ -15,6 +15,7 @@ from vms_core.rtsp.rtp import (
     packetize_h265,
     packetize_pcmu,
     sender_report,
+    sender_reports,
 )
 
 SPS = bytes([0x67, 0x42, 0xC0, 0x1E, 0xDA, 0x01])
@@ -138,3 +139,15 @@ def test_sender_report_layout() -> None:
     assert ntp_s == 1_700_000_000 + 2_208_988_800 and ntp_f == 1 << 31
     assert (rtp_ts, packets, octets) == (123456, 10, 2000)
     assert report[29] == 202 and len(report) % 4 == 0  # SDES follows, 32-bit aligned
+
+
+def test_sender_reports_read_back_what_the_server_writes() -> None:
+    """Our client reads the RTCP sender reports our server writes (one library, both
+    sides): RTP timestamp and wall clock, to the NTP fraction's precision."""
+    packet = sender_report(0x1234, 1_700_000_000.25, 0xFFFF_FFF0, 10, 1000, b"cam")
+    assert [(ts, round(wall, 6)) for ts, wall in sender_reports(packet)] == [
+        (0xFFFF_FFF0, 1_700_000_000.25)
+    ]
+    # Cut short, or not RTCP version 2: nothing, rather than a misread clock.
+    assert list(sender_reports(packet[:20])) == []
+    assert list(sender_reports(b"\x00" + packet[1:])) == []

@@ -14,7 +14,6 @@ the other gets an :class:`AlarmError` (409) naming who was first.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -33,6 +32,7 @@ from vms_core.db.models import Alarm, AlarmNote, User
 from vms_core.db.models import Event as EventRow
 from vms_core.events.bus import SEVERITY_RANK, Broadcast, EventBus, event_json
 from vms_core.events.search import Cursor, visible_clause
+from vms_core.tasks import cancel_and_wait
 from vms_core.timeutil import iso, now_us
 
 log = logging.getLogger(__name__)
@@ -112,10 +112,7 @@ class AlarmService:
             return
         _done, pending = await asyncio.wait(tasks, timeout=STOP_GRACE_S)
         for task in pending:
-            task.cancel()
-        for task in pending:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     async def drain(self) -> None:
         """Wait for the thumbnails being taken (tests)."""

@@ -7,23 +7,25 @@ route needs; routes it does not know (404/405) fall through to the error middlew
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, cast
 
 from aiohttp import web
+from vms_sdk import Principal as SdkPrincipal
+from vms_sdk import Role
 
-from vms_core.api import accounts
+from vms_core.accounts.principal import Principal
+from vms_core.accounts.service import AccountService
 from vms_core.api.errors import error_response
+from vms_core.api.registry import ApiRegistry
 from vms_core.plugins.http import PLUGIN_ROUTE_CANONICAL
 
-if TYPE_CHECKING:
-    from vms_core.server import VmsServer
-
 SESSION_COOKIE = "vms_session"
-PRINCIPAL: web.RequestKey[accounts.Principal] = web.RequestKey("vms.principal", accounts.Principal)
+PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("vms.principal", Principal)
 
 
-def principal(request: web.Request) -> accounts.Principal:
-    found: accounts.Principal | None = request.get(PRINCIPAL)
+def principal(request: web.Request) -> Principal:
+    found: Principal | None = request.get(PRINCIPAL)
     if found is None:  # only reachable if a route forgot its role in the table
         raise web.HTTPUnauthorized()
     return found
@@ -37,41 +39,44 @@ def own_credential(request: web.Request) -> tuple[str | None, str | None]:
     return request.cookies.get(SESSION_COOKIE), None
 
 
+def sdk_caller(request: web.Request) -> SdkPrincipal | None:
+    """The logged-in caller of a plug-in route, as the SDK describes it (camera ids are
+    strings there, as everywhere in the SDK)."""
+    who: Principal | None = request.get(PRINCIPAL)
+    if who is None:
+        return None
+    cameras = None if who.camera_ids is None else frozenset(str(c) for c in who.camera_ids)
+    # The catalog only holds the three roles; the SDK's Principal checks it again.
+    return SdkPrincipal(who.user_id, who.username, cast(Role, who.role), cameras)
+
+
 def remote(request: web.Request) -> str:
     return request.remote or ""
 
 
-async def authenticate(server: VmsServer, request: web.Request) -> accounts.Principal | None:
-    """Who sent ``request`` (bearer token or session cookie), or ``None``. Reads the
-    catalog only: a token's use is recorded in memory (``server.token_usage``)."""
+async def authenticate(accounts: AccountService, request: web.Request) -> Principal | None:
+    """Who sent ``request`` (bearer token, else session cookie), or ``None``."""
     header = request.headers.get("Authorization", "")
-    cookie = request.cookies.get(SESSION_COOKIE)
-    async with server.db.session() as session:
-        if header.lower().startswith("bearer "):
-            found = await accounts.token_owner(session, header[7:].strip())
-            if found is None:
-                return None
-            token_id, user = found
-            server.token_usage.touch(token_id)
-            return await accounts.principal_for(session, user, "token")
-        if cookie:
-            owner = await server.sessions.user_for(session, cookie)
-            return (
-                None if owner is None else await accounts.principal_for(session, owner, "session")
-            )
-        return None
+    bearer = header[7:].strip() if header.lower().startswith("bearer ") else None
+    return await accounts.authenticate(bearer, request.cookies.get(SESSION_COOKIE))
 
 
-def auth_middleware(server: VmsServer) -> Any:
+def auth_middleware(
+    api: ApiRegistry, accounts: AccountService, is_public_plugin_route: Callable[[str, str], bool]
+) -> Any:
+    """Authenticates every request to an endpoint of ``api`` that needs a role, and
+    refuses routes under /api/ that the table does not list. ``is_public_plugin_route``
+    says whether a plug-in declared one of its routes public."""
+
     @web.middleware
     async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
         route = request.match_info.route
         resource = route.resource
         endpoint = None
         if resource is not None:
-            endpoint = server.api.lookup(request.method, resource.canonical)
+            endpoint = api.lookup(request.method, resource.canonical)
             if endpoint is None and request.method == "HEAD":
-                endpoint = server.api.lookup("GET", resource.canonical)
+                endpoint = api.lookup("GET", resource.canonical)
         if endpoint is None:
             # A route outside the table must never be served unauthenticated.
             untabled = (
@@ -85,10 +90,10 @@ def auth_middleware(server: VmsServer) -> Any:
             return response
         # A plug-in's webhook declared public checks its own signature instead.
         public_plugin_route = endpoint.path == PLUGIN_ROUTE_CANONICAL and (
-            server.plugins.http.is_public(request.method, request.path)
+            is_public_plugin_route(request.method, request.path)
         )
         if endpoint.role is not None and not public_plugin_route:
-            who = await authenticate(server, request)
+            who = await authenticate(accounts, request)
             if who is None:
                 return error_response(
                     401,

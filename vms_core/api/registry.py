@@ -10,8 +10,8 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-Role = Literal["viewer", "operator", "admin"]
-ROLE_RANK: dict[str, int] = {"viewer": 0, "operator": 1, "admin": 2}
+from vms_core.accounts.principal import Role
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 JsonSchema = dict[str, Any]
 # An error status an endpoint declares: the status, or (status, when it is answered).

@@ -74,7 +74,7 @@ class CameraHealth:
         self._checked: dict[int, tuple[str, str, str]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
-        cameras.subscribe(self._on_change)
+        cameras.changed.connect(self._on_change, "ONVIF health")
 
     async def start(self) -> None:
         for camera in await self.cameras.visible():

@@ -51,7 +51,7 @@ class OnvifEventPump:
         self.pull_wait_s = pull_wait_s
         self.min_pull_interval_s = min_pull_interval_s
         self._tasks: dict[int, asyncio.Task[None]] = {}
-        cameras.subscribe(self._on_change)
+        cameras.changed.connect(self._on_change, "ONVIF events")
 
     def running(self) -> list[int]:
         return sorted(i for i, t in self._tasks.items() if not t.done())

@@ -9,7 +9,7 @@ Listeners (the recorder, live view) hear about every change.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -18,13 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from vms_sdk import Camera as SdkCamera
 
-from vms_core.api.accounts import Principal
+from vms_core.accounts import Principal
 from vms_core.config.settings import CameraSettings, Settings
 from vms_core.db.engine import Database
 from vms_core.db.models import Bookmark, Camera, Stream
 from vms_core.limits import ID_MAX, ID_MIN
 from vms_core.onvif.client import DeviceDescription, MediaProfile
 from vms_core.secrets import SecretBox
+from vms_core.signals import AsyncSignal, Signal
 from vms_core.timeutil import iso, now_us
 from vms_core.untrusted import bounded_text
 
@@ -38,7 +39,13 @@ class CameraChange:
     name: str
 
 
-Listener = Callable[[CameraChange], Awaitable[None]]
+@dataclass(frozen=True, slots=True)
+class CameraState:
+    """A camera's state as the catalog now holds it (streaming, lost, online, ...)."""
+
+    camera_id: int
+    state: str
+    reason: str
 
 
 def camera_json(camera: Camera) -> dict[str, Any]:
@@ -125,18 +132,16 @@ class CameraService:
     def __init__(self, db: Database, secrets: SecretBox) -> None:
         self.db = db
         self.secrets = secrets
-        self._listeners: list[Listener] = []
-
-    def subscribe(self, listener: Listener) -> None:
-        self._listeners.append(listener)
+        # Every camera added, changed or removed, one change at a time (recording, ONVIF
+        # health and events, the plug-in host listen).
+        self.changed: AsyncSignal[CameraChange] = AsyncSignal("camera changed")
+        # Every change of a camera's stored state (recording's stream states, ONVIF health),
+        # at once; the EventBus carries the debounced events users see.
+        self.state_changed: Signal[CameraState] = Signal("camera state changed")
 
     async def _notify(self, changes: list[CameraChange]) -> None:
         for change in changes:
-            for listener in self._listeners:
-                try:
-                    await listener(change)
-                except Exception:
-                    log.exception("camera listener failed on %s", change)
+            await self.changed.emit(change)
 
     # -- queries ---------------------------------------------------------------------------
     async def visible(self, principal: Principal | None = None) -> list[Camera]:
@@ -189,7 +194,10 @@ class CameraService:
                 .values(state=state, state_reason=reason, state_changed_us=now_us())
                 .execution_options(synchronize_session=False)
             )
-            return bool(getattr(result, "rowcount", 0))
+        changed = bool(getattr(result, "rowcount", 0))
+        if changed:
+            self.state_changed.emit(CameraState(camera_id, state, reason))
+        return changed
 
     async def sync_from_config(self, settings: Settings) -> list[CameraChange]:
         """Make the catalog's config cameras match vms.toml; report what changed."""

@@ -16,13 +16,27 @@ from typing import Any
 
 Handler = Callable[[argparse.Namespace], int]
 
-# Module names under vms_core.commands, one per concern.
-COMMAND_MODULES: tuple[str, ...] = ("storage", "plugins", "discover", "cameras", "export")
+# Module names under vms_core.commands, one per concern, in the order `vms --help` lists
+# them (`vms simulate` is the simulator's own command line: vms_core.cli adds it).
+COMMAND_MODULES: tuple[str, ...] = (
+    "serve",
+    "check",
+    "db",
+    "users",
+    "storage",
+    "plugins",
+    "discover",
+    "cameras",
+    "export",
+)
 
 
-def register_all(sub: Any, common: argparse.ArgumentParser) -> dict[str, Handler]:
+def register_all(
+    sub: Any, common: argparse.ArgumentParser, names: tuple[str, ...] = COMMAND_MODULES
+) -> dict[str, Handler]:
+    """Add the parsers of the command modules ``names``; their handlers by command name."""
     handlers: dict[str, Handler] = {}
-    for name in COMMAND_MODULES:
+    for name in names:
         module = importlib.import_module(f"vms_core.commands.{name}")
         handlers.update(module.register(sub, common))
     return handlers

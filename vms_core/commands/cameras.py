@@ -22,6 +22,7 @@ from typing import Any
 import aiohttp
 
 from vms_core.commands import Handler
+from vms_core.commands.settings import config_path, load_or_exit
 
 
 class CommandError(Exception):
@@ -74,8 +75,6 @@ def _server_url(args: argparse.Namespace) -> str:
     url = args.server or os.environ.get("VMS_URL")
     if url:
         return str(url).rstrip("/")
-    from vms_core.cli import config_path, load_or_exit
-
     settings = load_or_exit(config_path(args))
     if settings.server.public_url:
         return settings.server.public_url.rstrip("/")

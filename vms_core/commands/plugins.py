@@ -20,6 +20,7 @@ from typing import Any
 from vms_sdk import Bookmark, Camera, Event, Notification
 
 from vms_core.commands import Handler
+from vms_core.commands.settings import config_path, load_or_exit
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> dict[str, Handler]:
@@ -34,7 +35,6 @@ def register(sub: Any, common: argparse.ArgumentParser) -> dict[str, Handler]:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
-    from vms_core.cli import config_path, load_or_exit
     from vms_core.plugins.host import read_live_status
 
     settings = load_or_exit(config_path(args))

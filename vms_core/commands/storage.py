@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from vms_core.commands import Handler
+from vms_core.commands.settings import config_path, load_or_exit
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> dict[str, Handler]:
@@ -20,8 +21,6 @@ def register(sub: Any, common: argparse.ArgumentParser) -> dict[str, Handler]:
 
 
 def cmd_storage(args: argparse.Namespace) -> int:
-    from vms_core.cli import config_path, load_or_exit
-
     settings = load_or_exit(config_path(args))
     report = asyncio.run(_report(settings))
     print(json.dumps(report, indent=2) if args.json else format_report(report))

@@ -8,7 +8,6 @@ restart; one that was running or queued when the server stopped is marked failed
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -32,6 +31,7 @@ from vms_core.exports.package import (
 )
 from vms_core.exports.signing import SigningKey
 from vms_core.playback.catalog import segments_in_range
+from vms_core.tasks import cancel_and_wait
 from vms_core.timeutil import iso, now_us
 
 log = logging.getLogger(__name__)
@@ -98,11 +98,8 @@ class ExportService:
         self._worker = asyncio.create_task(self._work(), name="exports")
 
     async def stop(self) -> None:
-        if self._worker is not None:
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
-            self._worker = None
+        worker, self._worker = self._worker, None
+        await cancel_and_wait(worker)
 
     async def signing_key(self) -> SigningKey:
         if self._key is None:

@@ -168,7 +168,7 @@ class StreamHub:
         self.name = name
         self.keep_gop = keep_gop
         self._sinks: tuple[PacketSink, ...] = ()
-        self._subscribers: tuple[_Queue, ...] = ()
+        self._queues: tuple[_Queue, ...] = ()
         self._gop: list[MediaPacket] = []
         self._lock = threading.Lock()
 
@@ -181,14 +181,14 @@ class StreamHub:
                     self._gop.append(packet)
                 else:
                     self._gop = []
-            subscribers = self._subscribers
+            queues = self._queues
         for sink in self._sinks:
             try:
                 sink.write(packet)
             except Exception:
                 log.exception("%s: sink %r failed", self.name, sink)
-        for subscriber in subscribers:
-            subscriber._offer(packet)
+        for queue in queues:
+            queue._offer(packet)
 
     def add_sink(self, sink: PacketSink) -> None:
         """Run ``sink`` inline on the ingest thread (see ``PacketSink``)."""
@@ -216,11 +216,11 @@ class StreamHub:
     def _attach(self, subscription: _Queue) -> None:
         with self._lock:
             subscription._prefill(list(self._gop))
-            self._subscribers = (*self._subscribers, subscription)
+            self._queues = (*self._queues, subscription)
 
     def unsubscribe(self, subscription: _Queue) -> None:
         with self._lock:
-            self._subscribers = tuple(s for s in self._subscribers if s is not subscription)
+            self._queues = tuple(s for s in self._queues if s is not subscription)
 
     def reset(self) -> None:
         """The connection ended: forget the cached GOP (stale) and tell the sinks."""
@@ -232,6 +232,13 @@ class StreamHub:
             except Exception:
                 log.exception("%s: sink %r failed", self.name, sink)
 
+    def close_all(self) -> None:
+        """End every subscription: their ``get()`` returns None (the stream is gone)."""
+        with self._lock:
+            queues, self._queues = self._queues, ()
+        for queue in queues:
+            queue.close()
+
     @property
     def subscriber_count(self) -> int:
-        return len(self._subscribers)
+        return len(self._queues)

@@ -12,8 +12,8 @@ from pathlib import Path
 from vms_core.media.catalog import SegmentCatalog
 from vms_core.media.hub import StreamHub
 from vms_core.media.ingest import IngestOptions, StateCallback
-from vms_core.media.native_ingest import make_ingest
 from vms_core.media.segment_writer import HealthCallback, SegmentPolicy, SegmentWriter
+from vms_core.media.sources import make_ingest
 
 
 class CameraRecorder:

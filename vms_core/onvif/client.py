@@ -391,11 +391,21 @@ class OnvifDevice:
         except Exception as err:  # closing must never raise (CancelledError still does)
             log.debug("closing ONVIF client of %s: %s", self.url, err)
 
-    async def call(self, what: str, awaitable: Awaitable[T], timeout: float | None = None) -> T:  # noqa: ASYNC109
+    async def call(
+        self,
+        what: str,
+        awaitable: Awaitable[T],
+        timeout: float | None = None,  # noqa: ASYNC109
+        *,
+        soap: bool = True,
+    ) -> T:
         """Await one device call, bounded in time (``timeout``, else the device's), with
         failures turned into OnvifError. A cancellation always goes through: this uses
         ``asyncio.timeout``, not ``wait_for``, which on Python 3.11 may return a result that
-        arrives with the cancellation and so swallow it."""
+        arrives with the cancellation and so swallow it. ``soap``: the call is one of the
+        ONVIF library's, whose reply zeep builds (its AttributeError, TypeError, ... mean a
+        reply not as the WSDL says); False for our own code, whose such errors are bugs to
+        raise, not a camera to blame."""
         limit = self.timeout if timeout is None else timeout
         try:
             async with asyncio.timeout(limit):
@@ -431,6 +441,8 @@ class OnvifDevice:
                 raise self._logged(type(cause)(f"{what}: {cause.reason}")) from None
             raise self._logged(OnvifError(f"{what}: {err}")) from None
         except (AttributeError, TypeError, ValueError, KeyError, IndexError) as err:
+            if not soap:
+                raise
             # zeep building an object from a reply that is not what the WSDL says.
             raise self._logged(
                 OnvifBadReply(f"{what}: reply not as ONVIF defines it ({err!r})")
@@ -565,7 +577,7 @@ class OnvifDevice:
                             return await _snapshot_body(retry, max_bytes)
                     return await _snapshot_body(response, max_bytes)
 
-        return await self.call("snapshot", fetch())
+        return await self.call("snapshot", fetch(), soap=False)
 
     # -- PTZ -------------------------------------------------------------------------------
     async def _ptz(self) -> ONVIFService:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 from collections.abc import Sequence
@@ -65,11 +64,12 @@ class DiscoveryScans:
             await self.listener.start()
 
     async def stop(self) -> None:
-        for job in self.jobs.values():
-            if job.task is not None and not job.task.done():
-                job.task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await job.task
+        running = [j.task for j in self.jobs.values() if j.task is not None and not j.task.done()]
+        for task in running:
+            task.cancel()
+        if running:
+            # wait() neither raises the scans' CancelledError nor swallows our own.
+            await asyncio.wait(running)
         await self.listener.stop()
 
     def announced(self) -> list[dict[str, Any]]:

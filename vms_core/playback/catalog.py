@@ -35,3 +35,16 @@ async def segments_in_range(
             SourceSegment(file if file.is_absolute() else recordings / file, seg_start, seg_end)
         )
     return found
+
+
+class PlaybackCatalog:
+    """The segments playback reads, under ``recordings`` (paths in the catalog may be
+    relative to it)."""
+
+    def __init__(self, db: Database, recordings: Path) -> None:
+        self.db = db
+        self.recordings = recordings
+
+    async def segments(self, camera_id: int, start_us: int, end_us: int) -> list[SourceSegment]:
+        """Main-stream segments that overlap [start_us, end_us), oldest first."""
+        return await segments_in_range(self.db, self.recordings, camera_id, start_us, end_us)

@@ -16,14 +16,12 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from aiohttp import web
-from vms_sdk import Camera, Event, Notification, Principal, Role, SegmentInfo
+from vms_sdk import Camera, Event, Notification, SegmentInfo
 from vms_sdk.policy import CallBudgets
 
-from vms_core.api.accounts import Principal as Account
-from vms_core.api.auth import PRINCIPAL
 from vms_core.cameras import CameraChange
 from vms_core.config import Settings
 from vms_core.plugins.behind import BehindReporter
@@ -31,10 +29,13 @@ from vms_core.plugins.dispatch import AudioDispatcher, FrameDispatcher
 from vms_core.plugins.frames import FrameSampler
 from vms_core.plugins.host_services import ServerHostServices
 from vms_core.plugins.http import PluginHttp
-from vms_core.plugins.manager import AuditSink, PluginManager
+from vms_core.plugins.manager import AuditSink, PluginManager, PluginStatus
 from vms_core.plugins.parts import AuditTrail, PluginHostParts
 from vms_core.plugins.services import HostServices
 from vms_core.plugins.supervision import RunnerLimits
+from vms_core.recording_catalog import LiveSegment
+from vms_core.tasks import cancel_and_wait
+from vms_core.timeutil import from_us
 
 log = logging.getLogger("vms.plugins")
 
@@ -119,17 +120,6 @@ def manager_for(
     )
 
 
-def caller_of(request: web.Request) -> Principal | None:
-    """The logged-in caller of a plug-in route, as the SDK describes it (camera ids are
-    strings there, as everywhere in the SDK)."""
-    who: Account | None = request.get(PRINCIPAL)
-    if who is None:
-        return None
-    cameras = None if who.camera_ids is None else frozenset(str(c) for c in who.camera_ids)
-    # The catalog only holds the three roles; Principal checks it again.
-    return Principal(who.user_id, who.username, cast(Role, who.role), cameras)
-
-
 class PluginHost:
     """Owns the plug-in manager, its dispatchers and the frame sampler of one server."""
 
@@ -140,11 +130,11 @@ class PluginHost:
         self.manager = manager_for(settings, self.services, audit_sink(parts.audit))
         self.manager.on_change = self._subscriptions_changed
         self.services.manager = self.manager
-        self.services.cameras_listeners.append(self._cameras_changed)
+        self.services.cameras_changed.connect(self._cameras_changed, "plug-in manager")
         self.http = PluginHttp(
             self.manager,
             self._audit_refusal,
-            principal_of=caller_of,
+            principal_of=parts.caller_of,
             max_body_bytes=settings.plugin_host.max_body_bytes,
         )
         self.behind = BehindReporter(self.manager, parts.events.publish)
@@ -154,9 +144,39 @@ class PluginHost:
         self._started = False
         self._status_task: asyncio.Task[None] | None = None
         parts.events.subscribe("plugins", self._on_event)
-        parts.cameras.subscribe(self._on_camera_change)
-        if parts.segment_listeners is not None:
-            parts.segment_listeners.append(self.segment_closed)
+        parts.cameras.changed.connect(self._on_camera_change, "plug-in frame taps")
+        if parts.segments_closed is not None:
+            parts.segments_closed.connect(self._segment_closed, "plug-ins")
+
+    # -- what the HTTP API shows and serves --------------------------------------------------
+    def describe(self) -> list[dict[str, Any]]:
+        """Every plug-in found: its state and why, health, runner figures, frame lanes."""
+        return [self._describe(status) for status in self.manager.list()]
+
+    def describe_one(self, name: str) -> dict[str, Any] | None:
+        """One plug-in as ``describe`` shows it, or None when there is none of that name."""
+        return next((self._describe(s) for s in self.manager.list() if s.name == name), None)
+
+    def _describe(self, status: PluginStatus) -> dict[str, Any]:
+        """Its status, lane counters and, per camera, the frames it analysed and skipped."""
+        item = status.as_dict()
+        lanes = {
+            "video": self.frames.stats().get(status.name),
+            "audio": self.audio.stats().get(status.name),
+        }
+        item["frames"] = {
+            kind: vars(stats).copy() for kind, stats in lanes.items() if stats is not None
+        }
+        item["frames"]["cameras"] = self.frames.cameras(status.name)
+        return item
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """A request under /api/plugins/<name>/, for the plug-in's own routes."""
+        return await self.http.handle(request)
+
+    def is_public(self, method: str, path: str) -> bool:
+        """The plug-in declared this route public (it checks its own signature)."""
+        return self.http.is_public(method, path)
 
     async def _audit_refusal(
         self, plugin: str, request: web.Request, status: int, reason: str
@@ -223,10 +243,8 @@ class PluginHost:
     async def stop(self) -> None:
         """Stop feeding plug-ins, then shut them down (each within its budget)."""
         self._started = False
-        if self._status_task is not None:
-            self._status_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._status_task
+        status_task, self._status_task = self._status_task, None
+        await cancel_and_wait(status_task)
         with contextlib.suppress(FileNotFoundError):
             status_path(self._parts.settings()).unlink()
         await self._stop_feeds()
@@ -259,9 +277,18 @@ class PluginHost:
         if self._started:  # a subscription to "every camera" covers a new one at once
             await self.sampler.refresh()
 
-    def segment_closed(self, segment: SegmentInfo) -> None:
-        """Called by the recording service once a segment is written and indexed."""
-        self.manager.segment_closed(segment)
+    def _segment_closed(self, segment: LiveSegment) -> None:
+        """A segment is written and indexed: the plug-ins hear of it as the SDK says it."""
+        self.manager.segment_closed(
+            SegmentInfo(
+                str(segment.camera_id),
+                from_us(segment.start_us),
+                from_us(segment.end_us),
+                segment.path,
+                segment.bytes,
+                segment.codec,
+            )
+        )
 
     async def notify(self, notification: Notification) -> None:
         """The rules' ``notify`` action: hand it to the channel plug-ins."""

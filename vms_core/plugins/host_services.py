@@ -7,19 +7,18 @@ state event goes by). Everything else forwards to the narrow server parts.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select
 from vms_sdk import Bookmark, Camera, Event, Notification
 
 from vms_core.bookmarks import BookmarkRequest
 from vms_core.cameras import CameraChange, sdk_camera
 from vms_core.cameras.snapshot import SnapshotError
-from vms_core.db.models import PluginState as PluginStateRow
 from vms_core.plugins.parts import PluginHostParts
+from vms_core.signals import Signal
 from vms_core.timeutil import from_us, to_us
 
 if TYPE_CHECKING:
@@ -35,8 +34,9 @@ class ServerHostServices:
         self._parts = parts
         self._cameras: list[Camera] = []
         self.manager: PluginManager | None = None  # set once the manager exists
-        self.cameras_listeners: list[Callable[[Sequence[Camera]], None]] = []
-        parts.cameras.subscribe(self._on_camera_change)
+        # The camera list changed (the plug-ins hear of it: vms_cameras_changed).
+        self.cameras_changed: Signal[Sequence[Camera]] = Signal("plug-in camera list changed")
+        parts.cameras.changed.connect(self._on_camera_change, "plug-ins' camera list")
         parts.events.subscribe("plugin-cameras", self._on_event)
 
     async def refresh_cameras(self) -> None:
@@ -46,8 +46,7 @@ class ServerHostServices:
         if cameras == self._cameras:
             return
         self._cameras = cameras
-        for listener in self.cameras_listeners:
-            listener(cameras)
+        self.cameras_changed.emit(cameras)
 
     async def _on_camera_change(self, change: CameraChange) -> None:
         await self._refresh_camera(change.camera_id)
@@ -69,8 +68,7 @@ class ServerHostServices:
         if cameras == self._cameras:
             return
         self._cameras = cameras
-        for listener in self.cameras_listeners:
-            listener(cameras)
+        self.cameras_changed.emit(cameras)
 
     # -- HostServices ------------------------------------------------------------------------
     @property
@@ -150,24 +148,10 @@ class ServerHostServices:
         await self._parts.ptz_goto_preset(camera_id, preset)
 
     async def kv_load(self, plugin: str) -> Mapping[str, Any]:
-        async with self._parts.db.session() as session:
-            rows = await session.scalars(
-                select(PluginStateRow).where(PluginStateRow.plugin == plugin)
-            )
-            return {row.key: row.value for row in rows}
+        return await self._parts.plugin_state.load(plugin)
 
     async def kv_set(self, plugin: str, key: str, value: Any) -> None:
-        async with self._parts.db.session() as session:
-            row = await session.get(PluginStateRow, (plugin, key))
-            if row is None:
-                session.add(PluginStateRow(plugin=plugin, key=key, value=value))
-            else:
-                row.value = value
+        await self._parts.plugin_state.set(plugin, key, value)
 
     async def kv_delete(self, plugin: str, key: str) -> None:
-        async with self._parts.db.session() as session:
-            await session.execute(
-                delete(PluginStateRow).where(
-                    PluginStateRow.plugin == plugin, PluginStateRow.key == key
-                )
-            )
+        await self._parts.plugin_state.delete(plugin, key)

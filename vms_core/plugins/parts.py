@@ -1,8 +1,9 @@
 """The server services the plug-in host uses, each behind a narrow interface.
 
 The host never sees the server object: the server hands it these parts, and the host
-touches nothing else (cameras, events, bookmarks, snapshots, PTZ, the catalog for
-plug-in state, the audit log, live feeds for frames, and the settings).
+touches nothing else (cameras, events, bookmarks, snapshots, PTZ, the plug-ins' own
+key-value state, the audit log, live feeds for frames, the settings, closed segments, and
+who calls a plug-in's route).
 """
 
 from __future__ import annotations
@@ -11,13 +12,16 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from vms_sdk import Event, SegmentInfo
+from aiohttp import web
+from vms_sdk import Event, Principal
 
 from vms_core.bookmarks import BookmarkRequest
 from vms_core.cameras import CameraChange
 from vms_core.config import Settings
-from vms_core.db.engine import Database
 from vms_core.plugins.frames import FeedSource
+from vms_core.plugins.kv import PluginStateStore
+from vms_core.recording_catalog import LiveSegment
+from vms_core.signals import AsyncSignal, Signal
 
 
 class CameraDirectory(Protocol):
@@ -25,7 +29,8 @@ class CameraDirectory(Protocol):
 
     async def get(self, camera_id: int) -> Any | None: ...
 
-    def subscribe(self, listener: Callable[[CameraChange], Awaitable[None]]) -> None: ...
+    @property
+    def changed(self) -> AsyncSignal[CameraChange]: ...
 
 
 class EventStream(Protocol):
@@ -66,7 +71,10 @@ class PluginHostParts:
     bookmarks: BookmarkStore
     snapshots: SnapshotSource
     ptz_goto_preset: Callable[[str, str], Awaitable[None]]
-    db: Database
+    plugin_state: PluginStateStore
     audit: AuditTrail
     live: FeedSource
-    segment_listeners: list[Callable[[SegmentInfo], None]] | None
+    # Segments once closed and indexed; None when the server does not record.
+    segments_closed: Signal[LiveSegment] | None
+    # The logged-in caller of a plug-in's route, as the SDK describes it.
+    caller_of: Callable[[web.Request], Principal | None]

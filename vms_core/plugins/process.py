@@ -329,8 +329,10 @@ class RunnerProcess:
         if self.channel is not None:
             await self.channel.close()
         if self._stderr is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._stderr
+            # wait() neither raises the reader's CancelledError nor swallows our own.
+            await asyncio.wait([self._stderr])
+            if not self._stderr.cancelled():
+                self._stderr.result()
         if self.process is not None:
             # asyncio closes a subprocess transport only once it noticed the exit; closed
             # here, it cannot outlive its loop and complain when collected.

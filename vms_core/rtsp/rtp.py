@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import struct
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from vms_core.rtsp.codecs import (
@@ -38,6 +38,7 @@ _H264_FU_A = 28
 _H265_FU = 49
 _RTP_HEADER = struct.Struct("!BBHII")
 _INTERLEAVED_RTP_HEADER = struct.Struct("!BBHBBHII")
+_SENDER_INFO = struct.Struct("!IIII")  # ssrc, NTP seconds, NTP fraction, RTP timestamp
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,3 +242,17 @@ def sender_report(
     chunk += b"\x00" * (-len(chunk) % 4)
     sdes = struct.pack("!BBH", 0x81, 202, len(chunk) // 4) + chunk
     return sr + sdes
+
+
+def sender_reports(packet: bytes | memoryview) -> Iterator[tuple[int, float]]:
+    """(RTP timestamp, sender's wall clock as Unix time) of each sender report in a compound
+    RTCP packet (RFC 3550 6.4.1); reading stops at the first part that is not RTCP v2 or
+    that the packet cuts short."""
+    view = memoryview(packet)
+    pos, end = 0, len(view)
+    while pos + 8 <= end and view[pos] & 0xC0 == 0x80:
+        size = (((view[pos + 2] << 8) | view[pos + 3]) + 1) * 4
+        if view[pos + 1] == 200 and size >= 28 and pos + 24 <= end:
+            _ssrc, seconds, fraction, rtp_timestamp = _SENDER_INFO.unpack_from(view, pos + 4)
+            yield rtp_timestamp, seconds - NTP_EPOCH_OFFSET + fraction / 2**32
+        pos += size

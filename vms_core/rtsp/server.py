@@ -69,8 +69,10 @@ class RtspServer:
     async def stop(self) -> None:
         if self._reaper is not None:
             self._reaper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reaper
+            # wait() neither raises the reaper's CancelledError nor swallows our own.
+            await asyncio.wait([self._reaper])
+            if not self._reaper.cancelled():
+                self._reaper.result()  # a reaper that failed says so
         if self._server is not None:
             self._server.close()
         tasks = [connection.task for connection in self._connections if connection.task]
@@ -200,7 +202,7 @@ class RtspConnection:
                 self.writer.write(response.encode(request.cseq))
         except BadRequest as exc:
             logger.info("bad RTSP request from %s: %s", self.peer, exc)
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(ConnectionError, RuntimeError):  # the client is gone
                 self.writer.write(RtspResponse(exc.status).encode(exc.cseq))
         except (asyncio.IncompleteReadError, ConnectionError):
             pass

@@ -200,11 +200,13 @@ class Simulator:
         )
 
     async def stop(self) -> None:
-        if self._media_task is not None:
-            self._media_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._media_task
-            self._media_task = None
+        task, self._media_task = self._media_task, None
+        if task is not None:
+            task.cancel()
+            # wait() neither raises the task's CancelledError nor swallows our own.
+            await asyncio.wait([task])
+            if not task.cancelled():
+                task.result()  # a task that failed says so, as awaiting it did
         if self.discovery is not None:
             await self.discovery.stop()
             self.discovery = None

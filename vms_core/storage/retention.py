@@ -35,7 +35,10 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from vms_core.config.settings import RetentionSettings
 from vms_core.db.engine import Database
 from vms_core.db.models import Bookmark, Camera, Segment
+from vms_core.signals import Signal
 from vms_core.storage.plan import CameraLimits, Limits, Plan, SegmentRow, plan_deletions
+from vms_core.storage.usage import storage_report
+from vms_core.tasks import cancel_and_wait
 from vms_core.timeutil import iso, now_us
 
 log = logging.getLogger(__name__)
@@ -123,8 +126,8 @@ class RetentionService:
         self.recordings = recordings
         self.data_dir = data_dir
         self.last_run: RetentionRun | None = None
-        # Told after every pass (recording explains a camera it cannot write with it).
-        self.pass_listeners: list[Callable[[RetentionRun], None]] = []
+        # After every pass (recording explains a camera it cannot write with it).
+        self.pass_finished: Signal[RetentionRun] = Signal("retention pass finished")
         self._recent: dict[int, deque[int]] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -139,10 +142,7 @@ class RetentionService:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
     async def _blocking(self, function: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._thread, function, *args)
@@ -155,6 +155,17 @@ class RetentionService:
         """Called by recording for every closed segment: learn its size, check early."""
         self._recent.setdefault(camera_id, deque(maxlen=HEADROOM_SAMPLES)).append(size)
         self._wake.set()
+
+    async def report(self) -> dict[str, Any]:
+        """The storage report (``vms_core.storage.usage``) with this service's last pass,
+        or the one a previous run left on disk."""
+        last = self.last_run
+        return await storage_report(
+            self.db,
+            self.settings(),
+            self.recordings,
+            last.to_json() if last is not None else read_last_run(self.data_dir),
+        )
 
     def headroom(self) -> dict[int, int]:
         return {c: int(max(sizes) * HEADROOM_FACTOR) for c, sizes in self._recent.items() if sizes}
@@ -312,8 +323,7 @@ class RetentionService:
                     len(errors),
                 )
             await self._blocking(self._save, run)
-            for listener in self.pass_listeners:
-                listener(run)
+            self.pass_finished.emit(run)
             return run
 
     async def _rescue_full_disk(self, planned: list[SegmentRow]) -> bool:

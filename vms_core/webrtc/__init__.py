@@ -5,21 +5,24 @@ reframes each packet (Annex-B, SPS/PPS before keyframes) and splits it into RTP 
 once; each viewer is an aiortc peer connection whose tracks return those packets.
 AAC audio is not forwarded: browsers' WebRTC stacks take Opus or G.711, so AAC would
 need a decode and an Opus encode per camera on the server.
+
+This package's top level loads no WebRTC stack: ``LiveView`` loads it with the first
+viewer (``vms_core.webrtc.service``).
 """
 
 from __future__ import annotations
 
 from vms_core.config.settings import WebRtcSettings
 from vms_core.webrtc.errors import WhepError
-from vms_core.webrtc.offer import MAX_OFFER_BYTES, decode_offer
-from vms_core.webrtc.service import Answer, Viewer, WebRtcOptions, WebRtcService
+from vms_core.webrtc.live_view import LiveView
+from vms_core.webrtc.whep import MAX_OFFER_BYTES, Answer, Viewer, WebRtcOptions, decode_offer
 
 __all__ = [
     "MAX_OFFER_BYTES",
     "Answer",
+    "LiveView",
     "Viewer",
     "WebRtcOptions",
-    "WebRtcService",
     "WhepError",
     "decode_offer",
     "webrtc_options",

@@ -17,11 +17,12 @@ Chromium skips loopback candidates unless started with
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
 
 import aioice.ice
 
-LoopbackPolicy = Literal["auto", "include", "only"]
+from vms_core.webrtc.whep import LoopbackPolicy
+
+__all__ = ["LoopbackPolicy", "host_addresses", "set_loopback_policy"]
 
 _original: Callable[[bool, bool], list[str]] = aioice.ice.get_host_addresses
 _policy: LoopbackPolicy = "auto"

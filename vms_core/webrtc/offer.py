@@ -20,11 +20,12 @@ from aiortc.rtcpeerconnection import find_common_codecs
 from aiortc.sdp import DIRECTIONS, MediaDescription, SessionDescription
 
 from vms_core.webrtc.errors import WhepError
+from vms_core.webrtc.whep import MAX_OFFER_BYTES, decode_offer
 
-MAX_OFFER_BYTES = 64 * 1024  # a browser's offer is 3-8 KB
+__all__ = ["MAX_OFFER_BYTES", "Offer", "check_offer", "decode_offer"]
+
 MAX_MEDIA_SECTIONS = 8  # browsers offer two (video, audio)
 MAX_CANDIDATES = 32  # in all sections; mDNS ones are resolved one by one
-_UTF8 = {"utf-8", "utf8", "us-ascii", "ascii"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,19 +34,6 @@ class Offer:
     description: SessionDescription
     video: int  # index of the media section the camera's video is sent on
     audio: int | None  # index of the first audio section, if any
-
-
-def decode_offer(body: bytes, charset: str | None) -> str:
-    """The offer's text; SDP is UTF-8 (RFC 8866), anything else is refused."""
-    if charset is not None and charset.lower() not in _UTF8:
-        raise WhepError(415, f"send the SDP offer as UTF-8, not charset={charset}")
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise WhepError(
-            400,
-            f"the SDP offer is not valid UTF-8: byte 0x{body[exc.start]:02x} at offset {exc.start}",
-        ) from None
 
 
 def check_offer(sdp: str) -> Offer:

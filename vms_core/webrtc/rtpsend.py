@@ -16,7 +16,6 @@ leaves aiortc's loop in place otherwise.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any, Protocol
 
@@ -117,13 +116,16 @@ class DirectRtpSender:
                     _PRIVATE + "packet_count",
                     self._private("packet_count") + len(item.payloads),
                 )
-        except (asyncio.CancelledError, ConnectionError, MediaStreamError):
-            pass
-        except Exception:  # like aiortc's loop: rtp_exited must be set or stop() hangs
+        except (ConnectionError, MediaStreamError):
+            pass  # the peer or the track went away: the loop ends
+        except Exception:
             log.exception("RTP send loop failed")
-        self.source.stop()
-        setattr(sender, _PRIVATE + "track", None)
-        self._private("rtp_exited").set()
+        finally:
+            # Cancelled too (aiortc's stop() cancels, then waits for rtp_exited; like its
+            # own loop, this one must set it or stop() hangs). The cancellation goes on.
+            self.source.stop()
+            setattr(sender, _PRIVATE + "track", None)
+            self._private("rtp_exited").set()
 
     async def retransmit(self, sequence_number: int) -> None:
         """Answer a NACK from the history (as RTX when negotiated), as aiortc would."""

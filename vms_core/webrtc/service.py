@@ -22,7 +22,7 @@ from vms_core.audit import AuditLog
 from vms_core.live import FeedKey, LiveFeed, LiveSources, LiveStopped
 from vms_core.webrtc.errors import WhepError
 from vms_core.webrtc.h264 import parameter_sets, profile_level_id
-from vms_core.webrtc.ice import LoopbackPolicy, set_loopback_policy
+from vms_core.webrtc.ice import set_loopback_policy
 from vms_core.webrtc.negotiation import (
     StreamTraits,
     Unplayable,
@@ -35,6 +35,7 @@ from vms_core.webrtc.quota import LiveQuota, OverQuota
 from vms_core.webrtc.relay import CameraRelay
 from vms_core.webrtc.rtpsend import DirectRtpSender
 from vms_core.webrtc.tracks import PassthroughTrack, install_packer
+from vms_core.webrtc.whep import Answer, Viewer, WebRtcOptions
 
 log = logging.getLogger(__name__)
 
@@ -44,32 +45,6 @@ ENDED_KEPT_SECONDS = 300.0
 ENDED_KEPT_MAX = 4096
 # Retry-After when the server-wide limit is reached and no session is about to time out.
 TOTAL_RETRY_AFTER = 10
-
-
-@dataclass(frozen=True, slots=True)
-class WebRtcOptions:
-    loopback: LoopbackPolicy = "auto"
-    connect_timeout: float = 30.0  # a peer that never connects is dropped after this
-    ready_timeout: float = 8.0  # waiting for a camera that is not streaming yet
-    max_sessions_per_user: int = 32
-    max_sessions: int = 256
-
-
-@dataclass(frozen=True, slots=True)
-class Viewer:
-    """Who asks for a live view: the account it counts against, and for the audit log."""
-
-    user_id: int
-    username: str
-    remote: str = ""
-
-
-@dataclass(slots=True)
-class Answer:
-    session_id: str
-    sdp: str
-    stream: str  # the stream actually served
-    note: str | None  # why it differs from the one asked for
 
 
 @dataclass(eq=False, slots=True)

@@ -12,9 +12,9 @@ from typing import Any
 from aiohttp import web
 from pydantic import Field
 
+from vms_core import accounts
 from vms_core.alarms import Actor, AlarmError
 from vms_core.alarms.service import MAX_NOTE_CHARS, OPEN_STATES, STATES
-from vms_core.api import accounts
 from vms_core.api.auth import principal, remote
 from vms_core.api.bodies import Body, read_json, schema_of
 from vms_core.api.errors import ApiError

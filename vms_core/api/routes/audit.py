@@ -3,13 +3,36 @@
 from __future__ import annotations
 
 from aiohttp import web
-from sqlalchemy import select
 
-from vms_core.api.app import server_of
+from vms_core.api.keys import AUDIT
 from vms_core.api.params import query_int, query_text, query_time
 from vms_core.api.registry import ApiRegistry, Param, limit_param, time_param
-from vms_core.db.models import AuditEntry
 from vms_core.timeutil import iso
+
+
+async def audit(request: web.Request) -> web.Response:
+    entries = await request.app[AUDIT].entries(
+        action=query_text(request, "action", 64),
+        username=query_text(request, "username", 128),
+        since_us=query_time(request, "since"),
+        until_us=query_time(request, "until"),
+        limit=query_int(request, "limit", 200, 1, 1000),
+    )
+    return web.json_response(
+        [
+            {
+                "id": e.id,
+                "time": iso(e.time_us),
+                "username": e.username,
+                "action": e.action,
+                "target": e.target,
+                "success": e.success,
+                "remote": e.remote,
+                "detail": e.detail,
+            }
+            for e in entries
+        ]
+    )
 
 
 def register(api: ApiRegistry) -> None:
@@ -29,8 +52,7 @@ def register(api: ApiRegistry) -> None:
             },
         },
     )
-
-    @api.route(
+    api.route(
         "GET",
         "/api/audit",
         summary="Audit log, newest first",
@@ -44,39 +66,4 @@ def register(api: ApiRegistry) -> None:
             time_param("until"),
             limit_param(200, 1000),
         ),
-    )
-    async def audit(request: web.Request) -> web.Response:
-        query = select(AuditEntry).order_by(AuditEntry.time_us.desc(), AuditEntry.id.desc())
-        action = query_text(request, "action", 64)
-        if action:
-            query = query.where(
-                AuditEntry.action.startswith(action)
-                if action.endswith(".")
-                else AuditEntry.action == action
-            )
-        username = query_text(request, "username", 128)
-        if username:
-            query = query.where(AuditEntry.username == username)
-        since, until = query_time(request, "since"), query_time(request, "until")
-        if since is not None:
-            query = query.where(AuditEntry.time_us >= since)
-        if until is not None:
-            query = query.where(AuditEntry.time_us <= until)
-        query = query.limit(query_int(request, "limit", 200, 1, 1000))
-        async with server_of(request).db.session() as session:
-            rows = list(await session.scalars(query))
-        return web.json_response(
-            [
-                {
-                    "id": r.id,
-                    "time": iso(r.time_us),
-                    "username": r.username,
-                    "action": r.action,
-                    "target": r.target,
-                    "success": r.success,
-                    "remote": r.remote,
-                    "detail": r.detail,
-                }
-                for r in rows
-            ]
-        )
+    )(audit)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import Field
 
-from vms_core.api.app import server_of
 from vms_core.api.auth import principal, remote
 from vms_core.api.bodies import ApiTime, Body, Id, read_json, schema_of
 from vms_core.api.errors import ApiError
+from vms_core.api.keys import BOOKMARKS
 from vms_core.api.params import path_int, query_bool, query_id, query_int, query_time
 from vms_core.api.registry import (
     ID_PATH,
@@ -32,6 +32,64 @@ class NewBookmark(Body):
 
 class BookmarkPatch(Body):
     locked: bool
+
+
+async def list_bookmarks(request: web.Request) -> web.Response:
+    who = principal(request)
+    cameras = None if who.camera_ids is None else set(who.camera_ids)
+    camera = query_id(request, "camera")
+    if camera is not None:
+        cameras = {camera} & (cameras if cameras is not None else {camera})
+    rows = await request.app[BOOKMARKS].query(
+        cameras,
+        query_time(request, "start"),
+        query_time(request, "end"),
+        query_bool(request, "locked"),
+        query_int(request, "limit", 500, 1, 5000),
+    )
+    return web.json_response([bookmark_json(r) for r in rows])
+
+
+async def create(request: web.Request) -> web.Response:
+    who = principal(request)
+    body = await read_json(request, NewBookmark)
+    hidden = [c for c in body.cameras if not who.can_see(c)]
+    if hidden:
+        raise ApiError(400, f"cameras: no camera {', '.join(map(str, hidden))}")
+    try:
+        rows = await request.app[BOOKMARKS].create(
+            BookmarkRequest(
+                camera_ids=body.cameras,
+                start_us=to_us(body.start),
+                end_us=to_us(body.end),
+                reason=body.reason,
+                lock=body.lock,
+                created_by=who.username,
+            ),
+            remote=remote(request),
+        )
+    except BookmarkError as exc:
+        raise ApiError(400, str(exc)) from None
+    return web.json_response([bookmark_json(r) for r in rows], status=201)
+
+
+async def patch(request: web.Request) -> web.Response:
+    who = principal(request)
+    bookmark_id = path_int(request, what="bookmark")
+    body = await read_json(request, BookmarkPatch)
+    if not body.locked and not who.has_role("admin"):
+        raise ApiError(403, "unlocking evidence needs the admin role")
+    service = request.app[BOOKMARKS]
+    existing = await service.get(bookmark_id)
+    if existing is None or not who.can_see(existing.camera_id):
+        raise ApiError(404, f"no bookmark {bookmark_id}")
+    try:
+        row = await service.set_locked(bookmark_id, body.locked, who.username, remote(request))
+    except BookmarkError as exc:
+        raise ApiError(400, str(exc)) from None
+    if row is None:
+        raise ApiError(404, f"no bookmark {bookmark_id}")
+    return web.json_response(bookmark_json(row))
 
 
 def register(api: ApiRegistry) -> None:
@@ -62,7 +120,7 @@ def register(api: ApiRegistry) -> None:
         },
     )
 
-    @api.route(
+    api.route(
         "GET",
         "/api/bookmarks",
         summary="Bookmarks on cameras the caller may see",
@@ -75,23 +133,9 @@ def register(api: ApiRegistry) -> None:
             Param("locked", schema={"type": "boolean"}),
             limit_param(500, 5000),
         ),
-    )
-    async def list_bookmarks(request: web.Request) -> web.Response:
-        who = principal(request)
-        cameras = None if who.camera_ids is None else set(who.camera_ids)
-        camera = query_id(request, "camera")
-        if camera is not None:
-            cameras = {camera} & (cameras if cameras is not None else {camera})
-        rows = await server_of(request).bookmarks.query(
-            cameras,
-            query_time(request, "start"),
-            query_time(request, "end"),
-            query_bool(request, "locked"),
-            query_int(request, "limit", 500, 1, 5000),
-        )
-        return web.json_response([bookmark_json(r) for r in rows])
+    )(list_bookmarks)
 
-    @api.route(
+    api.route(
         "POST",
         "/api/bookmarks",
         summary="Bookmark a range; lock=true makes it evidence retention keeps",
@@ -100,30 +144,9 @@ def register(api: ApiRegistry) -> None:
         request=schema_of(NewBookmark),
         response={"type": "array", "items": schema},
         status=201,
-    )
-    async def create(request: web.Request) -> web.Response:
-        who = principal(request)
-        body = await read_json(request, NewBookmark)
-        hidden = [c for c in body.cameras if not who.can_see(c)]
-        if hidden:
-            raise ApiError(400, f"cameras: no camera {', '.join(map(str, hidden))}")
-        try:
-            rows = await server_of(request).bookmarks.create(
-                BookmarkRequest(
-                    camera_ids=body.cameras,
-                    start_us=to_us(body.start),
-                    end_us=to_us(body.end),
-                    reason=body.reason,
-                    lock=body.lock,
-                    created_by=who.username,
-                ),
-                remote=remote(request),
-            )
-        except BookmarkError as exc:
-            raise ApiError(400, str(exc)) from None
-        return web.json_response([bookmark_json(r) for r in rows], status=201)
+    )(create)
 
-    @api.route(
+    api.route(
         "PATCH",
         "/api/bookmarks/{id}",
         summary="Lock or unlock (unlock: admins)",
@@ -132,21 +155,4 @@ def register(api: ApiRegistry) -> None:
         request=schema_of(BookmarkPatch),
         response=schema,
         params=(ID_PATH,),
-    )
-    async def patch(request: web.Request) -> web.Response:
-        who = principal(request)
-        bookmark_id = path_int(request, what="bookmark")
-        body = await read_json(request, BookmarkPatch)
-        if not body.locked and not who.has_role("admin"):
-            raise ApiError(403, "unlocking evidence needs the admin role")
-        service = server_of(request).bookmarks
-        existing = await service.get(bookmark_id)
-        if existing is None or not who.can_see(existing.camera_id):
-            raise ApiError(404, f"no bookmark {bookmark_id}")
-        try:
-            row = await service.set_locked(bookmark_id, body.locked, who.username, remote(request))
-        except BookmarkError as exc:
-            raise ApiError(400, str(exc)) from None
-        if row is None:
-            raise ApiError(404, f"no bookmark {bookmark_id}")
-        return web.json_response(bookmark_json(row))
+    )(patch)

@@ -16,10 +16,10 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from pydantic import Field, ValidationError, model_validator
 
-from vms_core.api.app import server_of
 from vms_core.api.auth import principal
 from vms_core.api.bodies import Body, read_json, schema_of, validation_message
 from vms_core.api.errors import ApiError
+from vms_core.api.keys import AUDIT, CAMERA_HEALTH, CAMERAS, PTZ, SNAPSHOTS
 from vms_core.api.params import path_int
 from vms_core.api.registry import ID_PATH, ApiRegistry
 from vms_core.cameras import camera_json
@@ -171,32 +171,128 @@ def current_settings(camera: Camera, password: str) -> dict[str, Any]:
     }
 
 
+async def list_cameras(request: web.Request) -> web.Response:
+    cameras = await request.app[CAMERAS].visible(principal(request))
+    return web.json_response([camera_json(c) for c in cameras])
+
+
+async def get_camera(request: web.Request) -> web.Response:
+    return web.json_response(camera_json(await _visible(request)))
+
+
+async def add_camera(request: web.Request) -> web.Response:
+    body = await read_json(request, NewCamera)
+    cameras = request.app[CAMERAS]
+    onvif_url = onvif_url_of(body.address) if body.address else body.onvif_url
+    fields = body.model_dump(exclude={"address"})
+    fields["onvif_url"] = onvif_url
+    fields["name"] = body.name or default_name(onvif_url, body.rtsp_url)
+    cfg = settings_of(fields)
+    try:
+        camera = await cameras.add(cfg, source="api")
+    except ValueError as err:
+        raise ApiError(409, str(err)) from None
+    if cfg.onvif_url:
+        await request.app[CAMERA_HEALTH].check(camera.id)
+    await request.app[AUDIT].record(
+        "camera.add",
+        username=principal(request).username,
+        detail={"camera": camera.id, "name": cfg.name},
+    )
+    found = await cameras.get(camera.id)
+    assert found is not None
+    return web.json_response(camera_json(found), status=201)
+
+
+async def patch_camera(request: web.Request) -> web.Response:
+    camera = await _managed(request)
+    body = await read_json(request, CameraPatch)
+    cameras = request.app[CAMERAS]
+    fields = current_settings(camera, await cameras.password(camera.id))
+    fields.update(body.model_dump(exclude_unset=True))
+    cfg = settings_of(fields)
+    await cameras.update(camera.id, cfg)
+    if cfg.onvif_url and cfg.enabled:
+        await request.app[CAMERA_HEALTH].check(camera.id)
+    await request.app[AUDIT].record(
+        "camera.change",
+        username=principal(request).username,
+        detail={"camera": camera.id, "fields": sorted(body.model_fields_set)},
+    )
+    found = await cameras.get(camera.id)
+    assert found is not None
+    return web.json_response(camera_json(found))
+
+
+async def delete_camera(request: web.Request) -> web.Response:
+    camera = await _managed(request)
+    try:
+        await request.app[CAMERAS].remove(camera.id)
+    except KeyError:
+        raise ApiError(404, f"no camera {camera.id}") from None
+    except ValueError as err:
+        raise ApiError(409, str(err)) from None
+    await request.app[AUDIT].record(
+        "camera.remove",
+        username=principal(request).username,
+        detail={"camera": camera.id, "name": camera.name},
+    )
+    return web.Response(status=204)
+
+
+async def ptz_status(request: web.Request) -> web.Response:
+    camera = await _visible(request)
+    try:
+        status = await request.app[PTZ].status(camera.id)
+    except PtzError as err:
+        raise ApiError(err.status, err.message) from None
+    return web.json_response(status)
+
+
+async def ptz_command(request: web.Request) -> web.Response:
+    camera = await _visible(request)
+    body = await read_json(request, PtzCommand)
+    ptz = request.app[PTZ]
+    try:
+        if body.action == "move":
+            await ptz.move(camera.id, body.pan, body.tilt, body.zoom, body.timeout)
+        elif body.action == "stop":
+            await ptz.stop(camera.id)
+        else:
+            assert body.preset is not None
+            await ptz.goto(camera.id, body.preset)
+    except PtzError as err:
+        raise ApiError(err.status, err.message) from None
+    return web.json_response({"ok": True, "action": body.action})
+
+
+async def snapshot(request: web.Request) -> web.Response:
+    camera = await _visible(request)
+    try:
+        jpeg = await request.app[SNAPSHOTS].jpeg(camera.id)
+    except SnapshotError as err:
+        raise ApiError(err.status, err.message) from None
+    return web.Response(body=jpeg, content_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
 def register(api: ApiRegistry) -> None:
     schema = api.schema("Camera", CAMERA_SCHEMA)
-
-    @api.route(
+    api.route(
         "GET",
         "/api/cameras",
         summary="Cameras the caller may see",
         tag="cameras",
         response={"type": "array", "items": schema},
-    )
-    async def list_cameras(request: web.Request) -> web.Response:
-        cameras = await server_of(request).cameras.visible(principal(request))
-        return web.json_response([camera_json(c) for c in cameras])
-
-    @api.route(
+    )(list_cameras)
+    api.route(
         "GET",
         "/api/cameras/{id}",
         summary="One camera",
         tag="cameras",
         response=schema,
         params=(ID_PATH,),
-    )
-    async def get_camera(request: web.Request) -> web.Response:
-        return web.json_response(camera_json(await _visible(request)))
-
-    @api.route(
+    )(get_camera)
+    api.route(
         "POST",
         "/api/cameras",
         role="admin",
@@ -206,31 +302,8 @@ def register(api: ApiRegistry) -> None:
         response=schema,
         status=201,
         errors=(409,),
-    )
-    async def add_camera(request: web.Request) -> web.Response:
-        body = await read_json(request, NewCamera)
-        server = server_of(request)
-        onvif_url = onvif_url_of(body.address) if body.address else body.onvif_url
-        fields = body.model_dump(exclude={"address"})
-        fields["onvif_url"] = onvif_url
-        fields["name"] = body.name or default_name(onvif_url, body.rtsp_url)
-        cfg = settings_of(fields)
-        try:
-            camera = await server.cameras.add(cfg, source="api")
-        except ValueError as err:
-            raise ApiError(409, str(err)) from None
-        if cfg.onvif_url:
-            await server.camera_manager.health.check(camera.id)
-        await server.audit.record(
-            "camera.add",
-            username=principal(request).username,
-            detail={"camera": camera.id, "name": cfg.name},
-        )
-        found = await server.cameras.get(camera.id)
-        assert found is not None
-        return web.json_response(camera_json(found), status=201)
-
-    @api.route(
+    )(add_camera)
+    api.route(
         "PATCH",
         "/api/cameras/{id}",
         role="admin",
@@ -240,27 +313,8 @@ def register(api: ApiRegistry) -> None:
         response=schema,
         params=(ID_PATH,),
         errors=(409,),
-    )
-    async def patch_camera(request: web.Request) -> web.Response:
-        camera = await _managed(request)
-        body = await read_json(request, CameraPatch)
-        server = server_of(request)
-        fields = current_settings(camera, await server.cameras.password(camera.id))
-        fields.update(body.model_dump(exclude_unset=True))
-        cfg = settings_of(fields)
-        await server.cameras.update(camera.id, cfg)
-        if cfg.onvif_url and cfg.enabled:
-            await server.camera_manager.health.check(camera.id)
-        await server.audit.record(
-            "camera.change",
-            username=principal(request).username,
-            detail={"camera": camera.id, "fields": sorted(body.model_fields_set)},
-        )
-        found = await server.cameras.get(camera.id)
-        assert found is not None
-        return web.json_response(camera_json(found))
-
-    @api.route(
+    )(patch_camera)
+    api.route(
         "DELETE",
         "/api/cameras/{id}",
         role="admin",
@@ -269,24 +323,8 @@ def register(api: ApiRegistry) -> None:
         status=204,
         params=(ID_PATH,),
         errors=(409,),
-    )
-    async def delete_camera(request: web.Request) -> web.Response:
-        camera = await _managed(request)
-        server = server_of(request)
-        try:
-            await server.cameras.remove(camera.id)
-        except KeyError:
-            raise ApiError(404, f"no camera {camera.id}") from None
-        except ValueError as err:
-            raise ApiError(409, str(err)) from None
-        await server.audit.record(
-            "camera.remove",
-            username=principal(request).username,
-            detail={"camera": camera.id, "name": camera.name},
-        )
-        return web.Response(status=204)
-
-    @api.route(
+    )(delete_camera)
+    api.route(
         "GET",
         "/api/cameras/{id}/ptz",
         role="operator",
@@ -294,16 +332,8 @@ def register(api: ApiRegistry) -> None:
         tag="cameras",
         params=(ID_PATH,),
         errors=PTZ_ERRORS,
-    )
-    async def ptz_status(request: web.Request) -> web.Response:
-        camera = await _visible(request)
-        try:
-            status = await server_of(request).camera_manager.ptz.status(camera.id)
-        except PtzError as err:
-            raise ApiError(err.status, err.message) from None
-        return web.json_response(status)
-
-    @api.route(
+    )(ptz_status)
+    api.route(
         "POST",
         "/api/cameras/{id}/ptz",
         role="operator",
@@ -312,24 +342,8 @@ def register(api: ApiRegistry) -> None:
         request=schema_of(PtzCommand),
         params=(ID_PATH,),
         errors=PTZ_ERRORS,
-    )
-    async def ptz_command(request: web.Request) -> web.Response:
-        camera = await _visible(request)
-        body = await read_json(request, PtzCommand)
-        ptz = server_of(request).camera_manager.ptz
-        try:
-            if body.action == "move":
-                await ptz.move(camera.id, body.pan, body.tilt, body.zoom, body.timeout)
-            elif body.action == "stop":
-                await ptz.stop(camera.id)
-            else:
-                assert body.preset is not None
-                await ptz.goto(camera.id, body.preset)
-        except PtzError as err:
-            raise ApiError(err.status, err.message) from None
-        return web.json_response({"ok": True, "action": body.action})
-
-    @api.route(
+    )(ptz_command)
+    api.route(
         "GET",
         "/api/cameras/{id}/snapshot.jpg",
         summary="The camera's current picture as JPEG",
@@ -337,21 +351,12 @@ def register(api: ApiRegistry) -> None:
         content_type="image/jpeg",
         params=(ID_PATH,),
         errors=(409, 502, 504),
-    )
-    async def snapshot(request: web.Request) -> web.Response:
-        camera = await _visible(request)
-        try:
-            jpeg = await server_of(request).camera_manager.snapshots.jpeg(camera.id)
-        except SnapshotError as err:
-            raise ApiError(err.status, err.message) from None
-        return web.Response(
-            body=jpeg, content_type="image/jpeg", headers={"Cache-Control": "no-store"}
-        )
+    )(snapshot)
 
 
 async def _visible(request: web.Request) -> Camera:
     camera_id = path_int(request, what="camera")
-    camera = await server_of(request).cameras.get(camera_id, principal(request))
+    camera = await request.app[CAMERAS].get(camera_id, principal(request))
     if camera is None:
         raise ApiError(404, f"no camera {camera_id}")
     return camera

@@ -12,11 +12,10 @@ from aiohttp import web
 from pydantic import Field
 from vms_sdk import Event, Severity
 
-from vms_core.api.app import server_of
 from vms_core.api.auth import principal
 from vms_core.api.bodies import ApiTime, Body, Id, read_json, schema_of
 from vms_core.api.errors import ApiError
-from vms_core.api.keys import ALARMS, EVENT_BUS, EVENT_SEARCH
+from vms_core.api.keys import ALARMS, CAMERAS, EVENT_BUS, EVENT_SEARCH
 from vms_core.api.params import is_storable, query_id, query_int, query_text, query_time
 from vms_core.api.registry import ApiRegistry, Param, id_param, limit_param, time_param
 from vms_core.events import event_json
@@ -149,10 +148,90 @@ async def get_event(request: web.Request) -> web.Response:
     return web.json_response({**event_json(found), "alarm": alarm})
 
 
+async def list_events(request: web.Request) -> web.Response:
+    who = principal(request)
+    events = await request.app[EVENT_BUS].query(
+        type_pattern=query_text(request, "type", 128),
+        camera_id=query_id(request, "camera"),
+        visible=who.camera_ids,
+        since_us=query_time(request, "since"),
+        until_us=query_time(request, "until"),
+        near=_near(request),
+        limit=query_int(request, "limit", 200, 1, 1000),
+    )
+    return web.json_response([event_json(e) for e in events])
+
+
+async def publish(request: web.Request) -> web.Response:
+    who = principal(request)
+    body = await read_json(request, NewEvent)
+    known = await request.app[CAMERAS].existing_ids(body.camera_ids)
+    for cid in body.camera_ids:
+        if not who.can_see(cid) or cid not in known:
+            raise ApiError(400, f"camera_ids: no camera {cid}")
+    time = body.time or datetime.now(UTC)
+    kwargs: dict[str, Any] = {"id": body.id} if body.id else {}
+    event = await request.app[EVENT_BUS].publish(
+        Event(
+            type=body.type,
+            time=time,
+            camera_ids=tuple(str(c) for c in body.camera_ids),
+            lat=body.lat,
+            lon=body.lon,
+            severity=Severity(body.severity),
+            source=f"api:{who.username}",
+            data=body.data,
+            **kwargs,
+        )
+    )
+    return web.json_response(event_json(event), status=201)
+
+
+async def stream(request: web.Request) -> web.StreamResponse:
+    who = principal(request)
+    bus = request.app[EVENT_BUS]
+    queue = bus.live_queue()
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+    )
+    await response.prepare(request)
+    try:
+        await response.write(b": connected\n\n")
+        while True:
+            try:
+                event = await asyncio.wait_for(queue.get(), timeout=15)
+            except TimeoutError:
+                await response.write(b": keep-alive\n\n")
+                continue
+            if event is None:
+                break
+            if isinstance(event, Broadcast):
+                if event.camera_ids and not any(who.can_see(c) for c in event.camera_ids):
+                    continue
+                data = json.dumps(event.payload)
+                await response.write(f"event: {event.name}\ndata: {data}\n\n".encode())
+                continue
+            if (
+                event.camera_ids
+                and who.camera_ids is not None
+                and not any(int(c) in who.camera_ids for c in event.camera_ids)
+            ):
+                continue
+            data = json.dumps(event_json(event))
+            await response.write(f"event: event\ndata: {data}\n\n".encode())
+    except ConnectionResetError:
+        pass  # the browser went away
+    finally:
+        bus.drop_live(queue)
+        with contextlib.suppress(ConnectionResetError):  # the browser went away
+            await response.write_eof()
+    return response
+
+
 def register(api: ApiRegistry) -> None:
     schema = api.schema("Event", EVENT_SCHEMA)
 
-    @api.route(
+    api.route(
         "GET",
         "/api/events",
         summary="Events, newest first",
@@ -166,21 +245,9 @@ def register(api: ApiRegistry) -> None:
             Param("near", description="lat,lon,radius_m"),
             limit_param(200, 1000),
         ),
-    )
-    async def list_events(request: web.Request) -> web.Response:
-        who = principal(request)
-        events = await server_of(request).events.query(
-            type_pattern=query_text(request, "type", 128),
-            camera_id=query_id(request, "camera"),
-            visible=who.camera_ids,
-            since_us=query_time(request, "since"),
-            until_us=query_time(request, "until"),
-            near=_near(request),
-            limit=query_int(request, "limit", 200, 1, 1000),
-        )
-        return web.json_response([event_json(e) for e in events])
+    )(list_events)
 
-    @api.route(
+    api.route(
         "POST",
         "/api/events",
         summary="Publish an event (integrations)",
@@ -189,79 +256,16 @@ def register(api: ApiRegistry) -> None:
         request=schema_of(NewEvent),
         response=schema,
         status=201,
-    )
-    async def publish(request: web.Request) -> web.Response:
-        who = principal(request)
-        body = await read_json(request, NewEvent)
-        server = server_of(request)
-        known = await server.cameras.existing_ids(body.camera_ids)
-        for cid in body.camera_ids:
-            if not who.can_see(cid) or cid not in known:
-                raise ApiError(400, f"camera_ids: no camera {cid}")
-        time = body.time or datetime.now(UTC)
-        kwargs: dict[str, Any] = {"id": body.id} if body.id else {}
-        event = await server.events.publish(
-            Event(
-                type=body.type,
-                time=time,
-                camera_ids=tuple(str(c) for c in body.camera_ids),
-                lat=body.lat,
-                lon=body.lon,
-                severity=Severity(body.severity),
-                source=f"api:{who.username}",
-                data=body.data,
-                **kwargs,
-            )
-        )
-        return web.json_response(event_json(event), status=201)
+    )(publish)
 
-    @api.route(
+    api.route(
         "GET",
         "/api/events/stream",
         summary="New events as Server-Sent Events (event: event), and alarm changes (event: alarm)",
         tag="events",
         response={"type": "string"},
         content_type="text/event-stream",
-    )
-    async def stream(request: web.Request) -> web.StreamResponse:
-        who = principal(request)
-        bus = server_of(request).events
-        queue = bus.live_queue()
-        response = web.StreamResponse(
-            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
-        )
-        await response.prepare(request)
-        try:
-            await response.write(b": connected\n\n")
-            while True:
-                try:
-                    event = await asyncio.wait_for(queue.get(), timeout=15)
-                except TimeoutError:
-                    await response.write(b": keep-alive\n\n")
-                    continue
-                if event is None:
-                    break
-                if isinstance(event, Broadcast):
-                    if event.camera_ids and not any(who.can_see(c) for c in event.camera_ids):
-                        continue
-                    data = json.dumps(event.payload)
-                    await response.write(f"event: {event.name}\ndata: {data}\n\n".encode())
-                    continue
-                if (
-                    event.camera_ids
-                    and who.camera_ids is not None
-                    and not any(int(c) in who.camera_ids for c in event.camera_ids)
-                ):
-                    continue
-                data = json.dumps(event_json(event))
-                await response.write(f"event: event\ndata: {data}\n\n".encode())
-        except ConnectionResetError:
-            pass  # the browser went away
-        finally:
-            bus.drop_live(queue)
-            with contextlib.suppress(Exception):
-                await response.write_eof()
-        return response
+    )(stream)
 
     # After /api/events/stream: the router tries resources in the order they are added.
     api.route(

@@ -7,12 +7,11 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import Field
 
-from vms_core.api.accounts import Principal
-from vms_core.api.app import server_of
+from vms_core.accounts import Principal
 from vms_core.api.auth import principal, remote
 from vms_core.api.bodies import ApiTime, Body, Id, read_json, schema_of
 from vms_core.api.errors import ApiError
-from vms_core.api.keys import EXPORTS
+from vms_core.api.keys import AUDIT, CAMERAS, EXPORTS
 from vms_core.api.registry import ApiRegistry
 from vms_core.exports import ExportJob
 from vms_core.timeutil import to_us
@@ -38,7 +37,7 @@ def _may_see(who: Principal, job: ExportJob) -> bool:
 def _job_for(request: web.Request) -> ExportJob:
     who = principal(request)
     job_id = request.match_info["id"]
-    job = server_of(request).exports.get(job_id)
+    job = request.app[EXPORTS].get(job_id)
     if job is None or not _may_see(who, job):
         raise ApiError(404, f"no export {job_id}")
     return job
@@ -59,6 +58,64 @@ async def delete_export(request: web.Request) -> web.Response:
     except ValueError as exc:
         raise ApiError(409, str(exc)) from None
     return web.Response(status=204)
+
+
+async def signing_key(request: web.Request) -> web.Response:
+    key = await request.app[EXPORTS].signing_key()
+    return web.json_response({"fingerprint": key.fingerprint, "pem": key.public_pem().decode()})
+
+
+async def create(request: web.Request) -> web.Response:
+    who = principal(request)
+    body = await read_json(request, NewExport)
+    start, end = to_us(body.start), to_us(body.end)
+    if end <= start:
+        raise ApiError(400, "end: must be after start")
+    if end - start > MAX_EXPORT_SECONDS * 1_000_000:
+        raise ApiError(400, f"end: an export covers at most {MAX_EXPORT_SECONDS // 86400} days")
+    cameras: list[tuple[int, str]] = []
+    for camera_id in dict.fromkeys(body.cameras):
+        camera = await request.app[CAMERAS].get(camera_id, who)
+        if camera is None:
+            raise ApiError(400, f"cameras: no camera {camera_id}")
+        cameras.append((camera.id, camera.name))
+    job = await request.app[EXPORTS].submit(
+        cameras, start, end, body.reason, who.username, who.user_id, remote(request)
+    )
+    return web.json_response(
+        job.to_json(), status=202, headers={"Location": f"/api/exports/{job.id}"}
+    )
+
+
+async def list_exports(request: web.Request) -> web.Response:
+    who = principal(request)
+    jobs = [j.to_json() for j in request.app[EXPORTS].jobs() if _may_see(who, j)]
+    return web.json_response(jobs)
+
+
+async def get_export(request: web.Request) -> web.Response:
+    return web.json_response(_job_for(request).to_json())
+
+
+async def package(request: web.Request) -> web.StreamResponse:
+    who = principal(request)
+    job = _job_for(request)
+    path = request.app[EXPORTS].package_path(job)
+    if path is None:
+        raise ApiError(409, f"export {job.id} is {job.state}, not done")
+    await request.app[AUDIT].record(
+        "export.download",
+        username=who.username,
+        target=f"export:{job.id}",
+        remote=remote(request),
+    )
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": "application/zip",
+            "Content-Disposition": f'attachment; filename="{path.name}"',
+        },
+    )
 
 
 def register(api: ApiRegistry) -> None:
@@ -95,7 +152,7 @@ def register(api: ApiRegistry) -> None:
     )
 
     # Before /api/exports/{id}: the router tries resources in the order they are added.
-    @api.route(
+    api.route(
         "GET",
         "/api/exports/signing-key",
         summary="The server's Ed25519 public key that signs evidence packages",
@@ -104,12 +161,9 @@ def register(api: ApiRegistry) -> None:
             "type": "object",
             "properties": {"fingerprint": {"type": "string"}, "pem": {"type": "string"}},
         },
-    )
-    async def signing_key(request: web.Request) -> web.Response:
-        key = await server_of(request).exports.signing_key()
-        return web.json_response({"fingerprint": key.fingerprint, "pem": key.public_pem().decode()})
+    )(signing_key)
 
-    @api.route(
+    api.route(
         "POST",
         "/api/exports",
         summary="Export a time range of cameras as a signed evidence package (a job)",
@@ -118,54 +172,27 @@ def register(api: ApiRegistry) -> None:
         request=schema_of(NewExport),
         response=schema,
         status=202,
-    )
-    async def create(request: web.Request) -> web.Response:
-        server = server_of(request)
-        who = principal(request)
-        body = await read_json(request, NewExport)
-        start, end = to_us(body.start), to_us(body.end)
-        if end <= start:
-            raise ApiError(400, "end: must be after start")
-        if end - start > MAX_EXPORT_SECONDS * 1_000_000:
-            raise ApiError(400, f"end: an export covers at most {MAX_EXPORT_SECONDS // 86400} days")
-        cameras: list[tuple[int, str]] = []
-        for camera_id in dict.fromkeys(body.cameras):
-            camera = await server.cameras.get(camera_id, who)
-            if camera is None:
-                raise ApiError(400, f"cameras: no camera {camera_id}")
-            cameras.append((camera.id, camera.name))
-        job = await server.exports.submit(
-            cameras, start, end, body.reason, who.username, who.user_id, remote(request)
-        )
-        return web.json_response(
-            job.to_json(), status=202, headers={"Location": f"/api/exports/{job.id}"}
-        )
+    )(create)
 
-    @api.route(
+    api.route(
         "GET",
         "/api/exports",
         summary="Export jobs (admins: all; others: their own)",
         tag="evidence",
         role="operator",
         response={"type": "array", "items": schema},
-    )
-    async def list_exports(request: web.Request) -> web.Response:
-        who = principal(request)
-        jobs = [j.to_json() for j in server_of(request).exports.jobs() if _may_see(who, j)]
-        return web.json_response(jobs)
+    )(list_exports)
 
-    @api.route(
+    api.route(
         "GET",
         "/api/exports/{id}",
         summary="An export job: state, progress 0..1, files, error",
         tag="evidence",
         role="operator",
         response=schema,
-    )
-    async def get_export(request: web.Request) -> web.Response:
-        return web.json_response(_job_for(request).to_json())
+    )(get_export)
 
-    @api.route(
+    api.route(
         "GET",
         "/api/exports/{id}/package",
         summary="The finished evidence package (zip)",
@@ -174,27 +201,7 @@ def register(api: ApiRegistry) -> None:
         response={"type": "string", "format": "binary"},
         content_type="application/zip",
         errors=(409,),
-    )
-    async def package(request: web.Request) -> web.StreamResponse:
-        server = server_of(request)
-        who = principal(request)
-        job = _job_for(request)
-        path = server.exports.package_path(job)
-        if path is None:
-            raise ApiError(409, f"export {job.id} is {job.state}, not done")
-        await server.audit.record(
-            "export.download",
-            username=who.username,
-            target=f"export:{job.id}",
-            remote=remote(request),
-        )
-        return web.FileResponse(
-            path,
-            headers={
-                "Content-Type": "application/zip",
-                "Content-Disposition": f'attachment; filename="{path.name}"',
-            },
-        )
+    )(package)
 
     api.route(
         "DELETE",

@@ -7,12 +7,12 @@ import contextlib
 
 from aiohttp import web
 
-from vms_core.api.app import server_of
 from vms_core.api.auth import principal, remote
 from vms_core.api.errors import ApiError
+from vms_core.api.keys import AUDIT, CAMERAS, PLAYBACK
 from vms_core.api.params import path_int, query_bool, query_time
 from vms_core.api.registry import ID_PATH, ApiRegistry, Param, time_param
-from vms_core.playback import PlaybackStream, gaps_between, segments_in_range
+from vms_core.playback import PlaybackStream, gaps_between
 from vms_core.timeutil import iso, now_us
 
 # Gaps listed in the X-Vms-Gaps header at most (HTTP clients cap header sizes at ~8 KB);
@@ -20,8 +20,62 @@ from vms_core.timeutil import iso, now_us
 MAX_GAPS_IN_HEADER = 100
 
 
+async def playback(request: web.Request) -> web.StreamResponse:
+    who = principal(request)
+    camera_id = path_int(request, what="camera")
+    camera = await request.app[CAMERAS].get(camera_id, who)
+    if camera is None:
+        raise ApiError(404, f"no camera {camera_id}")
+    start = query_time(request, "start")
+    if start is None:
+        raise ApiError(400, "query parameter start: required")
+    end = query_time(request, "end") or now_us()
+    keyframes = query_bool(request, "keyframes") or False
+    if end <= start:
+        raise ApiError(400, "query parameter end: must be after start")
+    segments = await request.app[PLAYBACK].segments(camera_id, start, end)
+    if not segments:
+        raise ApiError(404, f"no recording of camera {camera_id} from {iso(start)} to {iso(end)}")
+    stream = PlaybackStream(segments, start, end, keep_gaps=False, keyframes_only=keyframes)
+    try:
+        first = await stream.started()
+        if first is None:
+            async for _ in stream.chunks():
+                pass  # raises what the remux raised, if anything
+            raise ApiError(
+                404, f"no recording of camera {camera_id} from {iso(start)} to {iso(end)}"
+            )
+        gaps = gaps_between(segments, first, end)
+        headers = {
+            "Content-Type": "video/mp4",
+            "Cache-Control": "no-store",
+            "X-Vms-Start": iso(first) or "",
+            "X-Vms-Gaps": ",".join(
+                f"{iso(g.start_us)}/{iso(g.end_us)}" for g in gaps[:MAX_GAPS_IN_HEADER]
+            ),
+        }
+        if len(gaps) > MAX_GAPS_IN_HEADER:
+            headers["X-Vms-Gaps-Truncated"] = str(len(gaps))
+        await request.app[AUDIT].record(
+            "playback.start",
+            username=who.username,
+            target=f"camera:{camera_id}",
+            remote=remote(request),
+            detail={"start": iso(first), "end": iso(end), "keyframes": keyframes},
+        )
+        response = web.StreamResponse(headers=headers)
+        await response.prepare(request)
+        with contextlib.suppress(ConnectionResetError):
+            async for chunk in stream.chunks():
+                await response.write(chunk)
+            await response.write_eof()
+        return response
+    finally:
+        stream.cancel()
+
+
 def register(api: ApiRegistry) -> None:
-    @api.route(
+    api.route(
         "GET",
         "/api/cameras/{id}/playback.mp4",
         summary="Recorded video of a time range as a fragmented MP4 (H.264, AAC), streamed. "
@@ -44,61 +98,4 @@ def register(api: ApiRegistry) -> None:
         ),
         response={"type": "string", "format": "binary"},
         content_type="video/mp4",
-    )
-    async def playback(request: web.Request) -> web.StreamResponse:
-        server = server_of(request)
-        who = principal(request)
-        camera_id = path_int(request, what="camera")
-        camera = await server.cameras.get(camera_id, who)
-        if camera is None:
-            raise ApiError(404, f"no camera {camera_id}")
-        start = query_time(request, "start")
-        if start is None:
-            raise ApiError(400, "query parameter start: required")
-        end = query_time(request, "end") or now_us()
-        keyframes = query_bool(request, "keyframes") or False
-        if end <= start:
-            raise ApiError(400, "query parameter end: must be after start")
-        segments = await segments_in_range(
-            server.db, server.settings.recordings_dir, camera_id, start, end
-        )
-        if not segments:
-            raise ApiError(
-                404, f"no recording of camera {camera_id} from {iso(start)} to {iso(end)}"
-            )
-        stream = PlaybackStream(segments, start, end, keep_gaps=False, keyframes_only=keyframes)
-        try:
-            first = await stream.started()
-            if first is None:
-                async for _ in stream.chunks():
-                    pass  # raises what the remux raised, if anything
-                raise ApiError(
-                    404, f"no recording of camera {camera_id} from {iso(start)} to {iso(end)}"
-                )
-            gaps = gaps_between(segments, first, end)
-            headers = {
-                "Content-Type": "video/mp4",
-                "Cache-Control": "no-store",
-                "X-Vms-Start": iso(first) or "",
-                "X-Vms-Gaps": ",".join(
-                    f"{iso(g.start_us)}/{iso(g.end_us)}" for g in gaps[:MAX_GAPS_IN_HEADER]
-                ),
-            }
-            if len(gaps) > MAX_GAPS_IN_HEADER:
-                headers["X-Vms-Gaps-Truncated"] = str(len(gaps))
-            await server.audit.record(
-                "playback.start",
-                username=who.username,
-                target=f"camera:{camera_id}",
-                remote=remote(request),
-                detail={"start": iso(first), "end": iso(end), "keyframes": keyframes},
-            )
-            response = web.StreamResponse(headers=headers)
-            await response.prepare(request)
-            with contextlib.suppress(ConnectionResetError):
-                async for chunk in stream.chunks():
-                    await response.write(chunk)
-                await response.write_eof()
-            return response
-        finally:
-            stream.cancel()
+    )(playback)

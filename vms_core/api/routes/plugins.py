@@ -9,18 +9,12 @@ otherwise a logged-in user is required.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from aiohttp import web
 
-from vms_core.api.app import server_of
 from vms_core.api.errors import ApiError
+from vms_core.api.keys import PLUGINS
 from vms_core.api.registry import ApiRegistry, Param
 from vms_core.plugins.http import PLUGIN_METHODS, PLUGIN_ROUTE_CANONICAL
-
-if TYPE_CHECKING:
-    from vms_core.plugins.host import PluginHost
-    from vms_core.plugins.manager import PluginStatus
 
 HEALTH_SCHEMA = {
     "type": "object",
@@ -119,8 +113,24 @@ PLUGIN_SCHEMA = {
 }
 
 
+async def list_plugins(request: web.Request) -> web.Response:
+    return web.json_response(request.app[PLUGINS].describe())
+
+
+async def one_plugin(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    found = request.app[PLUGINS].describe_one(name)
+    if found is None:
+        raise ApiError(404, f"no plug-in {name!r}")
+    return web.json_response(found)
+
+
+async def plugin_route(request: web.Request) -> web.StreamResponse:
+    return await request.app[PLUGINS].handle(request)
+
+
 def register(api: ApiRegistry) -> None:
-    @api.route(
+    api.route(
         "GET",
         "/api/plugins",
         summary="Every plug-in found: version, source, state and why, health counters, its "
@@ -128,12 +138,8 @@ def register(api: ApiRegistry) -> None:
         tag="plugins",
         role="admin",
         response={"type": "array", "items": api.schema("Plugin", PLUGIN_SCHEMA)},
-    )
-    async def list_plugins(request: web.Request) -> web.Response:
-        host = server_of(request).plugins
-        return web.json_response([_plugin_json(host, s) for s in host.manager.list()])
-
-    @api.route(
+    )(list_plugins)
+    api.route(
         "GET",
         "/api/plugins/{name}",
         summary="One plug-in: its state, health (warnings for cameras it cannot keep up "
@@ -143,17 +149,7 @@ def register(api: ApiRegistry) -> None:
         response=api.schema("Plugin", PLUGIN_SCHEMA),
         params=(Param("name", where="path", description="the plug-in's name", required=True),),
         errors=(404,),
-    )
-    async def one_plugin(request: web.Request) -> web.Response:
-        host = server_of(request).plugins
-        name = request.match_info["name"]
-        for status in host.manager.list():
-            if status.name == name:
-                return web.json_response(_plugin_json(host, status))
-        raise ApiError(404, f"no plug-in {name!r}")
-
-    async def plugin_route(request: web.Request) -> web.StreamResponse:
-        return await server_of(request).plugins.http.handle(request)
+    )(one_plugin)
 
     for method in PLUGIN_METHODS:
         api.route(
@@ -167,17 +163,3 @@ def register(api: ApiRegistry) -> None:
             # The host's own answers; a plug-in's route documents what it answers itself.
             errors=(400, 404, 503, 504),
         )(plugin_route)
-
-
-def _plugin_json(host: PluginHost, status: PluginStatus) -> dict[str, Any]:
-    """One plug-in as the API shows it: its status, lane counters and cameras' figures."""
-    item = status.as_dict()
-    lanes = {
-        "video": host.frames.stats().get(status.name),
-        "audio": host.audio.stats().get(status.name),
-    }
-    item["frames"] = {
-        kind: vars(stats).copy() for kind, stats in lanes.items() if stats is not None
-    }
-    item["frames"]["cameras"] = host.frames.cameras(status.name)
-    return item

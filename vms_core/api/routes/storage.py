@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from vms_core.api.app import server_of
+from vms_core.api.keys import STORAGE
 from vms_core.api.registry import ApiRegistry
-from vms_core.storage.retention import read_last_run
-from vms_core.storage.usage import storage_report
+
+
+async def get_storage(request: web.Request) -> web.Response:
+    return web.json_response(await request.app[STORAGE].report())
 
 
 def register(api: ApiRegistry) -> None:
@@ -52,7 +54,7 @@ def register(api: ApiRegistry) -> None:
         },
     )
 
-    @api.route(
+    api.route(
         "GET",
         "/api/storage",
         role="admin",
@@ -60,14 +62,4 @@ def register(api: ApiRegistry) -> None:
         "limits and retention's last pass",
         tag="recordings",
         response=schema,
-    )
-    async def get_storage(request: web.Request) -> web.Response:
-        server = server_of(request)
-        last = server.retention.last_run
-        report = await storage_report(
-            server.db,
-            server.settings.retention,
-            server.settings.recordings_dir,
-            last.to_json() if last is not None else read_last_run(server.settings.data_dir),
-        )
-        return web.json_response(report)
+    )(get_storage)

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from vms_core.api.app import server_of
+from vms_core.api.keys import API_TABLE, VERSION
 from vms_core.api.registry import ApiRegistry
 from vms_core.timeutil import iso, now_us
 
 
+async def health(request: web.Request) -> web.Response:
+    return web.json_response(
+        {"status": "ok", "version": request.app[VERSION], "time": iso(now_us())}
+    )
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(request.app[API_TABLE].openapi(request.app[VERSION]))
+
+
 def register(api: ApiRegistry) -> None:
-    @api.route(
+    api.route(
         "GET",
         "/api/health",
         summary="Liveness and version",
@@ -24,19 +34,12 @@ def register(api: ApiRegistry) -> None:
                 "time": {"type": "string", "format": "date-time"},
             },
         },
-    )
-    async def health(request: web.Request) -> web.Response:
-        server = server_of(request)
-        return web.json_response({"status": "ok", "version": server.version, "time": iso(now_us())})
-
-    @api.route(
+    )(health)
+    api.route(
         "GET",
         "/api/openapi.json",
         summary="This API's OpenAPI 3.1 document",
         tag="system",
         role=None,
         response={"type": "object"},
-    )
-    async def openapi(request: web.Request) -> web.Response:
-        server = server_of(request)
-        return web.json_response(server.api.openapi(server.version))
+    )(openapi)

@@ -6,12 +6,13 @@ import logging
 
 from aiohttp import web
 
-from vms_core.api.app import server_of
 from vms_core.api.auth import principal, remote
 from vms_core.api.errors import ApiError, client_gone, error_response
+from vms_core.api.keys import CAMERAS, LIVE_VIEW
 from vms_core.api.params import path_int
 from vms_core.api.registry import ID_PATH, ApiRegistry, Handler, Param
-from vms_core.webrtc import MAX_OFFER_BYTES, Viewer, WhepError, decode_offer
+from vms_core.webrtc.errors import WhepError
+from vms_core.webrtc.whep import MAX_OFFER_BYTES, Viewer, decode_offer
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +23,55 @@ SESSION_PATH = "/api/cameras/{id}/whep/{session}"
 CROSS_ORIGIN_PATHS = frozenset({OFFER_PATH, SESSION_PATH})
 
 
+async def whep_offer(request: web.Request) -> web.StreamResponse:
+    camera_id = path_int(request, what="camera")
+    who = principal(request)
+    if await request.app[CAMERAS].get(camera_id, who) is None:
+        raise ApiError(404, f"no camera {camera_id}")
+    stream = request.query.get("stream", "main")
+    if stream not in STREAMS:
+        raise ApiError(400, f"query parameter stream: expected main or sub, got {stream!r}")
+    viewer = Viewer(who.user_id, who.username, remote(request))
+    try:
+        offer = decode_offer(await _read_offer(request), request.charset)
+        answer = await request.app[LIVE_VIEW].open(camera_id, stream, offer, viewer)
+    except WhepError as exc:
+        retry = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
+        return error_response(exc.status, str(exc), exc.code, headers=retry)
+    if client_gone(request):
+        # The viewer hung up while we negotiated (a tile closed mid-connect): nobody
+        # will use or DELETE this session, so it must not hold a slot until its
+        # connect deadline.
+        await request.app[LIVE_VIEW].close(answer.session_id, "viewer left before the answer")
+        log.info("live view for camera %s: viewer left before the answer", camera_id)
+        return error_response(400, "the client closed the connection", "client_gone")
+    headers = {
+        "Location": f"/api/cameras/{camera_id}/whep/{answer.session_id}",
+        "X-Vms-Stream": answer.stream,
+    }
+    if answer.note:
+        headers["X-Vms-Note"] = answer.note
+    return web.Response(
+        text=answer.sdp, status=201, content_type="application/sdp", headers=headers
+    )
+
+
+async def whep_end(request: web.Request) -> web.Response:
+    camera_id = path_int(request, what="camera")
+    who = principal(request)
+    session_id = request.match_info["session"]
+    live_view = request.app[LIVE_VIEW]
+    owner, camera = live_view.owner(session_id) or (None, None)
+    mine = owner is not None and (owner == who.user_id or who.role == "admin")
+    if not mine or camera != camera_id:
+        raise ApiError(404, "no such live view session")
+    if live_view.is_live(session_id):
+        await live_view.close(session_id, f"ended by {who.username}")
+    return web.Response(status=204)
+
+
 def register(api: ApiRegistry) -> None:
-    @api.route(
+    api.route(
         "POST",
         OFFER_PATH,
         summary=(
@@ -48,41 +96,9 @@ def register(api: ApiRegistry) -> None:
             (429, "The user has [webrtc] max_sessions_per_user live views; Retry-After"),
             (503, "Camera not streaming, or the server at [webrtc] max_sessions; Retry-After"),
         ),
-    )
-    async def whep_offer(request: web.Request) -> web.StreamResponse:
-        camera_id = path_int(request, what="camera")
-        who = principal(request)
-        server = server_of(request)
-        if await server.cameras.get(camera_id, who) is None:
-            raise ApiError(404, f"no camera {camera_id}")
-        stream = request.query.get("stream", "main")
-        if stream not in STREAMS:
-            raise ApiError(400, f"query parameter stream: expected main or sub, got {stream!r}")
-        viewer = Viewer(who.user_id, who.username, remote(request))
-        try:
-            offer = decode_offer(await _read_offer(request), request.charset)
-            answer = await server.webrtc.open(camera_id, stream, offer, viewer)
-        except WhepError as exc:
-            retry = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
-            return error_response(exc.status, str(exc), exc.code, headers=retry)
-        if client_gone(request):
-            # The viewer hung up while we negotiated (a tile closed mid-connect): nobody
-            # will use or DELETE this session, so it must not hold a slot until its
-            # connect deadline.
-            await server.webrtc.close(answer.session_id, "viewer left before the answer")
-            log.info("live view for camera %s: viewer left before the answer", camera_id)
-            return error_response(400, "the client closed the connection", "client_gone")
-        headers = {
-            "Location": f"/api/cameras/{camera_id}/whep/{answer.session_id}",
-            "X-Vms-Stream": answer.stream,
-        }
-        if answer.note:
-            headers["X-Vms-Note"] = answer.note
-        return web.Response(
-            text=answer.sdp, status=201, content_type="application/sdp", headers=headers
-        )
+    )(whep_offer)
 
-    @api.route(
+    api.route(
         "DELETE",
         SESSION_PATH,
         summary=(
@@ -92,23 +108,7 @@ def register(api: ApiRegistry) -> None:
         tag="live",
         status=204,
         params=(ID_PATH,),
-    )
-    async def whep_end(request: web.Request) -> web.Response:
-        camera_id = path_int(request, what="camera")
-        who = principal(request)
-        server = server_of(request)
-        session_id = request.match_info["session"]
-        live = server.webrtc.sessions.get(session_id)
-        owner = live.user_id if live is not None else None
-        camera = live.camera_id if live is not None else None
-        if live is None and (ended := server.webrtc.ended(session_id)) is not None:
-            owner, camera = ended.user_id, ended.camera_id
-        mine = owner is not None and (owner == who.user_id or who.role == "admin")
-        if not mine or camera != camera_id:
-            raise ApiError(404, "no such live view session")
-        if live is not None:
-            await server.webrtc.close(session_id, f"ended by {who.username}")
-        return web.Response(status=204)
+    )(whep_end)
 
     for path, methods in ((OFFER_PATH, "OPTIONS, POST"), (SESSION_PATH, "DELETE, OPTIONS")):
         api.route(

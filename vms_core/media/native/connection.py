@@ -20,16 +20,15 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from vms_core.media.ingest import LoginRefused
 from vms_core.media.native.depacketize import MAX_ACCESS_UNIT, H264Depacketizer
-from vms_core.media.native.messages import (
+from vms_core.rtsp.limits import MAX_HEAD_BYTES, decimal, shown
+from vms_core.rtsp.responses import (
     Auth,
-    MediaDesc,
     ProtocolError,
     Response,
     content_length,
     parse_response_head,
-    parse_sdp,
 )
-from vms_core.rtsp.limits import MAX_HEAD_BYTES, decimal, shown
+from vms_core.rtsp.sdp import MediaDesc, parse_sdp
 
 # Holds a largest interleaved frame (4 + 65535 bytes) or answer (head and body limits):
 # a full buffer is compacted, and then what is being received fits from its start.
@@ -347,6 +346,18 @@ class RtspConnection:
         self.end += count
         self._parse()
         return count == free
+
+    def feed(self, data: bytes | memoryview) -> int:
+        """Handle ``data`` as if a read had just received it, without a socket: as much as
+        the buffer has room for (the count taken; feed the rest next). How tests and
+        fuzzers drive the parser."""
+        size = min(len(self.buffer) - self.end, len(data))
+        if size <= 0 < len(data):
+            raise ProtocolError("receive buffer full")
+        self.view[self.end : self.end + size] = data[:size]
+        self.end += size
+        self._parse()
+        return size
 
     def nonblocking(self) -> None:
         """From now on ``drain`` reads; ``receive`` would raise BlockingIOError."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import contextlib
 import logging
 import math
 import time
@@ -146,11 +145,13 @@ class LoopPlayer:
         return self._task
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            # wait() neither raises the task's CancelledError nor swallows our own.
+            await asyncio.wait([task])
+            if not task.cancelled():
+                task.result()  # a task that failed says so, as awaiting it did
 
     # ``wallclock`` is the slot the unit is due in (its "capture time"), which moves in exact
     # step with its timestamp; the SEI carries the moment it was actually sent.

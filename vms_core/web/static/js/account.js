@@ -5,7 +5,7 @@ import { api } from "./api.js";
 import { state } from "./store.js";
 import { h, toast } from "./util.js";
 
-const MIN_PASSWORD_CHARS = 8; // the server's rule (vms_core.api.accounts)
+const MIN_PASSWORD_CHARS = 8; // the server's rule (vms_core.accounts)
 
 export function accountPage(root) {
   const current = h("input", { type: "password", name: "current_password", autocomplete: "current-password", required: true });

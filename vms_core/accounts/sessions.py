@@ -21,7 +21,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vms_core.api.accounts import sha256_hex
+from vms_core.accounts.store import sha256_hex
 from vms_core.db.engine import Database
 from vms_core.db.models import User, WebSession
 from vms_core.timeutil import now_us

@@ -1,42 +1,26 @@
-"""RtspIngest: the native RTSP/TCP ingest for H.264 cameras (AAC or G.711 audio).
+"""One native RTSP/TCP connection of an ingest (``NativeRtspSource``): SETUP and PLAY the
+H.264 track (and AAC or G.711 audio), then depacketize, date and publish each picture when
+its last RTP packet (marker bit) arrives.
 
-Same contract as ``Ingest`` (thread per camera, reconnect with backoff, state events,
-``MediaPacket`` with server wall-clock times into the hub) but it speaks RTSP and
-depacketizes RTP itself instead of running FFmpeg's RTSP demuxer. Measured against that
-demuxer it halves recording CPU, and each picture is published when its last RTP packet
-(marker bit) arrives instead of when the next one starts (FFmpeg's H.264 parser holds
-every picture one frame interval: 40 ms of live-view latency at 25 fps).
-
-Streams it does not handle (H.265, B-frames, no H.264 parameter sets, UDP, RTSPS) go to
-FFmpeg's demuxer: ``Ingest``'s pump, for good, for that camera.
+Until the stream is dated and audio aligned it reads packet by packet (both use arrival
+times); then, for recording, the process's batch reader drains it on a timer.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import struct
-import threading
 import time
 from fractions import Fraction
 
-from vms_core.media.hub import StreamHub
-from vms_core.media.ingest import (
-    MAX_HELD_PACKETS,
-    Ingest,
-    IngestOptions,
-    MonotonicDts,
-    SourceError,
-    StateCallback,
-    _WallClock,
-)
+from vms_core.media.ingest import MAX_HELD_PACKETS, Ingest, SourceError
+from vms_core.media.native.batch_reader import batch_reader
 from vms_core.media.native.connection import FrameHandler, RtspConnection, StreamEnded
 from vms_core.media.native.depacketize import (
     AacDepacketizer,
     G711Depacketizer,
     H264Depacketizer,
 )
-from vms_core.media.native.messages import MAX_CHANNELS, MediaDesc
 from vms_core.media.native.templates import (
     Template,
     aac_config_fields,
@@ -46,6 +30,7 @@ from vms_core.media.native.templates import (
 )
 from vms_core.media.packet import MediaPacket, StreamKind
 from vms_core.media.stream_info import StreamInfo, StreamSession
+from vms_core.media.wallclock import MonotonicDts, WallClock
 from vms_core.rtsp.codecs import (
     H264_NAL_PPS,
     H264_NAL_SPS,
@@ -53,12 +38,12 @@ from vms_core.rtsp.codecs import (
     parameter_sets_from_fmtp,
 )
 from vms_core.rtsp.limits import shown
-from vms_core.rtsp.rtp import NTP_EPOCH_OFFSET
+from vms_core.rtsp.rtp import sender_reports
+from vms_core.rtsp.sdp import MAX_CHANNELS, MediaDesc
 
 log = logging.getLogger(__name__)
 
 VIDEO_RATE = 90000
-_SR = struct.Struct("!IIII")  # ssrc, NTP seconds, NTP fraction, RTP timestamp
 # Move audio onto the sender-report alignment when arrival-based alignment was further off.
 AUDIO_REALIGN_SECONDS = 0.02
 # Read per packet at most this long after dating while waiting for the first audio frame.
@@ -72,74 +57,7 @@ class UseFFmpeg(Exception):
     """This stream needs FFmpeg's demuxer (the reason is logged once)."""
 
 
-def make_ingest(
-    camera_id: str,
-    url: str,
-    hub: StreamHub,
-    *,
-    options: IngestOptions | None = None,
-    on_state: StateCallback | None = None,
-) -> Ingest:
-    """The ingest for ``url``: native for RTSP over TCP, FFmpeg's demuxer otherwise."""
-    opts = options or IngestOptions()
-    native = url.startswith("rtsp://") and opts.transport == "tcp" and opts.native
-    kind = RtspIngest if native else Ingest
-    return kind(camera_id, url, hub, options=opts, on_state=on_state)
-
-
-class RtspIngest(Ingest):
-    """``Ingest`` that receives RTSP/TCP natively (see the module docstring)."""
-
-    # Why this camera went to FFmpeg's demuxer (set once, never cleared).
-    _ffmpeg_reason: str | None = None
-    # The connection being set up or read, for stop() to interrupt.
-    _connection: RtspConnection | None = None
-
-    @property
-    def uses_ffmpeg(self) -> str | None:
-        """Why this camera fell back to FFmpeg's demuxer, or None while native."""
-        return self._ffmpeg_reason
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        connection = self._connection
-        if connection is not None:
-            connection.interrupt()  # a blocked read returns now, not at the I/O timeout
-        super().stop(timeout)
-
-    def _connect_and_pump(self) -> bool:
-        if self._ffmpeg_reason is not None:
-            return super()._connect_and_pump()
-        connection = RtspConnection(self.url, self.options.io_timeout)
-        self._connection = connection
-        self._container = connection  # Ingest closes it after every attempt
-        if self._stop.is_set():
-            return False
-        try:
-            connection.open()
-            medias = connection.describe()
-            return _NativeRun(self, connection, medias).run()
-        except UseFFmpeg as exc:
-            self._ffmpeg_reason = str(exc)
-            log.info("%s: %s; using FFmpeg's RTSP demuxer", self.camera_id, exc)
-            self._close_container()
-            return super()._connect_and_pump()
-        finally:
-            self._connection = None
-
-    def _native_session(
-        self, info: StreamInfo, video: Template, audio: Template | None, audio_config: bytes | None
-    ) -> StreamSession:
-        templates: dict[StreamKind, object] = {"video": video.stream}
-        if audio is not None:
-            templates["audio"] = audio.stream
-        self._sessions += 1
-        holder = (video, audio)  # keeps the templates' containers alive
-        self._session = StreamSession(self._sessions, info, templates, holder, audio_config)
-        return self._session
-
-
-class _Track:
+class Track:
     """Timestamp bookkeeping of one RTP stream: 32-bit extension, sender reports, and the
     shift that keeps DTS increasing."""
 
@@ -166,19 +84,20 @@ class _Track:
         return ext
 
 
-class _NativeRun:
-    """One connection: SETUP, PLAY, then receive until stop or loss."""
+class NativeSession:
+    """One connection: SETUP, PLAY, then receive until stop or loss, publishing into the
+    ingest's hub."""
 
-    def __init__(self, ingest: RtspIngest, connection: RtspConnection, medias: list[MediaDesc]):
+    def __init__(self, ingest: Ingest, connection: RtspConnection, medias: list[MediaDesc]):
         self.ingest = ingest
         self.connection = connection
         self.video_media, self.audio_media = self._choose(medias)
-        self.video = _Track(VIDEO_RATE, 1)
+        self.video = Track(VIDEO_RATE, 1)
         self.depacketizer = H264Depacketizer(self._video_unit)
         announced = parameter_sets_from_fmtp("H264", self.video_media.fmtp)
         self.sprop_sps = next((n for n in announced if h264_nal_type(n) == H264_NAL_SPS), None)
         self.sprop_pps = next((n for n in announced if h264_nal_type(n) == H264_NAL_PPS), None)
-        self.audio: _Track | None = None
+        self.audio: Track | None = None
         self.audio_config: bytes | None = None
         self.audio_depacketizer: AacDepacketizer | G711Depacketizer | None = None
         self.audio_offset: int | None = None
@@ -187,7 +106,7 @@ class _NativeRun:
             self._prepare_audio(self.audio_media)
         self.started = False
         self.ref_seconds = 0.0
-        self.clock: _WallClock | None = None
+        self.clock: WallClock | None = None
         self.held: list[tuple[bytes, int, bool, bool, float]] = []  # data, pts, key, live, at
         self.session: StreamSession | None = None
         self.session_sps: bytes | None = None
@@ -202,8 +121,8 @@ class _NativeRun:
         ingest = self.ingest
         videos = [m for m in medias if m.kind == "video"]
         if not videos:
-            if ingest._session is not None:
-                had = ingest._session.info.video_codec
+            if ingest.last_session is not None:
+                had = ingest.last_session.info.video_codec
                 raise SourceError(f"camera came back without its {had} video track")
             raise SourceError("stream has no video track")
         h264 = [m for m in videos if m.encoding == "H264"]
@@ -247,10 +166,10 @@ class _NativeRun:
                 return
             media.channels = min(channels, MAX_CHANNELS) or media.channels
             self.audio_depacketizer = depacketizer
-            self.audio = _Track(media.clock_rate, 1024)
+            self.audio = Track(media.clock_rate, 1024)
         else:
             self.audio_depacketizer = G711Depacketizer(self._audio_unit)
-            self.audio = _Track(media.clock_rate, 1)
+            self.audio = Track(media.clock_rate, 1)
 
     # -- connection ---------------------------------------------------------------------
 
@@ -277,14 +196,21 @@ class _NativeRun:
         self.next_keepalive = self.bitrate_since + self.keepalive_every
         self.counted = connection.bytes_received
         interval = ingest.options.read_interval
-        stop = ingest._stop
+        stop = ingest.stopped
         # Per packet until the stream is dated and audio aligned: both use arrival times.
         while not stop.is_set() and not (interval > 0 and self._settled()):
             connection.receive()
             self.check(time.monotonic())
         if not stop.is_set():
             connection.nonblocking()
-            _batch_reader(interval).serve(self)
+            batch_reader(interval).serve(self)
+
+    def tick(self, now: float) -> None:
+        """The batch reader's turn: read all that arrived, then check timeouts."""
+        if self.ingest.stopped.is_set():
+            raise StreamEnded("stopped")
+        self.connection.drain()
+        self.check(now)
 
     def _settled(self) -> bool:
         if self.clock is None:
@@ -308,16 +234,11 @@ class _NativeRun:
             self.ingest.bitrate_bps = (received - self.counted) * 8 / (now - self.bitrate_since)
             self.counted, self.bitrate_since = received, now
 
-    def _reports(self, track: _Track) -> FrameHandler:
+    def _reports(self, track: Track) -> FrameHandler:
         def handle(mv: memoryview) -> None:
-            pos, end = 0, len(mv)
-            while pos + 8 <= end and mv[pos] & 0xC0 == 0x80:  # compound RTCP, version 2
-                size = (((mv[pos + 2] << 8) | mv[pos + 3]) + 1) * 4
-                if mv[pos + 1] == 200 and size >= 28 and pos + 24 <= end:
-                    _ssrc, seconds, fraction, rtp_ts = _SR.unpack_from(mv, pos + 4)
-                    track.sr_ext = track.peek(rtp_ts)
-                    track.sr_wall = seconds - NTP_EPOCH_OFFSET + fraction / 2**32
-                pos += size
+            for rtp_timestamp, wall in sender_reports(mv):
+                track.sr_ext = track.peek(rtp_timestamp)
+                track.sr_wall = wall
 
         return handle
 
@@ -361,10 +282,10 @@ class _NativeRun:
         _data, pts, _key, live, arrived = held[-1]
         if len(held) < MAX_HELD_PACKETS and (len(held) < 2 or not live):
             return
-        clock = _WallClock(arrived - (pts / VIDEO_RATE - self.ref_seconds), self.ref_seconds)
+        clock = WallClock(arrived - (pts / VIDEO_RATE - self.ref_seconds), self.ref_seconds)
         session = self._new_session(held[0][0])
         self.clock = clock
-        self.ingest._mark_streaming()
+        self.ingest.mark_streaming()
         publish = self.ingest.hub.publish
         for data, pts, keyframe, _live, _at in held:
             wall = clock.wall("video", pts / VIDEO_RATE)
@@ -402,7 +323,11 @@ class _NativeRun:
             audio_channels=media.channels if audio is not None and media else None,
         )
         self.session_sps = sps
-        self.session = self.ingest._native_session(info, video, audio, self.audio_config)
+        templates: dict[StreamKind, object] = {"video": video.stream}
+        if audio is not None:
+            templates["audio"] = audio.stream
+        holder = (video, audio)  # keeps the templates' containers alive
+        self.session = self.ingest.new_session(info, templates, holder, self.audio_config)
         return self.session
 
     def _audio_template(self) -> tuple[Template | None, str | None]:
@@ -461,89 +386,6 @@ class _NativeRun:
             audio.sr_wall - video.sr_wall
         )
         return round(video_seconds * audio.rate) - audio.sr_ext
-
-
-class _Served:
-    __slots__ = ("done", "error", "run")
-
-    def __init__(self, run: _NativeRun) -> None:
-        self.run = run
-        self.done = threading.Event()
-        self.error: BaseException | None = None
-
-
-class _BatchReader:
-    """One thread per process that reads every batched (recording) connection on one
-    timer, each drained in turn: at 64 cameras a thread per camera waking ten times a
-    second cost more CPU than the reading (0.133 vs 0.094 CPU-s per camera-minute at 0.1
-    vs 0.5 s per camera thread), and the per-thread allocation patterns cost memory.
-
-    Work per tick is a few milliseconds per camera; the writer's fsyncs run on it too.
-    """
-
-    def __init__(self, interval: float) -> None:
-        self.interval = interval
-        self._lock = threading.Lock()
-        self._served: list[_Served] = []
-        self._thread: threading.Thread | None = None
-
-    def serve(self, run: _NativeRun) -> None:
-        """Read ``run``'s connection until it ends or its ingest stops; blocks the calling
-        (camera) thread meanwhile and raises the error that ended the connection."""
-        served = _Served(run)
-        with self._lock:
-            self._served.append(served)
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._loop, name="ingest-batch-reader", daemon=True
-                )
-                self._thread.start()
-        while not served.done.wait(1.0):
-            thread = self._thread
-            if thread is None or not thread.is_alive():  # never expected; never silent
-                with self._lock:
-                    if served in self._served:
-                        self._served.remove(served)
-                raise ConnectionError("the batch reader stopped; reconnecting")
-        if served.error is not None:
-            raise served.error
-
-    def _loop(self) -> None:
-        next_tick = time.monotonic()
-        while True:
-            next_tick += self.interval
-            delay = next_tick - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            else:
-                next_tick = time.monotonic()  # behind: do not try to catch up
-            with self._lock:
-                everything = tuple(self._served)
-            now = time.monotonic()
-            for served in everything:
-                run = served.run
-                try:
-                    if run.ingest._stop.is_set():
-                        raise StreamEnded("stopped")
-                    run.connection.drain()
-                    run.check(now)
-                except BaseException as exc:  # handed to the camera's own thread
-                    with self._lock:
-                        self._served.remove(served)
-                    served.error = exc
-                    served.done.set()
-
-
-_BATCH_READERS: dict[float, _BatchReader] = {}
-_BATCH_READERS_LOCK = threading.Lock()
-
-
-def _batch_reader(interval: float) -> _BatchReader:
-    with _BATCH_READERS_LOCK:
-        reader = _BATCH_READERS.get(interval)
-        if reader is None:
-            reader = _BATCH_READERS[interval] = _BatchReader(interval)
-        return reader
 
 
 _VIDEO_TB = Fraction(1, VIDEO_RATE)

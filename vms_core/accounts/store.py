@@ -1,4 +1,5 @@
-"""Users, passwords, API tokens and web sessions, on the catalog.
+"""Users, passwords and API tokens on the catalog: the queries the account service and
+the tests build on, each in the caller's transaction.
 
 Passwords are hashed with argon2 (in a thread: hashing is deliberately slow); API tokens and
 session ids are random and stored only as SHA-256, so a leaked database leaks no credential.
@@ -16,7 +17,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vms_core.api.registry import ROLE_RANK
+from vms_core.accounts.principal import ROLE_RANK, Principal
 from vms_core.db.models import ApiToken, Camera, CameraPermission, User
 from vms_core.timeutil import now_us
 from vms_core.untrusted import oneline
@@ -32,22 +33,8 @@ class AccountError(ValueError):
     """A request about accounts that cannot be done; the message says why."""
 
 
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: what every authorisation decision looks at."""
-
-    user_id: int
-    username: str
-    role: str
-    # None: every camera (admins). Otherwise the ids granted to this user.
-    camera_ids: frozenset[int] | None
-    via: str  # "session" | "token"
-
-    def has_role(self, role: str) -> bool:
-        return ROLE_RANK[self.role] >= ROLE_RANK[role]
-
-    def can_see(self, camera_id: int) -> bool:
-        return self.camera_ids is None or camera_id in self.camera_ids
+class AccountConflict(AccountError):
+    """It conflicts with the accounts as they are (a name taken, the only admin)."""
 
 
 def sha256_hex(value: str) -> str:
@@ -140,7 +127,7 @@ async def create_user(
     validate_new_user(username, password, role)
     existing = await session.scalar(select(User).where(User.username == username))
     if existing is not None:
-        raise AccountError(f'username "{username}" already exists')
+        raise AccountConflict(f'username "{username}" already exists')
     user = User(
         username=username,
         password_hash=await hash_password(password),

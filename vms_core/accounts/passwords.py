@@ -12,8 +12,8 @@ from __future__ import annotations
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vms_core.api import accounts
-from vms_core.api.sessions import SessionStore
+from vms_core.accounts import store as accounts
+from vms_core.accounts.sessions import SessionStore
 from vms_core.db.models import ApiToken, User
 
 

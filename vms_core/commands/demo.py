@@ -13,15 +13,17 @@ plays.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from pathlib import Path
 
 from vms_core.cameras import CameraService
+from vms_core.commands.running import run_until_signalled
 from vms_core.config import CameraSettings, Settings
+from vms_core.server import VmsServer
 from vms_core.simulator.camera import SimulatedCameraInfo
 from vms_core.simulator.config import CameraConfig, SimulatorConfig, VideoProfileConfig
 from vms_core.simulator.simulator import Simulator
+from vms_core.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +121,7 @@ class DemoCameras:
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     async def _bring_in(
         self, info: SimulatedCameraInfo, known: bool, added: asyncio.Event | None
@@ -168,9 +169,6 @@ class DemoCameras:
 
 
 async def run_demo(settings: Settings, config_path: Path | None) -> int:
-    from vms_core.cli import run_until_signalled
-    from vms_core.server import VmsServer
-
     simulator = Simulator(simulator_config(settings))
     print(
         f"starting {settings.demo.cameras} simulated cameras (a first start encodes their "

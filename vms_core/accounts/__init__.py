@@ -1,0 +1,55 @@
+"""Accounts: users and their roles and camera grants, passwords, API tokens, web sessions
+and the login throttle. The HTTP API and the `vms users` command use them through
+:class:`AccountService`."""
+
+from vms_core.accounts.principal import ROLE_RANK, Principal, Role
+from vms_core.accounts.store import (
+    MIN_PASSWORD_CHARS,
+    TOKEN_PREFIX,
+    USERNAME_PATTERN,
+    AccountConflict,
+    AccountError,
+    CameraGrant,
+    authenticate_password,
+    count_users,
+    create_token,
+    create_user,
+    default_grant,
+    ensure_another_admin,
+    ensure_first_admin,
+    hash_password,
+    principal_for,
+    set_camera_permissions,
+    sha256_hex,
+    token_owner,
+    validate_new_user,
+    validate_password,
+    verify_password,
+)
+
+__all__ = [
+    "MIN_PASSWORD_CHARS",
+    "ROLE_RANK",
+    "TOKEN_PREFIX",
+    "USERNAME_PATTERN",
+    "AccountConflict",
+    "AccountError",
+    "CameraGrant",
+    "Principal",
+    "Role",
+    "authenticate_password",
+    "count_users",
+    "create_token",
+    "create_user",
+    "default_grant",
+    "ensure_another_admin",
+    "ensure_first_admin",
+    "hash_password",
+    "principal_for",
+    "set_camera_permissions",
+    "sha256_hex",
+    "token_owner",
+    "validate_new_user",
+    "validate_password",
+    "verify_password",
+]
