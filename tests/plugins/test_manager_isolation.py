@@ -18,6 +18,7 @@ from tests.eventually import eventually
 from tests.plugins import plugin_sources as src
 from tests.plugins.conftest import LoopLagMeter, MemoryServices, granted, started
 from vms_core.plugins import CallBudgets, FrameDispatcher, PluginManager, RunnerLimits
+from vms_core.plugins.manager import PluginNotRestartable
 
 FAST = CallBudgets(event=0.3, frame=0.3, notify=0.3, segment=0.3, http=0.3)
 # Restarted after 3 failures in a row, quickly; quarantined after 2 restarts.
@@ -185,6 +186,45 @@ async def test_reload_gives_a_quarantined_plugin_another_chance(
     assert manager.dispatch_event(Event("test.y")) == 2
     await manager.wait_idle()
     assert kv(services, "good", "starts") == 2  # state survived the reload
+
+
+@pytest.mark.allow_error_logs("quarantined after", reason="the raiser fails until quarantined")
+async def test_restart_gives_one_quarantined_plugin_another_chance_alone(
+    services: MemoryServices, plugin_dir: Callable[[str, str], Path]
+) -> None:
+    folder = plugin_dir("raiser", src.RAISER)
+    plugin_dir("good", src.GOOD)
+    no_restarts = RunnerLimits(max_restarts=0)
+    manager = await started(manager_of(services, folder, failure_threshold=2, limits=no_restarts))
+    for _ in range(3):
+        manager.dispatch_event(Event("test.x"))
+    await eventually(
+        lambda: {s.name: s.state for s in manager.list()}["raiser"] == "quarantined",
+        10,
+        0.05,
+        what="the raiser quarantined",
+    )
+    good_pid = {s.name: s for s in manager.list()}["good"].health.pid
+    changed: list[str] = []
+
+    async def on_change() -> None:
+        changed.append("lanes")
+
+    manager.on_change = on_change
+    record = await manager.restart("raiser")
+    status = {s.name: s for s in manager.list()}
+    assert record.name == "raiser"
+    assert status["raiser"].state == "running"
+    assert status["raiser"].health.errors == 0 and status["raiser"].health.restarts == 0
+    assert status["good"].state == "running"
+    assert status["good"].health.pid == good_pid  # the others are not touched
+    assert kv(services, "good", "starts") == 1
+    assert changed == ["lanes"]  # the host re-wires its frame lanes
+    with pytest.raises(KeyError):
+        await manager.restart("nobody")
+    await manager.stop()
+    with pytest.raises(PluginNotRestartable):
+        await manager.restart("good")
 
 
 async def test_a_behind_plugin_keeps_each_cameras_newest_frame(

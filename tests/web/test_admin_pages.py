@@ -314,3 +314,25 @@ async def test_plate_reads_are_searched_and_hotlists_edited(
     await entry.locator("button", has_text="Remove").click()
     await entry.locator("button", has_text="Confirm remove").click()
     await expect(entry).to_have_count(0)
+
+
+async def test_an_admin_restarts_one_plugin_from_its_row(
+    start_web: Callable[..., Any], browser: Browser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VMS_PLUGINS", "notify_chat,analytics")  # tests load only these
+    setup = await start_web(cameras=1)
+    before = await call(setup, "GET", "/api/plugins/notify_chat")
+    assert before["state"] == "running"
+    page = await new_page(browser)
+    await login(page, setup, "/#/admin/plugins")
+    row = page.locator('tr[data-plugin="notify_chat"]')
+    await expect(row).to_have_attribute("data-state", "running")
+    # A disabled plug-in has nothing to restart.
+    await expect(page.locator('tr[data-plugin="analytics"] button.restart')).to_have_count(0)
+    await row.locator("button.restart").click()
+    await expect(page.locator(".toast")).to_contain_text("notify_chat: running")
+    after = await call(setup, "GET", "/api/plugins/notify_chat")
+    assert after["state"] == "running"
+    assert after["health"]["pid"] != before["health"]["pid"]  # a new runner
+    audit = await call(setup, "GET", "/api/audit?action=plugin.restart")
+    assert [(a["username"], a["target"]) for a in audit] == [("admin", "notify_chat")]

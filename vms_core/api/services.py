@@ -39,6 +39,10 @@ class PluginDirectory(Protocol):
     def describe_one(self, name: str) -> dict[str, Any] | None:
         """One plug-in as ``describe`` shows it, or None when there is none of that name."""
 
+    async def restart(self, name: str) -> dict[str, Any]:
+        """Restart one plug-in (counters reset) and describe it; ``KeyError`` when there is
+        none of that name, ``PluginNotRestartable`` when it cannot run now."""
+
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Serve a request under /api/plugins/<name>/."""
 

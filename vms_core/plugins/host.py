@@ -157,6 +157,15 @@ class PluginHost:
         """One plug-in as ``describe`` shows it, or None when there is none of that name."""
         return next((self._describe(s) for s in self.manager.list() if s.name == name), None)
 
+    async def restart(self, name: str) -> dict[str, Any]:
+        """Restart one plug-in on an operator's word (see ``PluginManager.restart``); its
+        frame lanes follow its new subscriptions."""
+        record = await self.manager.restart(name)
+        found = self.describe_one(record.name)
+        if found is None:  # loaded again under another name
+            raise KeyError(name)
+        return found
+
     def _describe(self, status: PluginStatus) -> dict[str, Any]:
         """Its status, lane counters and, per camera, the frames it analysed and skipped."""
         item = status.as_dict()

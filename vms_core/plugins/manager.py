@@ -110,6 +110,11 @@ class PluginState(StrEnum):
     STOPPED = "stopped"
 
 
+class PluginNotRestartable(Exception):
+    """A restart was asked of a plug-in that cannot run now (disabled, or the server
+    stops)."""
+
+
 class PluginCallError(Exception):
     """A plug-in call failed: it raised, overran its budget, the plug-in was busy, or its
     runner is gone."""
@@ -264,6 +269,7 @@ class PluginManager:
         self._identity: RunnerIdentity | None = None
         self._opened_path = False
         self._stopping = False
+        self._restarting = asyncio.Lock()  # one operator restart at a time
 
     # ----------------------------------------------------------------- loading
 
@@ -619,6 +625,39 @@ class PluginManager:
         self._records.clear()
         await self.load()
         await self.start()
+
+    async def restart(self, name: str) -> PluginRecord:
+        """Restart one plug-in on an operator's word: its runner shuts down (within its
+        budget, if it runs), its health and restart counters are forgotten, and it loads and
+        starts again with the configuration the manager holds. A quarantined or failed
+        plug-in gets another chance this way without touching the others.
+
+        Raises ``KeyError`` for a plug-in not found and ``PluginNotRestartable`` for one
+        turned off in the configuration or while the server stops."""
+        async with self._restarting:
+            record = self._records.get(name)
+            if record is None:
+                raise KeyError(name)
+            if self._stopping:
+                raise PluginNotRestartable(f"plug-in {name!r}: the server is stopping")
+            if record.state is PluginState.DISABLED or record.candidate is None:
+                raise PluginNotRestartable(
+                    f"plug-in {name!r} is disabled in the configuration ([plugins.{name}])"
+                )
+            log.info("plug-in %s: restarting on request (was %s)", name, record.state.value)
+            await self._stop_one(record)  # also flushes its stored state
+            del self._records[name]
+            candidate = record.candidate
+            await self._load_one(candidate)
+            fresh = self._records.get(name) or self._records.get(candidate.hint)
+            if fresh is None:  # loaded under another name: keep it visible under this one
+                fresh = record
+                self._records[name] = record
+            if fresh.state is PluginState.LOADED:
+                await self._start_one(fresh)
+            if self.on_change is not None:
+                await self.on_change()
+            return fresh
 
     # ----------------------------------------------------------------- supervision
 

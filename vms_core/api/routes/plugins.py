@@ -10,11 +10,15 @@ otherwise a logged-in user is required.
 from __future__ import annotations
 
 from aiohttp import web
+from pydantic import Field
 
+from vms_core.api.auth import principal, remote
+from vms_core.api.bodies import Body, read_json, schema_of
 from vms_core.api.errors import ApiError
-from vms_core.api.keys import PLUGINS
+from vms_core.api.keys import AUDIT, PLUGINS
 from vms_core.api.registry import ApiRegistry, Param
 from vms_core.plugins.http import PLUGIN_METHODS, PLUGIN_ROUTE_CANONICAL
+from vms_core.plugins.manager import PluginNotRestartable
 
 HEALTH_SCHEMA = {
     "type": "object",
@@ -125,6 +129,28 @@ async def one_plugin(request: web.Request) -> web.Response:
     return web.json_response(found)
 
 
+class RestartBody(Body):
+    plugin: str = Field(min_length=1, max_length=128, description="the plug-in's name")
+
+
+async def restart_plugin(request: web.Request) -> web.Response:
+    body = await read_json(request, RestartBody)
+    try:
+        found = await request.app[PLUGINS].restart(body.plugin)
+    except KeyError:
+        raise ApiError(404, f"no plug-in {body.plugin!r}") from None
+    except PluginNotRestartable as exc:
+        raise ApiError(409, str(exc), "not_restartable") from None
+    await request.app[AUDIT].record(
+        "plugin.restart",
+        username=principal(request).username,
+        target=body.plugin,
+        remote=remote(request),
+        detail={"state": found["state"], "reason": found["reason"]},
+    )
+    return web.json_response(found)
+
+
 async def plugin_route(request: web.Request) -> web.StreamResponse:
     return await request.app[PLUGINS].handle(request)
 
@@ -150,6 +176,19 @@ def register(api: ApiRegistry) -> None:
         params=(Param("name", where="path", description="the plug-in's name", required=True),),
         errors=(404,),
     )(one_plugin)
+
+    api.route(
+        "POST",
+        "/api/plugin-restarts",
+        summary="Restart one plug-in: its runner shuts down, its health and restart counters "
+        "are forgotten, and it starts again (a quarantined plug-in gets another chance); the "
+        "other plug-ins and the recording are not touched",
+        tag="plugins",
+        role="admin",
+        request=schema_of(RestartBody),
+        response=api.schema("Plugin", PLUGIN_SCHEMA),
+        errors=(404, 409),
+    )(restart_plugin)
 
     for method in PLUGIN_METHODS:
         api.route(

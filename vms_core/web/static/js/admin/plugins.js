@@ -1,7 +1,6 @@
 // Plug-ins: each one's state, the reason it is refused or failed (settings errors name
-// the key), its health counters, and reloading vms.toml (which restarts the plug-ins
-// whose settings changed). Only GET /api/plugins and the reload: the plug-in host is
-// moving out of process, and this page must not depend on its inside.
+// the key), its health counters, restarting one plug-in (a quarantined one gets another
+// chance), and reloading vms.toml (which restarts the plug-ins whose settings changed).
 
 import { api } from "../api.js";
 import { clear, fmtDateTime, h, toast } from "../util.js";
@@ -17,7 +16,7 @@ export function pluginsPage(root) {
     const plugins = await api("/api/plugins");
     clear(holder).append(
       table(
-        ["Plug-in", "Version", "State", "Why", "Calls", "Errors", "Last error"],
+        ["Plug-in", "Version", "State", "Why", "Calls", "Errors", "Last error", ""],
         plugins.map((p) =>
           h(
             "tr",
@@ -29,11 +28,28 @@ export function pluginsPage(root) {
             h("td", {}, String(p.health ? p.health.calls : 0)),
             h("td", {}, p.health ? `${p.health.errors} (${p.health.timeouts} timeouts)` : "0"),
             h("td", { class: "reason-cell" }, p.health && p.health.last_error ? `${p.health.last_error} · ${fmtDateTime(Date.parse(p.health.last_error_at))}` : ""),
+            h("td", {}, p.state === "disabled" ? null : restartButton(p.name)),
           ),
         ),
         { empty: "No plug-ins found" },
       ),
     );
+  }
+
+  function restartButton(name) {
+    const button = h("button", { type: "button", class: "small restart", title: `Restart ${name}: its runner starts again, its health counters reset` }, "Restart");
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      try {
+        const p = await api("/api/plugin-restarts", { method: "POST", json: { plugin: name } });
+        toast(`${name}: ${p.state}${p.reason ? ` (${p.reason})` : ""}`, p.state === "running" ? "info" : "error");
+        await load();
+      } catch (err) {
+        toast(err.message, "error", 8000);
+        button.disabled = false;
+      }
+    });
+    return button;
   }
 
   const reload = h("button", { type: "button", class: "primary reload" }, "Reload vms.toml");
