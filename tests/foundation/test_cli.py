@@ -3,9 +3,11 @@ users add/list, db upgrade."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -286,6 +288,23 @@ def test_a_new_user_gets_the_configured_default_cameras_and_is_told(
     assert only.returncode == 0 and "sees 1 camera(s): dock\n" in only.stdout
 
 
+def free_ports_in_a_row(count: int) -> int:
+    """The first of ``count`` consecutive ports that are free on loopback now."""
+    from tests.conftest import free_port
+
+    for _ in range(100):
+        first = free_port()
+        with contextlib.ExitStack() as held:
+            try:
+                for port in range(first + 1, first + count):
+                    probe = held.enter_context(socket.socket())
+                    probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return first
+    raise RuntimeError(f"no {count} free ports in a row on loopback")
+
+
 def test_demo_shows_a_camera_first_then_the_password_box_and_records_when_encoded(
     tmp_path: Path,
 ) -> None:
@@ -298,7 +317,8 @@ def test_demo_shows_a_camera_first_then_the_password_box_and_records_when_encode
     (tmp_path / "vms.toml").write_text(
         BASE_CONFIG
         + "[demo]\ncameras = 2\nmain_width = 320\nmain_height = 180\n"
-        + f"onvif_base_port = {free_port()}\nrtsp_port = {free_port()}\n"
+        # Camera n answers ONVIF on base + n - 1: both ports must be free.
+        + f"onvif_base_port = {free_ports_in_a_row(2)}\nrtsp_port = {free_port()}\n"
     )
     log = (tmp_path / "demo.log").open("w")
     proc = subprocess.Popen(

@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -103,12 +103,8 @@ class StatementLog:
             self._file.write(f"{time.time():.3f}\t{head}\n")
 
 
-async def _to_completion(step: Coroutine[Any, Any, None]) -> None:
-    """Await ``step``, shielded from cancellation: if the caller is cancelled, ``step`` still
-    finishes, and the cancellation goes on."""
-    task = asyncio.ensure_future(step)
-    task.add_done_callback(_retrieved)
-    await asyncio.shield(task)
+# How long closing the catalog waits for sessions still rolling back (a full disk is slow).
+CLEANUP_SECONDS = 10.0
 
 
 def _retrieved(task: asyncio.Future[None]) -> None:
@@ -132,6 +128,7 @@ class Database:
         if log_path:
             event.listen(self.engine.sync_engine, "before_cursor_execute", StatementLog(log_path))
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._cleanups: set[asyncio.Future[None]] = set()
 
     @contextlib.asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -145,10 +142,30 @@ class Database:
             yield session
             await session.commit()
         except BaseException:
-            await _to_completion(session.rollback())
+            await self._finish(session, rollback=True)
             raise
-        finally:
-            await _to_completion(session.close())
+        await self._finish(session, rollback=False)
+
+    async def _finish(self, session: AsyncSession, *, rollback: bool) -> None:
+        """Roll back (if asked) then close ``session``, one step after the other, shielded
+        from cancellation: if the caller is cancelled, the steps still finish (``close``
+        waits for them), and the cancellation goes on."""
+
+        async def finish() -> None:
+            try:
+                if rollback:
+                    await session.rollback()
+            finally:
+                await session.close()
+
+        task = asyncio.ensure_future(finish())
+        self._cleanups.add(task)
+        task.add_done_callback(self._cleanups.discard)
+        task.add_done_callback(_retrieved)
+        await asyncio.shield(task)
 
     async def close(self) -> None:
+        """Wait for sessions still finishing (their callers were cancelled), then close."""
+        if self._cleanups:
+            await asyncio.wait(list(self._cleanups), timeout=CLEANUP_SECONDS)
         await self.engine.dispose()
