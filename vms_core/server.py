@@ -126,7 +126,9 @@ class VmsServer:
         if self.recording is not None:
             retention = self.retention
             self.recording.segment_closed.connect(
-                lambda segment: retention.segment_closed(segment.camera_id, segment.bytes),
+                lambda segment: retention.segment_closed(
+                    segment.camera_id, segment.bytes, (segment.end_us - segment.start_us) / 1e6
+                ),
                 "retention",
             )
             self.recording.write_failed.connect(lambda _camera: retention.wake(), "retention")

@@ -49,6 +49,9 @@ LAST_RUN_FILE = "retention-last-run.json"
 # Expected size of a camera's next segment: this much over the largest of its last few.
 HEADROOM_FACTOR = 1.25
 HEADROOM_SAMPLES = 3
+# And what a camera writes before a pass can see it: the catalog is written in batches
+# (every 2 s while segments open and close) and a pass takes its time on a busy machine.
+UNSEEN_SECONDS = 3.0
 RECENTLY_RECORDING_US = 60_000_000
 # Empty folders changed more recently than this are left for the next pass.
 DIR_QUIET_SECONDS = 60.0
@@ -129,6 +132,7 @@ class RetentionService:
         # After every pass (recording explains a camera it cannot write with it).
         self.pass_finished: Signal[RetentionRun] = Signal("retention pass finished")
         self._recent: dict[int, deque[int]] = {}
+        self._rates: dict[int, deque[float]] = {}  # bytes per second of its last segments
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -151,9 +155,13 @@ class RetentionService:
         """Run a pass soon (a recorder could not write: the disk may be full)."""
         self._wake.set()
 
-    def segment_closed(self, camera_id: int, size: int) -> None:
-        """Called by recording for every closed segment: learn its size, check early."""
+    def segment_closed(self, camera_id: int, size: int, seconds: float | None = None) -> None:
+        """Called by recording for every closed segment: learn its size (and rate, given
+        its length in seconds), check early."""
         self._recent.setdefault(camera_id, deque(maxlen=HEADROOM_SAMPLES)).append(size)
+        if seconds is not None and seconds > 0:
+            rates = self._rates.setdefault(camera_id, deque(maxlen=HEADROOM_SAMPLES))
+            rates.append(size / seconds)
         self._wake.set()
 
     async def report(self) -> dict[str, Any]:
@@ -168,7 +176,13 @@ class RetentionService:
         )
 
     def headroom(self) -> dict[int, int]:
-        return {c: int(max(sizes) * HEADROOM_FACTOR) for c, sizes in self._recent.items() if sizes}
+        """Bytes to keep free per recording camera: its next segment, and what it writes
+        before the catalog shows it (the segment after, begun before a pass sees the close)."""
+        return {
+            c: int(max(sizes) * HEADROOM_FACTOR + max(self._rates.get(c) or [0]) * UNSEEN_SECONDS)
+            for c, sizes in self._recent.items()
+            if sizes
+        }
 
     async def _loop(self) -> None:
         reason = "start"
