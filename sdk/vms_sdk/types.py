@@ -13,16 +13,19 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal, TypeVar
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from vms_sdk.errors import Forbidden, HttpError, Unauthorized
 from vms_sdk.geo import NearbyCamera, bearing_deg, cameras_near, haversine_m
 from vms_sdk.jsonbody import parse_json
 from vms_sdk.permissions import check_capability
 from vms_sdk.version import API_VERSION
+
+# numpy (about 16 MB) is only named in annotations here: a process that never sees a frame
+# (the server with no plug-in that samples video) does not import it for these types.
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 T = TypeVar("T")
 

@@ -23,16 +23,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import av
-from PIL import Image
 
 from vms_core.db.engine import Database
 from vms_core.playback.boxes import BoundedFile, complete_length
 from vms_core.playback.catalog import segments_in_range
 from vms_core.playback.remux import SourceSegment
 from vms_core.timeutil import now_us
+
+if TYPE_CHECKING:  # Pillow is loaded by the first thumbnail, not with the server
+    from PIL import Image
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +78,8 @@ def bounded_jpeg(picture: Image.Image, width: int, max_bytes: int) -> bytes:
 
 def shrink_jpeg(data: bytes, width: int, max_bytes: int) -> bytes:
     """A JPEG or PNG from a camera, bounded like :func:`bounded_jpeg`. Blocking."""
+    from PIL import Image
+
     try:
         with Image.open(io.BytesIO(data)) as picture:
             picture.load()

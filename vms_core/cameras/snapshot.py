@@ -12,10 +12,9 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import av
-from PIL import Image
 
 from vms_core.cameras.health import open_device
 from vms_core.cameras.service import CameraService
@@ -23,6 +22,9 @@ from vms_core.db.models import Camera
 from vms_core.live import LiveFeed, LiveSources
 from vms_core.media.packet import MediaPacket
 from vms_core.onvif.client import OnvifError
+
+if TYPE_CHECKING:  # Pillow is loaded by the first snapshot decoded (av's to_image)
+    from PIL import Image
 
 log = logging.getLogger(__name__)
 

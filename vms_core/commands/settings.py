@@ -5,8 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from vms_core.config import ConfigError, Settings, load_config
+# The configuration (pydantic models) is imported when a command loads it, not with this
+# module: vms_core.cli imports it, and spawned recorder workers import vms_core.cli again
+# (the `vms` script is their parent's __main__), each of them for nothing.
+if TYPE_CHECKING:
+    from vms_core.config import Settings
 
 
 def config_parent() -> argparse.ArgumentParser:
@@ -26,6 +31,8 @@ def config_path(args: argparse.Namespace) -> Path:
 
 
 def load_or_exit(path: Path) -> Settings:
+    from vms_core.config import ConfigError, load_config
+
     try:
         return load_config(path)
     except ConfigError as exc:

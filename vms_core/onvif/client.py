@@ -20,22 +20,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import types
 from collections.abc import Awaitable
 from dataclasses import asdict, dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
 import defusedxml.ElementTree as DET
-import zeep.exceptions
 from aiohttp import BasicAuth, DigestAuthMiddleware
 from defusedxml import DefusedXmlException
-from onvif import ONVIFCamera, ONVIFService
-from onvif.exceptions import ONVIFAuthError, ONVIFError, ONVIFTimeoutError
-from onvif.util import is_auth_error
 
 from vms_core.untrusted import bounded_text
+
+# onvif-zeep-async and zeep (about 16 MB) are imported by the first OnvifDevice, not with
+# the server: a site with RTSP cameras only never needs them.
+if TYPE_CHECKING:
+    from onvif import ONVIFService
 
 log = logging.getLogger(__name__)
 
@@ -214,97 +214,6 @@ async def _read_capped(response: aiohttp.ClientResponse, max_bytes: int) -> byte
     return b"".join(chunks)
 
 
-class GuardRefusal(ONVIFError):  # type: ignore[misc]
-    """The reply guard refused a reply; the OnvifError saying why is its ``__cause__``.
-
-    An ``ONVIFError`` so that onvif-zeep-async's own error handling (its background
-    subscription renewals) treats it as a failed call instead of letting it escape a task;
-    ``OnvifDevice.call`` turns it back into its cause.
-    """
-
-
-def _login_needed(status: int) -> zeep.exceptions.Fault:
-    # What onvif-zeep-async's clock handshake expects when a device wants a login for
-    # GetSystemDateAndTime: a fault, upon which it asks again with WS-Security.
-    return zeep.exceptions.Fault(  # type: ignore[no-untyped-call]
-        f"HTTP {status}: the device wants authentication for this call",
-        subcodes=["ter:NotAuthorized"],
-    )
-
-
-def _guard_transport(service: ONVIFService, max_bytes: int) -> None:
-    """Replace the transport's POST with one that caps and checks the reply."""
-    transport = service.transport
-    if getattr(transport, "_vms_guarded", False):
-        return
-
-    async def post_internal(
-        self: Any, address: str, message: str | bytes, headers: dict[str, str]
-    ) -> tuple[aiohttp.ClientResponse, bytes]:
-        headers = headers or {}
-        headers.setdefault("Content-Type", 'text/xml; charset="utf-8"')
-        data = message.encode("utf-8") if isinstance(message, str) else message
-        response = await self.session.post(
-            address, data=data, headers=headers, timeout=self._client_timeout
-        )
-        try:
-            try:
-                content = await _read_capped(response, max_bytes)
-            finally:
-                response.release()
-            if response.status in (401, 403):
-                if _CREDENTIALS_MARK not in data:
-                    # Many cameras refuse even GetSystemDateAndTime without a login.
-                    raise _login_needed(response.status)
-                raise OnvifUnauthorized(f"HTTP {response.status} from {address}")
-            check_reply(content, max_bytes)
-        except OnvifError as err:
-            raise GuardRefusal(err.reason) from err
-        return response, content
-
-    transport._post_internal = types.MethodType(post_internal, transport)
-    transport._vms_guarded = True
-
-
-def _retrieve(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled():
-        future.exception()
-
-
-class _GuardedCamera(ONVIFCamera):  # type: ignore[misc]
-    max_reply_bytes = MAX_REPLY_BYTES
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._creating: set[asyncio.Future[ONVIFService]] = set()
-
-    async def create_onvif_service(
-        self,
-        name: str,
-        port_type: str | None = None,
-        read_timeout: int | None = None,
-        write_timeout: int | None = None,
-    ) -> ONVIFService:
-        # onvif-zeep-async (3.x) builds the service, with its own HTTP session, before it
-        # registers it in ``self.services``; a caller cancelled in between (our call
-        # timeout) would leave that session unclosed. So the creation finishes shielded,
-        # and close() waits for it: a registered service is closed with the camera.
-        creating = asyncio.ensure_future(
-            super().create_onvif_service(name, port_type, read_timeout, write_timeout)
-        )
-        self._creating.add(creating)
-        creating.add_done_callback(self._creating.discard)
-        creating.add_done_callback(_retrieve)  # its error is the caller's, if still waiting
-        service = await asyncio.shield(creating)
-        _guard_transport(service, self.max_reply_bytes)
-        return service
-
-    async def close(self) -> None:
-        if self._creating:
-            await asyncio.wait(set(self._creating), timeout=CLOSE_TIMEOUT_S)
-        await super().close()
-
-
 # -- the device ----------------------------------------------------------------------------
 
 
@@ -368,7 +277,9 @@ class OnvifDevice:
         self.host = parts.hostname
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
         self.timeout = timeout
-        self.camera = _GuardedCamera(
+        from vms_core.onvif.guarded import GuardedCamera
+
+        self.camera = GuardedCamera(
             self.host, self.port, username, password, no_cache=True, adjust_time=True
         )
         self.camera.max_reply_bytes = max_reply_bytes
@@ -406,6 +317,11 @@ class OnvifDevice:
         ONVIF library's, whose reply zeep builds (its AttributeError, TypeError, ... mean a
         reply not as the WSDL says); False for our own code, whose such errors are bugs to
         raise, not a camera to blame."""
+        # Loaded already: this device's camera imported them.
+        import zeep.exceptions
+        from onvif.exceptions import ONVIFAuthError, ONVIFError, ONVIFTimeoutError
+        from onvif.util import is_auth_error
+
         limit = self.timeout if timeout is None else timeout
         try:
             async with asyncio.timeout(limit):

@@ -15,7 +15,6 @@ import os
 import socket
 from dataclasses import dataclass
 
-import numpy as np
 from vms_sdk import Frame
 from vms_sdk.runtime.protocol import FrameRef, MapRegion, UnmapRegion
 
@@ -43,6 +42,8 @@ class FrameRing:
 
     def put(self, frame: Frame) -> FrameRef | None:
         """Copy ``frame``'s pixels into a free region; ``None`` when every region is busy."""
+        import numpy as np  # loaded already (a frame is an array); not with the server
+
         image = np.ascontiguousarray(frame.image)
         size = image.nbytes
         region = next((r for r in self._regions if not r.busy and r.size >= size), None)

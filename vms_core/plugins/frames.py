@@ -20,11 +20,9 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import av
-import numpy as np
-import numpy.typing as npt
 from vms_sdk import AudioChunk, AudioSubscription, Camera, Frame, FrameSubscription
 
 from vms_core.live import LiveFeed
@@ -32,6 +30,10 @@ from vms_core.media.hub import Subscription
 from vms_core.media.packet import MediaPacket
 from vms_core.media.stream_info import StreamSession
 from vms_core.plugins.dispatch import AudioDispatcher, FrameDispatcher
+
+if TYPE_CHECKING:  # numpy is loaded by the first decoded frame, not with the server
+    import numpy as np
+    import numpy.typing as npt
 
 log = logging.getLogger("vms.plugins.frames")
 
@@ -245,6 +247,8 @@ class AudioDecodeLoop:
                     self._add(chunker, out.to_ndarray().reshape(-1), packet.wall)
 
     def _add(self, chunker: _Chunker, samples: npt.NDArray[np.float32], wall: float) -> None:
+        import numpy as np  # loaded already (the samples are an array)
+
         if chunker.start_wall is None:
             chunker.start_wall = wall
         chunker.buffer.append(samples.astype(np.float32, copy=False))

@@ -21,8 +21,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-import numpy as np
-
 from vms_sdk.errors import ConfigError, HttpError, NotGranted, PluginUnavailable
 from vms_sdk.geo import NearbyCamera, cameras_near
 from vms_sdk.policy import CallBudgets, CallFailed, HookCaller, budget_for
@@ -448,5 +446,8 @@ class PluginRuntime:
 
 
 def _audio_chunk(ref: AudioRef) -> AudioChunk:
+    # Imported here: the server imports this module (for RunnerSpec) and needs no numpy.
+    import numpy as np
+
     samples = np.frombuffer(ref.samples, dtype=np.float32)
     return AudioChunk(ref.camera_id, ref.time, ref.sample_rate, samples)

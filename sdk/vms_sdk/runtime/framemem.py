@@ -14,8 +14,6 @@ import socket
 import threading
 from typing import Any
 
-import numpy as np
-
 from vms_sdk.runtime.protocol import FrameRef, MapRegion, UnmapRegion
 
 
@@ -56,6 +54,9 @@ class RunnerFrameMemory:
             self._maps[body.region] = mapped
 
     def image(self, ref: FrameRef) -> Any:
+        # Imported here: the server imports the runner module (for RunnerSpec), not numpy.
+        import numpy as np
+
         with self._lock:
             mapped = self._maps[ref.region]
             self._readers[ref.region] = self._readers.get(ref.region, 0) + 1
