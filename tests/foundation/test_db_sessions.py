@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from vms_core.db import Database
+from vms_core.db import Database, shown_url
 
 
 async def test_closing_the_catalog_waits_for_a_cancelled_sessions_cleanup(tmp_path: Path) -> None:
@@ -43,3 +43,9 @@ async def test_closing_the_catalog_waits_for_a_cancelled_sessions_cleanup(tmp_pa
             assert (await session.execute(text("SELECT count(*) FROM t"))).scalar() == 0
     finally:
         await again.close()
+
+
+def test_a_catalog_url_is_printed_without_its_password() -> None:
+    shown = shown_url("postgresql://vms:s3cret-pw@db.example:5432/vms")
+    assert "s3cret-pw" not in shown
+    assert shown.startswith("postgresql://vms:***@db.example:5432/vms")

@@ -7,7 +7,7 @@ from typing import Any
 
 from vms_core.commands import Handler
 from vms_core.commands.settings import config_path, load_or_exit
-from vms_core.db import upgrade_schema
+from vms_core.db import shown_url, upgrade_schema
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> dict[str, Handler]:
@@ -20,5 +20,5 @@ def register(sub: Any, common: argparse.ArgumentParser) -> dict[str, Handler]:
 def cmd_db(args: argparse.Namespace) -> int:
     settings = load_or_exit(config_path(args))
     upgrade_schema(settings.database_url)
-    print(f"catalog upgraded: {settings.database_url}")
+    print(f"catalog upgraded: {shown_url(settings.database_url)}")
     return 0

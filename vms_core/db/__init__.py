@@ -1,6 +1,6 @@
 """The catalog: models, engines and migrations."""
 
-from vms_core.db.engine import Database, upgrade_schema
+from vms_core.db.engine import Database, shown_url, upgrade_schema
 from vms_core.db.models import Base
 
-__all__ = ["Base", "Database", "upgrade_schema"]
+__all__ = ["Base", "Database", "shown_url", "upgrade_schema"]

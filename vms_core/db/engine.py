@@ -51,6 +51,11 @@ def sync_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def shown_url(url: str) -> str:
+    """The catalog's URL fit to print or log: its password masked."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def async_url(url: str) -> str:
     parsed = make_url(url)
     if parsed.get_backend_name() == "postgresql":
