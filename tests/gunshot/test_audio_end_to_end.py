@@ -80,11 +80,12 @@ async def test_gunshot_scene_heard_speech_and_door_slam_not(
     for event in events:
         assert event.data["source"] == "audio"
         seconds = event.time_us / 1e6
-        late = (seconds - SHOT_AT_S) % LOOP_S
+        # Signed, in (-loop/2, loop/2]: a shot dated a hair early is not a loop late.
+        late = (seconds - SHOT_AT_S + LOOP_S / 2) % LOOP_S - LOOP_S / 2
         print(f"\nheard at {seconds % LOOP_S:.3f} s into the loop (shot at {SHOT_AT_S} s)")
         # The plug-in places the shot within 20 ms of its chunk's time (unit tests); the
         # chunk times come from the host's ingest clock, which runs 0.8-1.1 s behind the
         # simulator's wall-clock-aligned loop here (stream probing at connect time).
-        assert late < 1.5
+        assert -0.25 < late < 1.5
     # Shots every 4 s on one camera are one burst: one incident (audio_merge_s = 10).
     assert len(events) == 1
