@@ -42,23 +42,28 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import DBAPIError
-
-from vms_core.db.engine import STATEMENT_LOG_ENV, sync_url
 from vms_core.media.catalog import MemoryCatalog
 from vms_core.media.ingest import IngestState
 from vms_core.media.pool import RecorderPool, StateChanged, apply_to_catalog
 from vms_core.media.segment_writer import SegmentPolicy
-from vms_core.rtsp.server import RtspServer
-from vms_core.simulator.media.cache import load_or_encode
-from vms_core.simulator.media.encoder import EncodedLoop, LoopSpec
-from vms_core.simulator.media.player import LoopPlayer
-from vms_core.simulator.media.profiles import AudioProfile, VideoProfile
-from vms_core.simulator.media.scene import SceneConfig
-from vms_core.simulator.media.tracks import audio_track_info, video_track_info
+
+# The recorder workers are spawned: each imports this file again (as "__mp_main__"). What
+# only the bench itself uses (the simulator, SQLAlchemy) is imported here only, so that the
+# workers measured carry what the workers of `vms serve` carry, not the bench's own modules.
+if __name__ == "__main__" or TYPE_CHECKING:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import DBAPIError
+
+    from vms_core.db.engine import STATEMENT_LOG_ENV, sync_url
+    from vms_core.rtsp.server import RtspServer
+    from vms_core.simulator.media.cache import load_or_encode
+    from vms_core.simulator.media.encoder import EncodedLoop, LoopSpec
+    from vms_core.simulator.media.player import LoopPlayer
+    from vms_core.simulator.media.profiles import AudioProfile, VideoProfile
+    from vms_core.simulator.media.scene import SceneConfig
+    from vms_core.simulator.media.tracks import audio_track_info, video_track_info
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 REPO = Path(__file__).resolve().parents[1]
