@@ -253,6 +253,31 @@ async def test_an_unreachable_camera_is_checked_again_and_comes_online(
         await device.stop()
 
 
+async def test_a_new_reason_for_the_same_state_is_not_a_new_event(
+    make_server: Any, http: aiohttp.ClientSession
+) -> None:
+    """A camera whose clock drifts further off changes its state's reason at each check; the
+    events log says it came online once (an extra camera.online was seen in CI)."""
+    running = await make_server(QUIET)
+    server = running.server
+    async with http.post(
+        f"{running.url}/api/cameras",
+        # By RTSP: no health check of the server's own runs beside the test's reports.
+        json={"name": "drifting", "rtsp_url": "rtsp://127.0.0.1:9/stream"},
+        headers=bearer(await running.admin_token()),
+    ) as response:
+        camera_id = (await response.json())["id"]
+    health = server.camera_manager.health
+    await health.set_state(camera_id, "online", "Acme X; camera clock +6 s off")
+    await health.set_state(camera_id, "online", "Acme X; camera clock +7 s off")
+    found = await server.cameras.get(camera_id)
+    assert found is not None and found.state_reason.endswith("+7 s off")
+    await health.set_state(camera_id, "unreachable", "no answer")
+    await server.events.drain()
+    events = await server.events.query(camera_id=camera_id)
+    assert [e.type for e in reversed(events)] == ["camera.online", "camera.unreachable"]
+
+
 # -- hostile devices against a running server ---------------------------------------------
 #
 # Each mode: the server adds the camera within the call timeout, shows a state and a

@@ -161,8 +161,8 @@ class CameraHealth:
 
     async def set_state(self, camera_id: int, state: str, reason: str) -> None:
         reason = bounded_text(reason)  # it quotes the camera; the event carries it too
-        if not await self.cameras.set_state(camera_id, state, reason):
-            return
+        if await self.cameras.update_state(camera_id, state, reason) != "state":
+            return  # unchanged, or a new reason only (a clock drifting further off): no event
         severity = Severity.INFO if state == "online" else Severity.LOW
         await self.events.publish(
             Event(

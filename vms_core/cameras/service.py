@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from vms_sdk import Camera as SdkCamera
@@ -179,23 +179,35 @@ class CameraService:
 
     # -- changes ---------------------------------------------------------------------------
     async def set_state(self, camera_id: int, state: str, reason: str = "") -> bool:
-        """Record a health state; returns True when it changed. The reason often quotes a
-        camera (a fault, an RTSP status line): it is stored bounded and on one line."""
+        """Record a health state; returns True when it (or its reason) changed."""
+        return await self.update_state(camera_id, state, reason) is not None
+
+    async def update_state(
+        self, camera_id: int, state: str, reason: str = ""
+    ) -> Literal["state", "reason"] | None:
+        """Record a health state; says what changed: the state, only its reason, or nothing.
+        The reason often quotes a camera (a fault, an RTSP status line): it is stored bounded
+        and on one line."""
         reason = bounded_text(reason)
-        # One conditional UPDATE: no read-then-write race with a camera deleted meanwhile
-        # (a state report for it changes nothing), and no write when nothing changed.
+        # Conditional UPDATEs: no read-then-write race with a camera deleted meanwhile (a
+        # state report for it changes nothing) or with another check's report, and no write
+        # when nothing changed.
+        changed: Literal["state", "reason"] | None = None
         async with self.db.session() as session:
-            result = await session.execute(
-                update(Camera)
-                .where(
-                    Camera.id == camera_id,
-                    or_(Camera.state != state, Camera.state_reason != reason),
+            for kind, condition in (
+                ("state", Camera.state != state),
+                ("reason", Camera.state_reason != reason),
+            ):
+                result = await session.execute(
+                    update(Camera)
+                    .where(Camera.id == camera_id, condition)
+                    .values(state=state, state_reason=reason, state_changed_us=now_us())
+                    .execution_options(synchronize_session=False)
                 )
-                .values(state=state, state_reason=reason, state_changed_us=now_us())
-                .execution_options(synchronize_session=False)
-            )
-        changed = bool(getattr(result, "rowcount", 0))
-        if changed:
+                if getattr(result, "rowcount", 0):
+                    changed = "state" if kind == "state" else "reason"
+                    break
+        if changed is not None:
             self.state_changed.emit(CameraState(camera_id, state, reason))
         return changed
 
