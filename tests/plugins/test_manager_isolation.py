@@ -162,10 +162,10 @@ async def test_notifications_and_segments_are_isolated(
     assert raiser.health.errors == 2
 
 
-@pytest.mark.allow_error_logs("quarantined after", reason="the raiser fails on purpose")
-async def test_reload_gives_a_quarantined_plugin_another_chance(
+async def with_a_quarantined_raiser(
     services: MemoryServices, plugin_dir: Callable[[str, str], Path]
-) -> None:
+) -> PluginManager:
+    """A good plug-in running beside a raiser quarantined at its first failures."""
     folder = plugin_dir("raiser", src.RAISER)
     plugin_dir("good", src.GOOD)
     no_restarts = RunnerLimits(max_restarts=0)
@@ -178,6 +178,14 @@ async def test_reload_gives_a_quarantined_plugin_another_chance(
         0.05,
         what="the raiser quarantined",
     )
+    return manager
+
+
+@pytest.mark.allow_error_logs("quarantined after", reason="the raiser fails on purpose")
+async def test_reload_gives_a_quarantined_plugin_another_chance(
+    services: MemoryServices, plugin_dir: Callable[[str, str], Path]
+) -> None:
+    manager = await with_a_quarantined_raiser(services, plugin_dir)
     assert kv(services, "good", "starts") == 1  # written through by the kv store
 
     await manager.reload()
@@ -192,18 +200,7 @@ async def test_reload_gives_a_quarantined_plugin_another_chance(
 async def test_restart_gives_one_quarantined_plugin_another_chance_alone(
     services: MemoryServices, plugin_dir: Callable[[str, str], Path]
 ) -> None:
-    folder = plugin_dir("raiser", src.RAISER)
-    plugin_dir("good", src.GOOD)
-    no_restarts = RunnerLimits(max_restarts=0)
-    manager = await started(manager_of(services, folder, failure_threshold=2, limits=no_restarts))
-    for _ in range(3):
-        manager.dispatch_event(Event("test.x"))
-    await eventually(
-        lambda: {s.name: s.state for s in manager.list()}["raiser"] == "quarantined",
-        10,
-        0.05,
-        what="the raiser quarantined",
-    )
+    manager = await with_a_quarantined_raiser(services, plugin_dir)
     good_pid = {s.name: s for s in manager.list()}["good"].health.pid
     changed: list[str] = []
 
