@@ -30,6 +30,7 @@ from vms_core.media.hub import Subscription
 from vms_core.media.packet import MediaPacket
 from vms_core.media.stream_info import StreamSession
 from vms_core.plugins.dispatch import AudioDispatcher, FrameDispatcher
+from vms_core.tasks import cancel_and_wait
 
 if TYPE_CHECKING:  # numpy is loaded by the first decoded frame, not with the server
     import numpy as np
@@ -351,10 +352,11 @@ class _Tap:
         self._stop.set()
         if self._queue is not None:
             self._queue.close()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        task, self._task = self._task, None
+        try:
+            await cancel_and_wait(task)
+        except Exception:  # said, not raised: the other cameras' decoders still stop
+            log.exception("camera %s: the decoder for plug-ins had failed", self._camera_id)
 
 
 def _settle(future: asyncio.Future[None]) -> None:
