@@ -17,6 +17,13 @@ from tests.loops import sim_config
 from tests.simulator.conftest import small_camera
 from vms_core.simulator.config import VideoProfileConfig
 from vms_core.simulator.simulator import Simulator
+from vms_core.webrtc.ice import set_loopback_policy
+
+# The test viewers are aiortc in this process, on a loopback-only network: they gather
+# loopback candidates too. Said here, not left to the server: the server sets the same
+# process-wide policy only when its first viewer arrives (the WebRTC stack loads lazily),
+# after a test viewer made its offer with no candidate ICE could pair.
+set_loopback_policy("only")
 
 H265_MAIN = VideoProfileConfig(width=256, height=144, fps=8, codec="H265")
 H265_SUB = VideoProfileConfig(width=128, height=72, fps=4, codec="H265")

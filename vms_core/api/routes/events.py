@@ -219,11 +219,11 @@ async def stream(request: web.Request) -> web.StreamResponse:
                 continue
             data = json.dumps(event_json(event))
             await response.write(f"event: event\ndata: {data}\n\n".encode())
-    except ConnectionResetError:
+    except ConnectionError:  # a reset, or aiohttp's "Connection lost"
         pass  # the browser went away
     finally:
         bus.drop_live(queue)
-        with contextlib.suppress(ConnectionResetError):  # the browser went away
+        with contextlib.suppress(ConnectionError):  # the browser went away
             await response.write_eof()
     return response
 

@@ -65,7 +65,9 @@ async def playback(request: web.Request) -> web.StreamResponse:
         )
         response = web.StreamResponse(headers=headers)
         await response.prepare(request)
-        with contextlib.suppress(ConnectionResetError):
+        # The viewer went away (seeked, closed the tab): aiohttp says so with a reset or a
+        # plain ConnectionError("Connection lost"), depending on where the write was.
+        with contextlib.suppress(ConnectionError):
             async for chunk in stream.chunks():
                 await response.write(chunk)
             await response.write_eof()
