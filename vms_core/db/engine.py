@@ -208,26 +208,29 @@ class Database:
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A session that commits on success and rolls back on error.
 
-        The rollback and the close run to completion even when the task using the session
-        is cancelled meanwhile (a service stopping): cut short, they leave the connection
-        half-returned to the pool, which SQLAlchemy then reports as an error."""
+        The commit (or rollback) and the close run to completion even when the task using the
+        session is cancelled meanwhile (a service stopping). Cut short, they leave a connection
+        half-returned to the pool: the commit hands its connection back, and the pool's reset
+        (a rollback) is then interrupted, which SQLAlchemy reports as an error and answers by
+        terminating the connection in a task nobody waits for."""
         session = self.sessionmaker()
         try:
             yield session
-            await session.commit()
         except BaseException:
-            await self._finish(session, rollback=True)
+            await self._finish(session, commit=False)
             raise
-        await self._finish(session, rollback=False)
+        await self._finish(session, commit=True)
 
-    async def _finish(self, session: AsyncSession, *, rollback: bool) -> None:
-        """Roll back (if asked) then close ``session``, one step after the other, shielded
+    async def _finish(self, session: AsyncSession, *, commit: bool) -> None:
+        """Commit or roll back, then close ``session``, one step after the other, shielded
         from cancellation: if the caller is cancelled, the steps still finish (``close``
-        waits for them), and the cancellation goes on."""
+        waits for them), and the cancellation goes on. A failed commit reaches the caller."""
 
         async def finish() -> None:
             try:
-                if rollback:
+                if commit:
+                    await session.commit()
+                else:
                     await session.rollback()
             finally:
                 await session.close()
