@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 # A packet the demuxer made us wait this long for arrived live (not from the probe buffer).
 LIVE_WAIT = 0.004
+# How long to watch live video before dating a stream: a few frames, whose earliest arrival
+# (for its stream time) sets the date. It delays only when the first packets are handed on.
+DATING_WINDOW = 0.3
 
 
 class _NoPts:
@@ -115,6 +118,8 @@ class FFmpegSource:
         started = False
         held: list[tuple[StreamKind, Any, int, int, Fraction, bool]] = []
         drained = False
+        live_since: float | None = None  # when the first video packet came off the wire
+        earliest: float | None = None  # least (arrival - stream time) of the held video
         returned = time.time()
         # FFmpeg re-bases RTSP timestamps on the first RTCP sender report (a step back).
         repairs = {"video": MonotonicDts(frame_ticks or 1), "audio": MonotonicDts(1)}
@@ -164,11 +169,23 @@ class FFmpegSource:
                 raw = bytes(packet)
                 data = raw[adts_header_length(raw) :]
             if wall0 is None:
-                # Not dated yet: hold packets until a video packet arrives live, then date
-                # them all from its arrival (the server's clock, without the probe delay).
+                # Not dated yet: hold packets until video has arrived live for a moment,
+                # then date them all from the video packet that arrived earliest for its
+                # stream time (the server's clock, without the probe delay). Packets that
+                # probing buffered arrive late for their time, and so does a live one read
+                # late (a busy machine), so the earliest is the best estimate; one packet
+                # alone, read while the CPU was elsewhere, dated a recording a second late.
                 held.append((kind, data, pts, dts, time_base, packet.is_keyframe))
-                if kind == "video" and (drained or len(held) >= MAX_HELD_PACKETS):
-                    wall0 = arrived - (float(pts * time_base) - ref_seconds)
+                if kind == "video":
+                    offset = arrived - (float(pts * time_base) - ref_seconds)
+                    earliest = offset if earliest is None else min(earliest, offset)
+                    if drained and live_since is None:
+                        live_since = arrived
+                if earliest is not None and (
+                    (live_since is not None and arrived - live_since >= DATING_WINDOW)
+                    or len(held) >= MAX_HELD_PACKETS
+                ):
+                    wall0 = earliest
                     clock = WallClock(wall0, ref_seconds)
                     for item in held:
                         publish(MediaPacket(*item, clock.wall(item[0], item[2] * item[4]), session))
