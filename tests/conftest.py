@@ -19,7 +19,7 @@ from tests.pgserver import free_port, throwaway_postgresql
 from vms_core.config import parse_config
 from vms_core.server import VmsServer
 
-pytest_plugins = ["tests.error_logs"]
+pytest_plugins = ["tests.error_logs", "tests.slow_first"]
 
 
 @pytest.hookimpl(trylast=True)  # after pytest's tmp_path plugin is configured

@@ -180,6 +180,7 @@ PLUGIN_CANCELLED_MID_SESSION = pytest.mark.allow_error_logs(
 
 
 @PLUGIN_CANCELLED_MID_SESSION
+@pytest.mark.slow(seconds=40)
 @pytest.mark.timeout(600)
 async def test_schemathesis_finds_nothing_as_admin_operator_and_viewer(make_server, http):
     srv = await make_server(CONFIG)

@@ -72,7 +72,7 @@ def _config(url: str) -> str:
     return text + f'[[cameras]]\nname = "flappy"\nrtsp_url = "{url}"\n'
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=140)
 async def test_a_camera_flapping_every_2_s_for_2_minutes(
     rtsp_cameras: RtspCameras, make_server: Any, http: aiohttp.ClientSession
 ) -> None:

@@ -35,7 +35,7 @@ from vms_core.server import VmsServer
 from vms_core.simulator.simulator import Simulator
 from vms_core.timeutil import now_us
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=15)
 
 NAMES = ["full-1", "full-2"]
 DISK_BYTES = 24 * 1024 * 1024

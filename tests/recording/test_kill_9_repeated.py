@@ -37,7 +37,10 @@ NAMES = ["kill-1", "kill-2"]
 # The fragment being written (0.75 s), the frame in flight and the fsync: under a second.
 MAX_LOSS_SECONDS = 1.0
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(SECONDS * 3 + KILLS * 60 + 120)]
+pytestmark = [
+    pytest.mark.slow(seconds=SECONDS + 15),
+    pytest.mark.timeout(SECONDS * 3 + KILLS * 60 + 120),
+]
 
 
 @pytest.fixture

@@ -59,7 +59,7 @@ def check_contiguous(name: str, rows: list[Row]) -> None:
         assert step >= -0.02, f"{name}: overlap of {-step:.3f} s at {after.path.name}"
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=LONG_SECONDS + 10)
 @pytest.mark.timeout(LONG_SECONDS + 300)
 async def test_long_recording_with_drops_and_a_byte_cap(
     make_server: Callable[..., Any], http: aiohttp.ClientSession

@@ -26,6 +26,7 @@ def vms_routes(ctx):
 """
 
 
+@pytest.mark.slow(seconds=50)
 async def test_a_plugin_end_to_end_against_a_real_server(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
