@@ -493,6 +493,50 @@ async def test_settings_urls_win_and_ptz_still_finds_its_profile(
     assert (status["pan"], status["tilt"]) == pytest.approx((preset.pan, preset.tilt))
 
 
+async def test_an_onvif_check_does_not_overrule_a_lost_signal(
+    cameras: Simulator, make_server: Any
+) -> None:
+    """Recording reports the signal lost while an ONVIF check of the same camera is under
+    way: the camera answering ONVIF does not make it "online" again (the check used to read
+    the state, then write "online" over what was reported meanwhile)."""
+    info = cameras.cameras[0]
+    running = await make_server(
+        QUIET
+        + f'\n[[cameras]]\nname = "door"\nonvif_url = "{info.onvif_url}"\n'
+        + f'username = "{info.username}"\npassword = "{info.password}"\nrecord = false\n'
+    )
+    server = running.server
+    [camera] = await server.cameras.visible()
+    await eventually(
+        lambda: camera_state(server, camera.id, "online"), 20, 0.05, what="first check done"
+    )
+    health = server.camera_manager.health
+    # The report lands at every point of a check in turn, until the check is done before it.
+    for turns in range(0, 5000, 3):  # the window is four turns or more (measured)
+        await server.cameras.set_state(camera.id, "unknown", "not checked yet")
+        check = asyncio.create_task(health.check(camera.id))
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        checked_before = check.done()
+        await server.cameras.set_state(camera.id, "lost", "no packets for 10 s")
+        assert await check is not None
+        now = await server.cameras.get(camera.id)
+        assert now is not None
+        assert (now.state, now.state_reason) == ("lost", "no packets for 10 s"), turns
+        if checked_before:
+            break
+    assert checked_before, "no check ran to its end before the report"
+    await server.cameras.set_state(camera.id, "unreachable", "timed out")
+    assert await server.camera_manager.health.check(camera.id) is not None
+    now = await server.cameras.get(camera.id)
+    assert now is not None and now.state == "online"  # over its own kind of state, it does
+
+
+async def camera_state(server: Any, camera_id: int, state: str) -> bool:
+    camera = await server.cameras.get(camera_id)
+    return camera is not None and camera.state == state
+
+
 async def test_a_state_report_for_a_deleted_camera_changes_nothing(make_server: Any) -> None:
     """The recorder reports a camera's state while the camera is being deleted: the report
     changes nothing and fails nothing (it raised StaleDataError, logged as an ERROR)."""

@@ -143,12 +143,12 @@ class CameraHealth:
                 await self.cameras.apply_onvif(camera_id, description)
             except KeyError:
                 return None  # removed meanwhile
-            current = await self.cameras.get(camera_id)
-            if current is not None and current.state in ONVIF_STATES:
-                reason = f"{description.manufacturer} {description.model}".strip()
-                if description.clock_offset_s is not None and abs(description.clock_offset_s) > 5:
-                    reason += f"; camera clock {description.clock_offset_s:+.0f} s off"
-                await self.set_state(camera_id, "online", reason)
+            reason = f"{description.manufacturer} {description.model}".strip()
+            if description.clock_offset_s is not None and abs(description.clock_offset_s) > 5:
+                reason += f"; camera clock {description.clock_offset_s:+.0f} s off"
+            # Only over a state of this check's own: what recording reported meanwhile (a
+            # lost signal) is newer news than "it answers ONVIF", so it stays.
+            await self.set_state(camera_id, "online", reason, only_from=ONVIF_STATES)
             if self.on_online is not None:
                 self.on_online(camera_id, description)
             return description
@@ -159,9 +159,12 @@ class CameraHealth:
             reason = f"{reason}; {UNAUTHORIZED_HINT.format(id=camera.id)}"
         await self.set_state(camera.id, err.state, reason)
 
-    async def set_state(self, camera_id: int, state: str, reason: str) -> None:
+    async def set_state(
+        self, camera_id: int, state: str, reason: str, *, only_from: frozenset[str] | None = None
+    ) -> None:
         reason = bounded_text(reason)  # it quotes the camera; the event carries it too
-        if await self.cameras.update_state(camera_id, state, reason) != "state":
+        changed = await self.cameras.update_state(camera_id, state, reason, only_from=only_from)
+        if changed != "state":
             return  # unchanged, or a new reason only (a clock drifting further off): no event
         severity = Severity.INFO if state == "online" else Severity.LOW
         await self.events.publish(

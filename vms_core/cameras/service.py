@@ -183,11 +183,17 @@ class CameraService:
         return await self.update_state(camera_id, state, reason) is not None
 
     async def update_state(
-        self, camera_id: int, state: str, reason: str = ""
+        self,
+        camera_id: int,
+        state: str,
+        reason: str = "",
+        *,
+        only_from: frozenset[str] | None = None,
     ) -> Literal["state", "reason"] | None:
         """Record a health state; says what changed: the state, only its reason, or nothing.
         The reason often quotes a camera (a fault, an RTSP status line): it is stored bounded
-        and on one line."""
+        and on one line. ``only_from``: change it only from one of these states (a check
+        that may not overrule what another source reported meanwhile)."""
         reason = bounded_text(reason)
         # Conditional UPDATEs: no read-then-write race with a camera deleted meanwhile (a
         # state report for it changes nothing) or with another check's report, and no write
@@ -198,9 +204,12 @@ class CameraService:
                 ("state", Camera.state != state),
                 ("reason", Camera.state_reason != reason),
             ):
+                where = [Camera.id == camera_id, condition]
+                if only_from is not None:
+                    where.append(Camera.state.in_(only_from))
                 result = await session.execute(
                     update(Camera)
-                    .where(Camera.id == camera_id, condition)
+                    .where(*where)
                     .values(state=state, state_reason=reason, state_changed_us=now_us())
                     .execution_options(synchronize_session=False)
                 )
