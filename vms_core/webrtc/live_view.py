@@ -4,6 +4,8 @@ recording server nobody watches never pays for it."""
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -17,6 +19,8 @@ if TYPE_CHECKING:
     from vms_core.webrtc.service import WebRtcService
 
 log = logging.getLogger(__name__)
+
+SERVICE_MODULE = "vms_core.webrtc.service"
 
 
 class LiveView:
@@ -43,6 +47,10 @@ class LiveView:
 
     async def open(self, camera_id: int, stream: str, offer_sdp: str, viewer: Viewer) -> Answer:
         """Negotiate a viewer's session; WhepError says why not."""
+        if self._service is None:
+            # Loading the stack takes a fifth of a second of CPU: in a thread, not on the
+            # event loop every other request and camera event waits on.
+            await asyncio.to_thread(importlib.import_module, SERVICE_MODULE)
         return await self.service().open(camera_id, stream, offer_sdp, viewer)
 
     async def close(self, session_id: str, reason: str) -> bool:
