@@ -139,8 +139,12 @@ async def test_frames_newest_first_and_producer_never_blocks(
     stats = frames.stats()
     assert stats["sleeper"].dropped > 20  # stuck analyser skips frames, not the producer
     assert stats["sleeper"].delivered <= 3
-    assert worst_offer_s < 0.01
-    assert loop_lag.worst_s < 0.15
+    # Offering never waits on a plug-in (that would be its 0.3 s budget or more); a busy
+    # machine alone can hold the call for tens of ms.
+    assert worst_offer_s < 0.25
+    # A plug-in's stall reaching the event loop would last its 5 s sleep (the blocker); a
+    # loaded 2-core machine alone delays a 10 ms tick by up to a quarter second (seen in CI).
+    assert loop_lag.worst_s < 1.0
     await frames.stop()
 
 
