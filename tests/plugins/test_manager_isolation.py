@@ -58,7 +58,9 @@ async def test_bad_plugins_are_restarted_then_quarantined_and_the_good_one_gets_
     for name in sent:
         assert manager.dispatch_event(Event(name)) >= 1
     dispatch_s = time.perf_counter() - t0
-    assert dispatch_s < 0.05  # queued, never waited for
+    # Queued, never waited for: waiting on the bad plug-ins would take seconds (they sleep
+    # for 5 s or for ever); this bound is a hang guard, not a figure.
+    assert dispatch_s < 1.0
 
     await eventually(
         lambda: kv(services, "good", "seen") == sent, 10, 0.05, what="every event at the good one"
