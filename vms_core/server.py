@@ -278,6 +278,7 @@ class VmsServer:
 
     async def stop(self) -> None:
         self.events.close_live()
+        await self.cameras.settle()  # a camera change under way reaches every listener
         await self.alarms.stop()  # thumbnails use the live feeds stopped below
         await self.plugins.stop()
         await self.camera_manager.stop()

@@ -55,9 +55,10 @@ async def test_a_plugin_hears_of_cameras_added_after_it_started(
         await demo.stop()
     rest_ids = sorted(c.id for c in await srv.server.cameras.visible())  # integers
 
-    async def heard() -> dict[str, Any] | None:
+    async def heard() -> dict[str, Any]:
         seen: dict[str, Any] | None = (await plugin_kv(srv.server, "watcher")).get("heard")
-        return seen if seen and len(seen["ids"]) == len(rest_ids) else None
+        assert seen and len(seen["ids"]) == len(rest_ids), f"heard {seen}; cameras {rest_ids}"
+        return seen
 
     seen = await eventually(heard, 10, 0.05, what="the plug-in heard of both cameras")
     assert seen["ids"] == [str(i) for i in rest_ids] == seen["listed"]

@@ -8,10 +8,11 @@ Listeners (the recorder, live view) hear about every change.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +31,9 @@ from vms_core.timeutil import iso, now_us
 from vms_core.untrusted import bounded_text
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+# How long the server's stop waits for camera changes still being announced.
+SETTLE_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,12 @@ def _redact(url: str) -> str:
     return url
 
 
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    # Whoever awaited it got its error; if they were cancelled first, nobody did.
+    if not task.cancelled() and task.exception() is not None:
+        log.debug("camera change failed after its caller was cancelled: %s", task.exception())
+
+
 class CameraService:
     def __init__(self, db: Database, secrets: SecretBox) -> None:
         self.db = db
@@ -138,10 +148,28 @@ class CameraService:
         # Every change of a camera's stored state (recording's stream states, ONVIF health),
         # at once; the EventBus carries the debounced events users see.
         self.state_changed: Signal[CameraState] = Signal("camera state changed")
+        self._announcing: set[asyncio.Future[Any]] = set()
 
     async def _notify(self, changes: list[CameraChange]) -> None:
         for change in changes:
             await self.changed.emit(change)
+
+    async def _to_the_end(self, change: Coroutine[Any, Any, T]) -> T:
+        """Run a catalog change and its announcement to the listeners to the end, even if
+        the caller is cancelled meanwhile (`vms demo` stopping while it adds cameras, a
+        request ended): cut short after the commit, the listeners never heard of a camera
+        that is in the catalog (the plug-ins' camera list missed one)."""
+        task = asyncio.ensure_future(change)
+        self._announcing.add(task)
+        task.add_done_callback(self._announcing.discard)
+        task.add_done_callback(_retrieved)
+        return await asyncio.shield(task)
+
+    async def settle(self) -> None:
+        """Wait (up to SETTLE_SECONDS) for changes still being announced (their callers
+        were cancelled): the server's stop, before it stops the listeners."""
+        if self._announcing:
+            await asyncio.wait(list(self._announcing), timeout=SETTLE_SECONDS)
 
     # -- queries ---------------------------------------------------------------------------
     async def visible(self, principal: Principal | None = None) -> list[Camera]:
@@ -222,6 +250,9 @@ class CameraService:
 
     async def sync_from_config(self, settings: Settings) -> list[CameraChange]:
         """Make the catalog's config cameras match vms.toml; report what changed."""
+        return await self._to_the_end(self._sync_from_config(settings))
+
+    async def _sync_from_config(self, settings: Settings) -> list[CameraChange]:
         changes: list[CameraChange] = []
         async with self.db.session() as session:
             existing = {
@@ -258,6 +289,19 @@ class CameraService:
     ) -> Camera:
         """Add a camera at run time (API, discovery, demo). Raises ValueError if the name
         is taken."""
+        return await self._to_the_end(
+            self._add(cfg, source, has_ptz=has_ptz, manufacturer=manufacturer, model=model)
+        )
+
+    async def _add(
+        self,
+        cfg: CameraSettings,
+        source: str = "api",
+        *,
+        has_ptz: bool = False,
+        manufacturer: str = "",
+        model: str = "",
+    ) -> Camera:
         async with self.db.session() as session:
             taken = await session.scalar(select(Camera.id).where(Camera.name == cfg.name))
             if taken is not None:
@@ -277,6 +321,9 @@ class CameraService:
     async def update(self, camera_id: int, cfg: CameraSettings) -> bool:
         """Apply new settings to a run-time camera; listeners hear of it only if something
         changed. Returns whether it did."""
+        return await self._to_the_end(self._update(camera_id, cfg))
+
+    async def _update(self, camera_id: int, cfg: CameraSettings) -> bool:
         async with self.db.session() as session:
             camera = await session.scalar(
                 select(Camera).options(selectinload(Camera.streams)).where(Camera.id == camera_id)
@@ -295,6 +342,9 @@ class CameraService:
         (URI, codec, size, frame rate, profile token), make and model, PTZ. A stream whose
         URL came from the settings (no profile token) is left as it is. Listeners hear of
         it only if something changed; returns whether it did."""
+        return await self._to_the_end(self._apply_onvif(camera_id, device))
+
+    async def _apply_onvif(self, camera_id: int, device: DeviceDescription) -> bool:
         chosen = choose_streams(device.profiles)
         async with self.db.session() as session:
             camera = await session.scalar(
@@ -349,6 +399,9 @@ class CameraService:
         """Delete a run-time camera: first disabled (so its recording stops), then its row.
         Files already recorded stay on disk. Raises KeyError if there is no such camera,
         ValueError if it has locked evidence (deleting the row would drop the locks)."""
+        return await self._to_the_end(self._remove(camera_id))
+
+    async def _remove(self, camera_id: int) -> None:
         async with self.db.session() as session:
             camera = await session.get(Camera, camera_id)
             if camera is None:

@@ -1,0 +1,51 @@
+"""A camera added to the catalog is announced to every listener even when the caller that
+added it is cancelled meanwhile (`vms demo` stopping while it adds cameras): a listener cut
+short never heard of a camera that is in the catalog (the plug-ins' camera list missed it)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+from tests.eventually import eventually
+from vms_core.cameras import CameraChange, CameraService
+from vms_core.config.settings import CameraSettings
+from vms_core.db import Database, upgrade_schema
+from vms_core.secrets import SecretBox
+
+
+async def test_a_camera_added_by_a_cancelled_caller_is_still_announced(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'catalog.db'}"
+    upgrade_schema(url)
+    db = Database(url)
+    cameras = CameraService(db, SecretBox(tmp_path / "secret.key"))
+    known: set[int] = set()
+
+    async def listener(change: CameraChange) -> None:
+        row = await cameras.get(change.camera_id)  # as the plug-in host's listener does
+        if row is not None:
+            known.add(row.id)
+
+    cameras.changed.connect(listener, "test")
+    finished_at = None
+    # Cancel the caller after 0, 1, 2, ... loop turns, until an add finishes before it.
+    for turns in range(2000):
+        task = asyncio.create_task(
+            cameras.add(CameraSettings(name=f"cam-{turns}", rtsp_url="rtsp://127.0.0.1:9/x"))
+        )
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        if task.done():
+            await task
+            finished_at = turns
+            break
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert finished_at is not None and finished_at > 5
+    in_catalog = {c.id for c in await cameras.visible()}
+    assert in_catalog, "no add got as far as the catalog"
+    # The announcements still under way finish on their own.
+    await eventually(lambda: known == in_catalog, 10, 0.01, what="every camera announced")
+    await db.close()
