@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -22,6 +23,9 @@ from vms_core.server import VmsServer
 pytest_plugins = ["tests.error_logs", "tests.slow_first"]
 
 
+PLUGIN_WORK_DIR = pytest.StashKey[Path]()
+
+
 @pytest.hookimpl(trylast=True)  # after pytest's tmp_path plugin is configured
 def pytest_configure(config: pytest.Config) -> None:
     # One folder for run-wide data (tests/loops.py): named by the controller before xdist
@@ -36,6 +40,15 @@ def pytest_configure(config: pytest.Config) -> None:
         work = Path(tempfile.mkdtemp(prefix="vms-test-plugins-"))
         work.chmod(0o711)
         os.environ["VMS_PLUGIN_WORK_DIR"] = str(work)
+        config.stash[PLUGIN_WORK_DIR] = work
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # The run's plug-in folder is outside pytest's own temporary folders, which pytest
+    # rotates: removed here, or every run left one behind.
+    work = config.stash.get(PLUGIN_WORK_DIR, None)
+    if work is not None:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 REPO = Path(__file__).resolve().parents[1]
