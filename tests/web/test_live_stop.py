@@ -33,11 +33,16 @@ async def test_stopping_wall_tiles_ends_their_sessions_by_delete(
     assert len(playing) == 2
     # Switching to one big tile stops both small ones (and starts one on the main stream).
     await page.click('.layout-btn[data-layout="1"]')
-    await eventually(lambda: len(deletes) == 2, timeout=15, what="both tiles sent DELETE")
-    assert [r.status for r in deletes] == [204, 204]
-    await eventually(lambda: not playing & set(server.webrtc.sessions), timeout=15)
+    await eventually(
+        lambda: not playing & set(server.webrtc.sessions), timeout=15, what="both sessions ended"
+    )
     async with server.db.session() as session:
         ends = await session.scalars(select(AuditEntry).where(AuditEntry.action == "live.end"))
         reasons = {e.detail["session"]: e.detail["reason"] for e in ends}
-    # Ended by the DELETE, not by the peer connection closing under it.
+    # Ended by the DELETE (only the DELETE route ends a session in its user's name), not by
+    # the peer connection closing under it.
     assert {reasons[s] for s in playing} == {"ended by admin"}, reasons
+    # The browser's side: the DELETEs are keepalive fetches, and once in CI (a loaded
+    # machine) the page reported neither response within 15 s; the server's audit above is
+    # the proof that does not depend on the page's network events. Any it saw must be 204.
+    assert all(r.status == 204 for r in deletes), [r.status for r in deletes]
