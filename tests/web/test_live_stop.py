@@ -36,9 +36,17 @@ async def test_stopping_wall_tiles_ends_their_sessions_by_delete(
     await eventually(
         lambda: not playing & set(server.webrtc.sessions), timeout=15, what="both sessions ended"
     )
-    async with server.db.session() as session:
-        ends = await session.scalars(select(AuditEntry).where(AuditEntry.action == "live.end"))
-        reasons = {e.detail["session"]: e.detail["reason"] for e in ends}
+
+    async def ends_by_reason() -> dict[str, str]:
+        async with server.db.session() as session:
+            ends = await session.scalars(select(AuditEntry).where(AuditEntry.action == "live.end"))
+            reasons = {e.detail["session"]: e.detail["reason"] for e in ends}
+        # A session leaves the live table first, then its peer connection closes and its
+        # audit entry is written: wait for the entry, not just for the table.
+        assert playing <= reasons.keys(), f"audited so far: {reasons}"
+        return reasons
+
+    reasons = await eventually(ends_by_reason, timeout=15, what="both sessions audited")
     # Ended by the DELETE (only the DELETE route ends a session in its user's name), not by
     # the peer connection closing under it.
     assert {reasons[s] for s in playing} == {"ended by admin"}, reasons

@@ -110,7 +110,10 @@ async def test_delete_after_the_peer_connection_ended_the_session_answers_204(
     unknown = f"/api/cameras/{cam}/whep/no-such-session"
     async with http.delete(vms.url + unknown, headers=bearer(token)) as r:
         assert r.status == 404
-    assert await live_end_reasons(vms) == ["peer connection closed"]
+    # The entry is written once the peer connection has closed, just after the session
+    # leaves the live table.
+    reasons = await eventually(lambda: live_end_reasons(vms), timeout=10, what="the end audited")
+    assert reasons == ["peer connection closed"]
 
 
 async def test_live_views_are_limited_per_user_and_in_all(
