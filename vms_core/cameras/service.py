@@ -9,10 +9,11 @@ Listeners (the recorder, live view) hear about every change.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +33,7 @@ from vms_core.untrusted import bounded_text
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+P = ParamSpec("P")
 # How long the server's stop waits for camera changes still being announced.
 SETTLE_SECONDS = 10.0
 
@@ -138,6 +140,26 @@ def _retrieved(task: asyncio.Future[Any]) -> None:
         log.debug("camera change failed after its caller was cancelled: %s", task.exception())
 
 
+def _to_the_end(
+    change: Callable[Concatenate[CameraService, P], Coroutine[Any, Any, T]],
+) -> Callable[Concatenate[CameraService, P], Coroutine[Any, Any, T]]:
+    """Run a catalog change and its announcement to the listeners to the end, even if the
+    caller is cancelled meanwhile (`vms demo` stopping while it adds cameras, a request
+    ended): cut short after the commit, the listeners never heard of a camera that is in
+    the catalog (the plug-ins' camera list missed one). The caller still gets its
+    CancelledError at once; :meth:`CameraService.settle` waits for what is left."""
+
+    async def to_the_end(self: CameraService, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        task = asyncio.ensure_future(change(self, *args, **kwargs))
+        self._announcing.add(task)
+        task.add_done_callback(self._announcing.discard)
+        task.add_done_callback(_retrieved)
+        return await asyncio.shield(task)
+
+    functools.update_wrapper(to_the_end, change)  # the method's name and manual
+    return to_the_end
+
+
 class CameraService:
     def __init__(self, db: Database, secrets: SecretBox) -> None:
         self.db = db
@@ -153,17 +175,6 @@ class CameraService:
     async def _notify(self, changes: list[CameraChange]) -> None:
         for change in changes:
             await self.changed.emit(change)
-
-    async def _to_the_end(self, change: Coroutine[Any, Any, T]) -> T:
-        """Run a catalog change and its announcement to the listeners to the end, even if
-        the caller is cancelled meanwhile (`vms demo` stopping while it adds cameras, a
-        request ended): cut short after the commit, the listeners never heard of a camera
-        that is in the catalog (the plug-ins' camera list missed one)."""
-        task = asyncio.ensure_future(change)
-        self._announcing.add(task)
-        task.add_done_callback(self._announcing.discard)
-        task.add_done_callback(_retrieved)
-        return await asyncio.shield(task)
 
     async def settle(self) -> None:
         """Wait (up to SETTLE_SECONDS) for changes still being announced (their callers
@@ -248,11 +259,9 @@ class CameraService:
             self.state_changed.emit(CameraState(camera_id, state, reason))
         return changed
 
+    @_to_the_end
     async def sync_from_config(self, settings: Settings) -> list[CameraChange]:
         """Make the catalog's config cameras match vms.toml; report what changed."""
-        return await self._to_the_end(self._sync_from_config(settings))
-
-    async def _sync_from_config(self, settings: Settings) -> list[CameraChange]:
         changes: list[CameraChange] = []
         async with self.db.session() as session:
             existing = {
@@ -278,6 +287,7 @@ class CameraService:
         await self._notify(changes)
         return changes
 
+    @_to_the_end
     async def add(
         self,
         cfg: CameraSettings,
@@ -289,19 +299,6 @@ class CameraService:
     ) -> Camera:
         """Add a camera at run time (API, discovery, demo). Raises ValueError if the name
         is taken."""
-        return await self._to_the_end(
-            self._add(cfg, source, has_ptz=has_ptz, manufacturer=manufacturer, model=model)
-        )
-
-    async def _add(
-        self,
-        cfg: CameraSettings,
-        source: str = "api",
-        *,
-        has_ptz: bool = False,
-        manufacturer: str = "",
-        model: str = "",
-    ) -> Camera:
         async with self.db.session() as session:
             taken = await session.scalar(select(Camera.id).where(Camera.name == cfg.name))
             if taken is not None:
@@ -318,12 +315,10 @@ class CameraService:
         assert found is not None
         return found
 
+    @_to_the_end
     async def update(self, camera_id: int, cfg: CameraSettings) -> bool:
         """Apply new settings to a run-time camera; listeners hear of it only if something
         changed. Returns whether it did."""
-        return await self._to_the_end(self._update(camera_id, cfg))
-
-    async def _update(self, camera_id: int, cfg: CameraSettings) -> bool:
         async with self.db.session() as session:
             camera = await session.scalar(
                 select(Camera).options(selectinload(Camera.streams)).where(Camera.id == camera_id)
@@ -337,14 +332,12 @@ class CameraService:
             await self._notify([CameraChange("changed", camera_id, cfg.name)])
         return changed
 
+    @_to_the_end
     async def apply_onvif(self, camera_id: int, device: DeviceDescription) -> bool:
         """Fill in what the camera said about itself over ONVIF: its main and sub streams
         (URI, codec, size, frame rate, profile token), make and model, PTZ. A stream whose
         URL came from the settings (no profile token) is left as it is. Listeners hear of
         it only if something changed; returns whether it did."""
-        return await self._to_the_end(self._apply_onvif(camera_id, device))
-
-    async def _apply_onvif(self, camera_id: int, device: DeviceDescription) -> bool:
         chosen = choose_streams(device.profiles)
         async with self.db.session() as session:
             camera = await session.scalar(
@@ -395,13 +388,11 @@ class CameraService:
             await self._notify([CameraChange("changed", camera_id, name)])
         return changed
 
+    @_to_the_end
     async def remove(self, camera_id: int) -> None:
         """Delete a run-time camera: first disabled (so its recording stops), then its row.
         Files already recorded stay on disk. Raises KeyError if there is no such camera,
         ValueError if it has locked evidence (deleting the row would drop the locks)."""
-        return await self._to_the_end(self._remove(camera_id))
-
-    async def _remove(self, camera_id: int) -> None:
         async with self.db.session() as session:
             camera = await session.get(Camera, camera_id)
             if camera is None:
