@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
+from tests.cancelling import cancel_at_every_turn
 from vms_core.db import Database, shown_url
 
 
@@ -66,19 +67,8 @@ async def test_a_session_cancelled_at_any_step_of_its_commit_leaves_nothing_behi
         async with db.session() as session:
             await session.execute(text("INSERT INTO t VALUES (:x)"), {"x": value})
 
-    finished_at = None
-    for steps in range(500):
-        task = asyncio.create_task(writer(steps))
-        for _ in range(steps):
-            await asyncio.sleep(0)
-        if task.done():
-            await task
-            finished_at = steps
-            break
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-    assert finished_at is not None and finished_at > 5, "the cancellations never reached the commit"
+    finished_at = await cancel_at_every_turn(writer, most=500)
+    assert finished_at > 5, "the cancellations never reached the commit"
     await db.close()
     assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
     again = Database(db.url)

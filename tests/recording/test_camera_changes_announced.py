@@ -4,10 +4,9 @@ short never heard of a camera that is in the catalog (the plug-ins' camera list 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from pathlib import Path
 
+from tests.cancelling import cancel_at_every_turn
 from vms_core.cameras import CameraChange, CameraService
 from vms_core.config.settings import CameraSettings
 from vms_core.db import Database, upgrade_schema
@@ -27,22 +26,13 @@ async def test_a_camera_added_by_a_cancelled_caller_is_still_announced(tmp_path:
             known.add(row.id)
 
     cameras.changed.connect(listener, "test")
-    finished_at = None
+
+    async def add(turns: int) -> None:
+        await cameras.add(CameraSettings(name=f"cam-{turns}", rtsp_url="rtsp://127.0.0.1:9/x"))
+
     # Cancel the caller after 0, 1, 2, ... loop turns, until an add finishes before it.
-    for turns in range(2000):
-        task = asyncio.create_task(
-            cameras.add(CameraSettings(name=f"cam-{turns}", rtsp_url="rtsp://127.0.0.1:9/x"))
-        )
-        for _ in range(turns):
-            await asyncio.sleep(0)
-        if task.done():
-            await task
-            finished_at = turns
-            break
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-    assert finished_at is not None and finished_at > 5
+    finished_at = await cancel_at_every_turn(add, most=2000)
+    assert finished_at > 5
     # Adds whose callers were cancelled may still be under way: the server's stop waits for
     # them this way, before it stops the listeners and closes the catalog.
     await cameras.settle()
