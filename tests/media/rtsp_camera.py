@@ -18,13 +18,6 @@ from vms_core.simulator.media.scene import SceneConfig
 from vms_core.simulator.media.tracks import audio_track_info, video_track_info
 
 T = TypeVar("T")
-# A real camera's clock does not stop when the test machine is busy. The simulator's player
-# skips ahead to the next keyframe once it is 0.25 s late (right for the product: a stalled
-# simulator should not replay the past); here a stall of the whole test process (a loaded
-# 2-core CI machine) then made the camera itself drop frames, and a recording test counted
-# them missing (test_comeback failed in CI with 16 frames in a 2 s segment; reproduced by
-# stopping the process for 0.5 s). The test camera sends late frames late instead.
-LATE_AFTER_S = 5.0
 
 
 def small_loop(audio: str | None = "AAC", video: str = "H264") -> EncodedLoop:
@@ -71,7 +64,7 @@ class RtspCameras:
 
         async def start() -> None:
             stream = self.server.add_stream(path, tracks, credentials)
-            player = LoopPlayer(encoded, stream.publish, late_after_s=LATE_AFTER_S)
+            player = LoopPlayer(encoded, stream.publish)
             player.start()
             self.players.append(player)
 

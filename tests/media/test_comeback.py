@@ -17,7 +17,7 @@ import pytest
 
 from tests.eventually import eventually_sync
 from tests.media.mediatools import decode_errors, probe
-from tests.media.rtsp_camera import LATE_AFTER_S, RtspCameras, small_loop
+from tests.media.rtsp_camera import RtspCameras, small_loop
 from tests.media.states import States
 from vms_core.media.catalog import MemoryCatalog, SegmentRecord
 from vms_core.media.ingest import IngestOptions, IngestState
@@ -123,7 +123,7 @@ def test_a_camera_back_with_audio_only_is_an_error_not_a_recording(
                 if unit.track == 1:
                     stream.publish(dataclasses.replace(unit, track=0))
 
-            player = LoopPlayer(encoded, publish, late_after_s=LATE_AFTER_S)
+            player = LoopPlayer(encoded, publish)
             player.start()
             rtsp_cameras.players.append(player)
 
