@@ -167,7 +167,8 @@ export function cameraPage(root, { id, t }) {
   let loading = 0;
   async function loadTimeline() {
     const ticket = ++loading;
-    const { start, end } = timeline.view;
+    const asked = { ...timeline.view };
+    const { start, end } = asked;
     const range = { start: isoZ(start), end: isoZ(Math.min(end, Date.now())) };
     const [rec, events, bookmarks, density] = await Promise.all([
       optional(`/api/cameras/${camera.id}/recordings${query(range)}`, null).catch(() => null),
@@ -181,7 +182,7 @@ export function cameraPage(root, { id, t }) {
       events: events.map((e) => ({ t: Date.parse(e.time), type: e.type, severity: e.severity })),
       bookmarks: bookmarks.map(bookmarkOf),
       density,
-    });
+    }, asked);
     renderBookmarks(bookmarks);
   }
 

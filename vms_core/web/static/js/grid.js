@@ -305,7 +305,8 @@ export function gridPage(root, { t = null } = {}) {
   async function loadTimeline() {
     const ticket = ++loading;
     const ids = tiles.map((x) => x.camera.id);
-    const { start, end } = timeline.view;
+    const asked = { ...timeline.view };
+    const { start, end } = asked;
     const range = { start: isoZ(start), end: isoZ(Math.min(end, Date.now())) };
     const bodies = await Promise.all(ids.map((id) => optional(`/api/cameras/${id}/recordings${query(range)}`, null).catch(() => null)));
     const density = ids.length === 1 ? await densityOf(ids[0], start, Math.min(end, Date.now()), timeline.buckets()) : null;
@@ -319,7 +320,7 @@ export function gridPage(root, { t = null } = {}) {
     }
     const edge = Math.min(end, Date.now());
     if (cursor < edge) gaps.push({ start: cursor, end: edge, kind: merged.first === null ? "before_first" : "gap" });
-    timeline.setData({ spans: merged.spans, gaps, density });
+    timeline.setData({ spans: merged.spans, gaps, density }, asked);
   }
 
   function setMode(next) {

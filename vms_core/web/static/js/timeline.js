@@ -66,6 +66,7 @@ export class Timeline {
     const now = Date.now();
     this.view = { start: now - 3600 * 1000, end: now + 5 * 60 * 1000 };
     this.data = { spans: [], gaps: [], events: [], bookmarks: [], density: null };
+    this.pointer = null; // where the pointer rests over the canvas, for the tip
     this.playhead = null;
     this.selection = null;
     this.onSeek = onSeek;
@@ -88,9 +89,14 @@ export class Timeline {
     return clamp(Math.round((this.canvas.clientWidth || 800) / DENSITY_PX), 10, 2000);
   }
 
-  setData(data) {
+  /** New data, loaded for ``view``; a tip under a pointer that has not moved follows it. */
+  setData(data, view = this.view) {
     this.data = { ...this.data, ...data };
+    // The view this data answers, for scripts and tests that wait for it.
+    this.el.dataset.dataStart = String(Math.round(view.start));
+    this.el.dataset.dataEnd = String(Math.round(view.end));
     this.draw();
+    if (this.pointer) this.hover(this.pointer.x, this.pointer.y);
   }
 
   setPlayhead(ms) {
@@ -142,6 +148,7 @@ export class Timeline {
       drag = { x: ev.offsetX, view: { ...this.view }, moved: false, select: ev.shiftKey };
     });
     c.addEventListener("pointermove", (ev) => {
+      this.pointer = { x: ev.offsetX, y: ev.offsetY };
       this.hover(ev.offsetX, ev.offsetY);
       if (!drag) return;
       const dx = ev.offsetX - drag.x;
@@ -171,7 +178,10 @@ export class Timeline {
         this.onView(this.view);
       }
     });
-    c.addEventListener("pointerleave", () => (this.tip.style.display = "none"));
+    c.addEventListener("pointerleave", () => {
+      this.pointer = null;
+      this.tip.style.display = "none";
+    });
     this.el.addEventListener("keydown", (ev) => {
       const span = this.view.end - this.view.start;
       if (ev.key === "+" || ev.key === "=") this.zoom(0.5);
