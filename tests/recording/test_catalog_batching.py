@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -74,10 +75,14 @@ async def test_catalog_writes_are_batched_and_the_live_edge_stays_exact(
     # Flushes every 2 s: at most 4 in 6 s, each one upsert and one bitrate update.
     assert len(recording_writes) <= 8, recording_writes
 
-    # The live edge: the open segment ends within about a second of now (the last
-    # fsynced fragment), although its row is written only every 2 s.
+    # The live edge: the newest segment ends within about a second of now (its last fsynced
+    # fragment), although rows are written only every 2 s. At a cut the newest may for a
+    # moment be the segment that closed there: the recorder reports the close and the next
+    # open one after the other, and the server may take them in two polls of its queue.
     admin = await running.admin_token()
-    for name in NAMES:
+    lags: list[tuple[str, float, bool]] = []
+
+    async def open_segment_listed(name: str) -> bool:
         async with http.get(
             f"{running.url}/api/cameras/{ids[name]}/recordings",
             params={"start": iso(now_us() - 30_000_000), "segments": "true"},
@@ -86,11 +91,14 @@ async def test_catalog_writes_are_batched_and_the_live_edge_stays_exact(
             assert r.status == 200, await r.text()
             body = await r.json()
         asked = time.time()
-        live = [s for s in body["segments"] if s["open"]]
-        assert live, f"{name}: no open segment listed: {body['segments']}"
-        lag = asked - parse_time(live[-1]["end"]) / 1e6
-        # One fragment (1 s) plus the pump's poll (0.5 s) and a frame of slack.
-        assert lag < 2.0, (name, lag)
+        newest = body["segments"][-1]
+        lags.append((name, asked - parse_time(newest["end"]) / 1e6, newest["open"]))
+        return bool(newest["open"])
+
+    for name in NAMES:
+        await eventually(partial(open_segment_listed, name), 10, 0.25, what=f"{name}: open")
+    # One fragment (0.75 s) plus the pump's poll (0.5 s) and slack, at every ask.
+    assert all(lag < 2.0 for _name, lag, _open in lags), lags
 
     assert server.recording is not None
     await server.recording.stop()  # the last flush: the catalog holds every segment on disk
