@@ -28,9 +28,11 @@ from vms_core.simulator.media.scene import SceneConfig
 
 EVERY_S, DOWN_S = 2.0, 0.5
 FLAPS = 60  # 2 minutes
-# Up for 1.5 s each time: a reconnect (backoff <= 0.5 s) and the next keyframe (every
-# 0.5 s) fit in it.
-GOP_SECONDS = 0.5
+# Up for 1.5 s each time: a reconnect (backoff <= 0.5 s, then the RTSP handshake) and the
+# next keyframe fit in it with about a second to spare for a loaded machine (with 0.5 s
+# GOPs recording resumed 0.3-0.8 s after a return on an idle machine, and once in ten CI
+# runs one of 59 returns took over 1.5 s).
+GOP_SECONDS = 0.2  # 2 frames at 10 fps; the 4 s loop is 20 GOPs
 
 
 class ObservedStream:
@@ -124,12 +126,16 @@ async def test_a_camera_flapping_every_2_s_for_2_minutes(
     await eventually(lambda: _is(state, "streaming"), 15, what="streaming after the flapping")
     segment_starts = await starts(flapping_began)
     returns = [r for r in observed.returns if r < flapping_ended - (EVERY_S - DOWN_S)]
-    missed = [
-        r for r in returns if not any(r <= s <= r + (EVERY_S - DOWN_S) for s in segment_starts)
-    ]
+    # How long recording took to resume after each return (None: not before the next drop).
+    resumed = {
+        r: min((s - r for s in segment_starts if r <= s <= r + (EVERY_S - DOWN_S)), default=None)
+        for r in returns
+    }
+    missed = [r for r, after in resumed.items() if after is None]
     assert len(returns) >= FLAPS - 1
-    print(f"{len(segment_starts)} segments began over {len(returns)} returns")
-    assert not missed, f"{len(missed)} of {len(returns)} returns without recording"
+    slowest = sorted(after for after in resumed.values() if after is not None)[-5:]
+    print(f"{len(segment_starts)} segments began over {len(returns)} returns; {slowest=}")
+    assert not missed, f"{len(missed)} of {len(returns)} returns without recording: {slowest=}"
 
     # Debounced: what 60 drops and returns published (before: 4 events per cycle).
     async def camera_events() -> list[dict[str, Any]]:
