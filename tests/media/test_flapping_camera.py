@@ -107,7 +107,13 @@ async def test_a_camera_flapping_every_2_s_for_2_minutes(
     pids = [*recording.pool.pids, os.getpid()]
     await eventually(lambda: _recorded_for(starts, began, 6.0), 30, what="6 s recorded")
     assert await state() == "streaming"
+
+    # The server's pool keeps up to 5 catalog connections open, each with a thread (aiosqlite)
+    # and a file or two: one more opened under load and back in the pool is not a leak (one
+    # still checked out would be).
+    pool: Any = running.server.db.engine.pool
     before = {pid: Usage.of(pid) for pid in pids}
+    connections_before = pool.checkedin() + pool.checkedout()
 
     observed = ObservedStream(rtsp_cameras.server.streams["flappy"])
     dropper = StreamDropper(observed, EVERY_S, DOWN_S)
@@ -159,11 +165,13 @@ async def test_a_camera_flapping_every_2_s_for_2_minutes(
 
     # No leak: back to what the recorder and the server used before the flapping.
     def leaks() -> bool:
+        idle_more = max(pool.checkedin() - connections_before, 0)
         for pid, was in before.items():
             now = Usage.of(pid)
-            print(f"pid {pid}: {was} -> {now}")
-            assert now.threads == was.threads, (pid, "threads", was, now)
-            assert now.files <= was.files + 1, (pid, "open files", was, now)
+            pooled = idle_more if pid == os.getpid() else 0  # the server runs in this process
+            print(f"pid {pid}: {was} -> {now}; {pooled} more idle catalog connections")
+            assert now.threads <= was.threads + pooled, (pid, "threads", was, now)
+            assert now.files <= was.files + 1 + 2 * pooled, (pid, "open files", was, now)
             assert now.resident <= was.resident + 16 * 2**20, (pid, "memory", was, now)
         return True
 
