@@ -12,19 +12,18 @@ from typing import Any
 
 import aiohttp
 import pytest
-from sqlalchemy import select
 
 from tests.conftest import bearer
 from tests.eventually import eventually
 from tests.media import procstat
 from tests.media.rtsp_camera import RtspCameras
 from tests.onvif.conftest import QUIET
-from vms_core.db.models import Segment
 from vms_core.rtsp.stream import RtspStream
 from vms_core.simulator.media.dropper import StreamDropper
 from vms_core.simulator.media.encoder import LoopSpec, encode_loop
 from vms_core.simulator.media.profiles import AudioProfile, VideoProfile
 from vms_core.simulator.media.scene import SceneConfig
+from vms_core.timeutil import iso, parse_time
 
 EVERY_S, DOWN_S = 2.0, 0.5
 FLAPS = 60  # 2 minutes
@@ -94,11 +93,14 @@ async def test_a_camera_flapping_every_2_s_for_2_minutes(
             return str((await response.json())["state"])
 
     async def starts(since: float) -> list[float]:
-        async with running.server.db.session() as session:
-            found = await session.scalars(
-                select(Segment.start_us).where(Segment.start_us >= to_us_float(since))
-            )
-            return sorted(us / 1e6 for us in found)
+        # As the recordings API lists them. The catalog's rows are written in batches every
+        # 2 s, so right after the flapping the newest segments may be only in the recorder's
+        # account, which the API includes (the rows alone lacked the last segment).
+        query = {"start": iso(to_us_float(since)), "segments": "true"}
+        async with http.get(f"{api}/cameras/1/recordings", params=query, headers=headers) as r:
+            assert r.status == 200, await r.text()
+            found = [parse_time(s["start"]) / 1e6 for s in (await r.json())["segments"]]
+        return sorted(start for start in found if start >= since)
 
     # Warm up: a few segments recorded, so buffers, templates and arenas are in place, and
     # the API asked once (its keep-alive connection stays open).
@@ -141,7 +143,14 @@ async def test_a_camera_flapping_every_2_s_for_2_minutes(
     assert len(returns) >= FLAPS - 1
     slowest = sorted(after for after in resumed.values() if after is not None)[-5:]
     print(f"{len(segment_starts)} segments began over {len(returns)} returns; {slowest=}")
-    assert not missed, f"{len(missed)} of {len(returns)} returns without recording: {slowest=}"
+    # For a miss: the segments that began around it, in seconds from the return (too late,
+    # dated before it, or none at all are different faults).
+    around = {
+        round(r, 3): [round(s - r, 3) for s in segment_starts if abs(s - r) < 4] for r in missed
+    }
+    assert not missed, (
+        f"{len(missed)} of {len(returns)} returns without recording: {slowest=}, {around=}"
+    )
 
     # Debounced: what 60 drops and returns published (before: 4 events per cycle).
     async def camera_events() -> list[dict[str, Any]]:
