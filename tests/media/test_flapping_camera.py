@@ -28,9 +28,8 @@ from vms_core.timeutil import iso, parse_time
 EVERY_S, DOWN_S = 2.0, 0.5
 FLAPS = 60  # 2 minutes
 # Up for 1.5 s each time: a reconnect (backoff <= 0.5 s, then the RTSP handshake) and the
-# next keyframe fit in it with about a second to spare for a loaded machine (with 0.5 s
-# GOPs recording resumed 0.3-0.8 s after a return on an idle machine, and once in ten CI
-# runs one of 59 returns took over 1.5 s).
+# next keyframe fit in it with about a second to spare for a loaded machine (on an idle one
+# recording resumed 0.3-0.8 s after a return with 0.5 s GOPs, 0.3-0.5 s with 0.2 s GOPs).
 GOP_SECONDS = 0.2  # 2 frames at 10 fps; the 4 s loop is 20 GOPs
 
 
